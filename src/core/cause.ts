@@ -1,0 +1,79 @@
+/**
+ * Named failures (DESIGN.md rule 5). Every failed bring-up, lost link or
+ * refused start ends in one of these codes plus a one-line hint for a person.
+ * The codes are a contract: /status, /metrics and users' scripts match on them.
+ */
+export const CAUSE_HINTS = {
+  // configuration and environment
+  "config-invalid": "the configuration file has errors; run `cellkeep check --config FILE`",
+  "permission-denied": "cellkeep needs root or CAP_NET_ADMIN for link.mode = \"tun\"; use link.mode = \"none\" to run unprivileged",
+  "tun-unavailable": "/dev/net/tun is missing; load the tun module (modprobe tun) or give the container access to it",
+  "ip-tool-missing": "the `ip` command (iproute2 or busybox) is needed to configure the interface",
+  // serial port
+  "port-not-found": "no modem port found; check `cellkeep ports` and modem.port",
+  "port-locked": "another process holds the modem port (pppd, ModemManager?); stop it or pick another port",
+  "port-vanished": "the modem's serial port disappeared (USB re-enumeration after a reset?); cellkeep reopens it when it is back",
+  "port-open-failed": "the modem port could not be opened; check permissions (dialout group) and the path",
+  // AT and modem
+  "at-timeout": "the modem did not answer an AT command in time; it may be hung and will be reset",
+  "modem-hung": "the modem stopped answering AT commands for the vendor's worst-case 60 s; a module reset follows",
+  "at-error": "the modem answered ERROR to a required command; see the event log for the command",
+  "sim-missing": "no SIM card detected; check that the SIM is inserted and the tray is seated",
+  "sim-pin-required": "the SIM asks for a PIN; set modem.pin in the config",
+  "sim-pin-wrong": "the SIM rejected the PIN; cellkeep will not retry (that would lock the SIM); fix modem.pin",
+  "sim-puk-required": "the SIM is PUK-locked after wrong PINs; unlock it by hand with the PUK",
+  "sim-not-ready": "the SIM did not become ready; check the SIM and modem.pin",
+  "not-registered": "the modem did not register on a network; check antenna, coverage and the SIM's subscription",
+  "registration-denied": "the network denied registration (stat 3); the SIM may be barred or lack a data plan for this network",
+  "network-backoff": "the network asked the modem to back off; cellkeep waits for the timer instead of resetting",
+  "not-attached": "the modem dialled before packet-service attach; cellkeep now waits for AT+CGATT? = 1",
+  "context-failed": "AT+CGDCONT failed; check network.apn, network.pdp_type and network.cid",
+  "init-failed": "an extra init command from modem.init failed; see the event log for the command",
+  "no-carrier": "the dial got NO CARRIER; the APN may be wrong or the network refused the data call",
+  "busy": "the dial got BUSY",
+  "no-answer": "the dial got NO ANSWER",
+  "no-dialtone": "the dial got NO DIALTONE; the modem is not attached to a packet network",
+  "dial-failed": "the dial command failed; check network.dial and network.cid",
+  // PPP
+  "lcp-timeout": "the PPP peer never completed LCP; the modem may not be in data mode or the line is noisy",
+  "auth-rejected": "the network rejected the PAP/CHAP credentials; check auth.username and auth.password",
+  "auth-timeout": "authentication got no answer from the peer",
+  "terminated-after-auth": "the network ended PPP right after authentication: typical of dialling before packet-service attach or a wrong APN",
+  "terminated-by-peer": "the PPP peer sent Terminate-Request; see the message text in the event log",
+  "ipcp-no-address": "IPCP finished without an IPv4 address; check the APN and network.pdp_type",
+  "ipcp-timeout": "IPCP never opened; check network.pdp_type and the APN",
+  "loopback": "the line echoes our own LCP frames (magic number loop-back); the modem is not in data mode",
+  "peer-dead": "the PPP peer stopped answering LCP echo requests; the link will be redialled",
+  "carrier-lost": "the modem left data mode (NO CARRIER) while PPP was up",
+  // health and recovery
+  "probe-failed": "health probes failed; the link is up but traffic does not get through",
+  "recovery-exhausted": "every recovery step was tried; waiting for the next allowed attempt",
+  "stopped": "cellkeep was asked to stop",
+} as const;
+
+export type CauseCode = keyof typeof CAUSE_HINTS;
+
+export interface Cause {
+  code: CauseCode;
+  hint: string;
+  /** Specific facts for this occurrence (command, peer message...). Never secrets. */
+  detail?: string;
+}
+
+export function cause(code: CauseCode, detail?: string): Cause {
+  return detail === undefined ? { code, hint: CAUSE_HINTS[code] } : { code, hint: CAUSE_HINTS[code], detail };
+}
+
+export function isCauseCode(s: string): s is CauseCode {
+  return Object.hasOwn(CAUSE_HINTS, s);
+}
+
+/** An error that carries a named cause; thrown only across adapter boundaries. */
+export class CellkeepError extends Error {
+  readonly causeInfo: Cause;
+  constructor(code: CauseCode, detail?: string) {
+    super(detail ? `${code}: ${detail}` : `${code}: ${CAUSE_HINTS[code]}`);
+    this.name = "CellkeepError";
+    this.causeInfo = cause(code, detail);
+  }
+}
