@@ -1,0 +1,201 @@
+/**
+ * Config loading: TOML text → valibot → typed Config, with every error naming
+ * the file, the line and the key path, all errors at once (DESIGN.md rule 6).
+ * Nothing here touches a modem; the CLI exits 2 on any error.
+ */
+import * as v from "valibot";
+import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
+import { readFileSync, statSync } from "node:fs";
+import { basename } from "node:path";
+import { ConfigSchema, DURATION_KEYS, knownKeys, type Config } from "./schema.ts";
+import { KeyLines } from "./lines.ts";
+import { formatDuration } from "./duration.ts";
+import { registerSecret } from "../core/log.ts";
+
+export interface ConfigIssue {
+  /** Dotted key path, e.g. "network.apn"; "" for file-level problems. */
+  path: string;
+  line: number;
+  column?: number;
+  message: string;
+}
+
+export type LoadResult =
+  | { ok: true; config: Config; warnings: string[]; file: string }
+  | { ok: false; issues: ConfigIssue[]; file: string };
+
+/** `cellkeep.toml:14: network.apn: expected a non-empty string` */
+export function formatIssue(file: string, issue: ConfigIssue): string {
+  const where = issue.column !== undefined ? `${file}:${issue.line}:${issue.column}` : `${file}:${issue.line}`;
+  return issue.path ? `${where}: ${issue.path}: ${issue.message}` : `${where}: ${issue.message}`;
+}
+
+export function loadConfigFile(path: string): LoadResult {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    return { ok: false, file: path, issues: [{ path: "", line: 0, message: `cannot read the config file: ${(err as Error).message}` }] };
+  }
+  const result = loadConfigText(text, path);
+  if (result.ok && result.config.auth.password !== "" && hasInlinePassword(text)) {
+    try {
+      const mode = statSync(path).mode;
+      if (mode & 0o004) result.warnings.push(`${path} holds a password and is readable by other users; chmod 600 it (or use auth.password_file)`);
+    } catch {
+      /* the read above worked; a failing stat is not worth an error */
+    }
+  }
+  return result;
+}
+
+function hasInlinePassword(text: string): boolean {
+  return new KeyLines(text).has("auth.password");
+}
+
+/** Parse and validate config text. `file` is used for messages and relative paths only. */
+export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult {
+  let raw: Record<string, unknown>;
+  try {
+    raw = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const first = err.message.split("\n")[0] ?? err.message;
+      return { ok: false, file, issues: [{ path: "", line: err.line, column: err.column, message: `TOML syntax error: ${first}` }] };
+    }
+    return { ok: false, file, issues: [{ path: "", line: 1, message: `TOML syntax error: ${(err as Error).message}` }] };
+  }
+
+  const lines = new KeyLines(text);
+  const issues: ConfigIssue[] = [...unknownKeyIssues(raw, lines)];
+
+  const parsed = v.safeParse(ConfigSchema, raw, { abortEarly: false });
+  if (!parsed.success) {
+    for (const issue of parsed.issues) {
+      if (issue.type === "strict_object" && issue.expected === "never") continue; // reported above, with a suggestion
+      const path = v.getDotPath(issue) ?? "";
+      const missing = issue.input === undefined;
+      issues.push({ path, line: lines.lineOf(path), message: missing ? `${issue.message} (required key is missing)` : issue.message });
+    }
+  }
+  const at = (path: string) => lines.lineOf(path);
+  // Cross-key rules run on the raw tables so they are reported together with type errors.
+  const rawAuth = table(raw, "auth");
+  const rawHealth = table(raw, "health");
+  if (rawAuth.password !== undefined && rawAuth.password_file !== undefined) {
+    issues.push({ path: "auth.password_file", line: at("auth.password_file"), message: "set either auth.password or auth.password_file, not both" });
+  }
+  if ((rawAuth.method === "pap" || rawAuth.method === "chap") && (rawAuth.username === undefined || rawAuth.username === "")) {
+    issues.push({ path: "auth.username", line: at("auth.username"), message: `auth.method = "${rawAuth.method}" needs a username` });
+  }
+  if (rawHealth.schedule !== undefined && rawHealth.every !== undefined) {
+    issues.push({ path: "health.every", line: at("health.every"), message: "set either health.schedule or health.every, not both" });
+  }
+  if (!parsed.success) return { ok: false, file, issues: sortIssues(issues) };
+
+  const out = parsed.output;
+  if (out.recovery.backoff.some((ms, i, all) => i > 0 && ms < all[i - 1]!)) {
+    issues.push({ path: "recovery.backoff", line: at("recovery.backoff"), message: "expected durations that never decrease (the ladder only waits longer)" });
+  }
+  let password = out.auth.password ?? "";
+  if (out.auth.password_file !== undefined && issues.length === 0) {
+    try {
+      password = readFileSync(out.auth.password_file, "utf8").replace(/\r?\n$/, "");
+    } catch (err) {
+      issues.push({ path: "auth.password_file", line: at("auth.password_file"), message: `cannot read the password file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    }
+  }
+  if (out.http.token_file !== undefined) {
+    try {
+      statSync(out.http.token_file);
+    } catch (err) {
+      issues.push({ path: "http.token_file", line: at("http.token_file"), message: `cannot read the token file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    }
+  }
+  if (issues.length > 0) return { ok: false, file, issues: sortIssues(issues) };
+
+  registerSecret(password);
+  registerSecret(out.modem.pin);
+  if (out.health.schedule === undefined && out.health.every === undefined) out.health.every = 60_000;
+  const config: Config = { ...out, auth: { ...out.auth, password } };
+  return { ok: true, file, config, warnings: [] };
+}
+
+function table(raw: Record<string, unknown>, name: string): Record<string, unknown> {
+  const t = raw[name];
+  return t !== null && typeof t === "object" && !Array.isArray(t) ? (t as Record<string, unknown>) : {};
+}
+
+function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  return issues.sort((a, b) => a.line - b.line || a.path.localeCompare(b.path));
+}
+
+function unknownKeyIssues(raw: Record<string, unknown>, lines: KeyLines): ConfigIssue[] {
+  const known = knownKeys();
+  const issues: ConfigIssue[] = [];
+  const walk = (obj: Record<string, unknown>, prefix: string) => {
+    const allowed = known.get(prefix);
+    if (!allowed) return;
+    for (const [key, value] of Object.entries(obj)) {
+      const path = prefix ? `${prefix}.${key}` : key;
+      if (!allowed.includes(key)) {
+        const guess = closest(key, allowed);
+        const where = prefix ? `in [${prefix}]` : "at the top level";
+        issues.push({ path, line: lines.lineOf(path), message: `unknown key ${where}${guess ? `; did you mean "${guess}"?` : ""}` });
+      } else if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+        walk(value as Record<string, unknown>, path);
+      }
+    }
+  };
+  walk(raw, "");
+  return issues;
+}
+
+/** The allowed key nearest to a typo (Levenshtein distance ≤ 3), if any. */
+export function closest(word: string, options: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDist = Math.min(3, Math.max(1, Math.floor(word.length / 2)));
+  for (const o of options) {
+    const d = editDistance(word.toLowerCase(), o.toLowerCase());
+    if (d <= bestDist && (best === null || d < bestDist)) {
+      best = o;
+      bestDist = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The effective config as TOML, durations readable, secrets as "***". */
+export function renderEffectiveConfig(config: Config): string {
+  const view = structuredClone(config) as unknown as Record<string, Record<string, unknown>>;
+  for (const key of DURATION_KEYS) {
+    const [table, name] = key.split(".") as [string, string];
+    const t = view[table];
+    if (!t || t[name] === undefined) continue;
+    const value = t[name];
+    t[name] = Array.isArray(value) ? value.map((ms: number) => formatDuration(ms)) : formatDuration(value as number);
+  }
+  const auth = view.auth!;
+  if (auth.password !== undefined && auth.password !== "") auth.password = "***";
+  else delete auth.password;
+  if (view.modem!.pin !== undefined) view.modem!.pin = "***";
+  return stringifyToml(view);
+}
+
+export function configLabel(file: string): string {
+  return basename(file);
+}

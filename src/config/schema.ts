@@ -1,0 +1,209 @@
+/**
+ * The configuration schema: every key, its type, default and meaning. Names
+ * here are a contract with users' config files; add keys, never rename.
+ * Durations are strings in TOML and milliseconds (numbers) in the typed Config.
+ */
+import * as v from "valibot";
+import { Cron } from "croner";
+import { parseDuration } from "./duration.ts";
+
+const str = (what = "a string") => v.string(`expected ${what}`);
+const nonEmpty = () => v.pipe(str("a non-empty string"), v.trim(), v.minLength(1, "expected a non-empty string"));
+const bool = () => v.boolean("expected true or false");
+const int = (min: number, max: number) =>
+  v.pipe(
+    v.number("expected an integer"),
+    v.integer("expected an integer"),
+    v.minValue(min, `expected an integer from ${min} to ${max}`),
+    v.maxValue(max, `expected an integer from ${min} to ${max}`),
+  );
+const oneOf = <const T extends readonly [string, ...string[]]>(options: T) =>
+  v.picklist(options, `expected one of: ${options.map((o) => `"${o}"`).join(", ")}`);
+
+/** "30s" → 30000, with a message that shows the accepted forms. */
+const duration = (minMs = 0) =>
+  v.pipe(
+    str('a duration such as "500ms", "30s", "10m" or "1h"'),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const ms = parseDuration(dataset.value);
+      if (ms === null) {
+        addIssue({ message: `expected a duration such as "500ms", "30s", "10m" or "1h", got "${dataset.value}"` });
+        return NEVER;
+      }
+      if (ms < minMs) {
+        addIssue({ message: `expected a duration of at least ${minMs} ms, got "${dataset.value}"` });
+        return NEVER;
+      }
+      return ms;
+    }),
+  );
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const ipv4 = () => v.pipe(str("an IPv4 address"), v.regex(IPV4, "expected an IPv4 address such as 8.8.8.8"));
+
+const cronPattern = () =>
+  v.pipe(
+    str("a cron pattern"),
+    v.check((p) => {
+      try {
+        new Cron(p, { paused: true }).stop();
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'expected a cron pattern such as "*/5 * * * *" (minute hour day month weekday, optional seconds first)'),
+  );
+
+/** host:port, [v6]:port, or a unix socket path (absolute, or "unix:" prefixed). */
+export function parseListen(text: string): { kind: "tcp"; host: string; port: number } | { kind: "unix"; path: string } | null {
+  if (text.startsWith("unix:")) return text.length > 5 ? { kind: "unix", path: text.slice(5) } : null;
+  if (text.startsWith("/")) return { kind: "unix", path: text };
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text);
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return null;
+  return { kind: "tcp", host: m[1] ?? m[2]!, port };
+}
+
+const listen = () =>
+  v.pipe(
+    str("a listen address"),
+    v.check((s) => parseListen(s) !== null, 'expected "host:port" (e.g. "127.0.0.1:8080"), "[::1]:8080" or a unix socket path'),
+  );
+
+export const PROFILES = ["auto", "quectel-bg77", "quectel-bg95", "quectel-bg96", "quectel-bg600l", "quectel-ec25", "generic"] as const;
+
+const modem = v.strictObject({
+  /** "auto" (USB discovery) or a device path. */
+  port: v.optional(nonEmpty(), "auto"),
+  /** Second AT port for polling while PPP owns the data port: "auto", a path, or "none". */
+  control_port: v.optional(nonEmpty(), "auto"),
+  baud: v.optional(int(300, 4_000_000), 115200),
+  /** RTS/CTS hardware flow control (UARTs). */
+  rtscts: v.optional(bool(), false),
+  /** Send AT+IPR=<baud>;&W once at start (only meaningful on a UART). */
+  set_baud: v.optional(bool(), false),
+  profile: v.optional(oneOf(PROFILES), "auto"),
+  pin: v.optional(v.pipe(str("a SIM PIN"), v.regex(/^\d{4,8}$/, "expected a SIM PIN of 4 to 8 digits"))),
+  init: v.optional(v.array(nonEmpty(), "expected a list of AT command strings"), []),
+}, "expected a table");
+
+const network = v.strictObject({
+  apn: nonEmpty(),
+  pdp_type: v.optional(oneOf(["IP", "IPV6", "IPV4V6"] as const), "IP"),
+  cid: v.optional(int(1, 24), 1),
+  dial: v.optional(nonEmpty(), "ATD*99#"),
+}, "expected a table");
+
+const auth = v.strictObject({
+  method: v.optional(oneOf(["none", "pap", "chap", "auto"] as const), "none"),
+  username: v.optional(str("a string"), ""),
+  password: v.optional(str("a string")),
+  password_file: v.optional(nonEmpty()),
+}, "expected a table");
+
+const ppp = v.strictObject({
+  mru: v.optional(int(128, 16384), 1500),
+  echo_interval: v.optional(duration(1000), "30s"),
+  echo_failures: v.optional(int(1, 100), 4),
+  /** Send no LCP echo while packets arrive (RFC 1661 allows either). */
+  echo_only_when_idle: v.optional(bool(), false),
+  restart_timer: v.optional(duration(100), "3s"),
+  max_configure: v.optional(int(1, 100), 10),
+  max_failure: v.optional(int(1, 100), 5),
+  max_terminate: v.optional(int(1, 100), 2),
+  pcap: v.optional(nonEmpty()),
+}, "expected a table");
+
+const link = v.strictObject({
+  mode: v.optional(oneOf(["tun", "none"] as const), "none"),
+  interface: v.optional(v.pipe(nonEmpty(), v.regex(/^[A-Za-z0-9_.-]{1,15}$/, "expected an interface name of 1 to 15 letters, digits, _ . -")), "cell0"),
+  default_route: v.optional(bool(), true),
+  route_metric: v.optional(int(0, 0x7fffffff), 700),
+  /** Replace an existing default route that has a better (lower) metric. */
+  replace_default: v.optional(bool(), false),
+  /** "none", "resolvconf", or a file path for a resolv.conf fragment. */
+  dns: v.optional(nonEmpty(), "none"),
+}, "expected a table");
+
+const health = v.strictObject({
+  schedule: v.optional(cronPattern()),
+  every: v.optional(duration(1000)),
+  targets: v.optional(v.array(ipv4(), "expected a list of IPv4 addresses"), ["8.8.8.8", "1.1.1.1"]),
+  timeout: v.optional(duration(100), "5s"),
+  failures: v.optional(int(1, 100), 3),
+  /** Optional DNS name to resolve through the link (tun mode). */
+  dns_query: v.optional(nonEmpty()),
+  /** Optional URL to GET through the link (tun mode). */
+  http_url: v.optional(v.pipe(nonEmpty(), v.url("expected a URL such as http://example.com/"))),
+  /** Also check registration and signal on each probe. */
+  modem_check: v.optional(bool(), true),
+}, "expected a table");
+
+const maintenance = v.strictObject({
+  schedule: cronPattern(),
+  action: v.optional(oneOf(["redial", "reset-modem"] as const), "redial"),
+}, "expected a table");
+
+const recovery = v.strictObject({
+  backoff: v.optional(v.pipe(v.array(duration(0), "expected a list of durations"), v.minLength(1, "expected at least one duration")), ["0s", "10m", "30m", "1h"]),
+  /** Consecutive failed dials before a module reset (vendor rule: 3). */
+  dial_failures: v.optional(int(1, 100), 3),
+  /** A connection that stays up this long resets the ladder. */
+  stable_after: v.optional(duration(0), "10m"),
+  power_cycle: v.optional(nonEmpty()),
+  reboot_command: v.optional(nonEmpty()),
+  state_file: v.optional(nonEmpty(), "/var/lib/cellkeep/recovery.json"),
+  maintenance: v.optional(maintenance),
+}, "expected a table");
+
+const http = v.strictObject({
+  listen: v.optional(listen(), "127.0.0.1:8080"),
+  token_file: v.optional(nonEmpty()),
+}, "expected a table");
+
+const log = v.strictObject({
+  level: v.optional(oneOf(["debug", "info", "warn", "error"] as const), "info"),
+  format: v.optional(oneOf(["text", "json"] as const), "text"),
+}, "expected a table");
+
+export const ConfigSchema = v.strictObject({
+  modem: v.optional(modem, {}),
+  network,
+  auth: v.optional(auth, {}),
+  ppp: v.optional(ppp, {}),
+  link: v.optional(link, {}),
+  health: v.optional(health, {}),
+  recovery: v.optional(recovery, {}),
+  http: v.optional(http, {}),
+  log: v.optional(log, {}),
+}, "expected a table");
+
+type Parsed = v.InferOutput<typeof ConfigSchema>;
+
+/** The typed configuration. `auth.password` is resolved from password_file at load. */
+export type Config = Parsed & { auth: Parsed["auth"] & { password: string } };
+
+/** Known keys per table, for unknown-key errors with suggestions. */
+export function knownKeys(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const walk = (schema: unknown, prefix: string) => {
+    let s = schema as { type?: string; entries?: Record<string, unknown>; wrapped?: unknown; pipe?: unknown[] };
+    while (s.type === "optional" && s.wrapped) s = s.wrapped as typeof s;
+    if (s.type !== "strict_object" || !s.entries) return;
+    out.set(prefix, Object.keys(s.entries));
+    for (const [k, child] of Object.entries(s.entries)) walk(child, prefix ? `${prefix}.${k}` : k);
+  };
+  walk(ConfigSchema, "");
+  return out;
+}
+
+/** Keys whose TOML value is a duration string (for printing the effective config). */
+export const DURATION_KEYS = new Set([
+  "ppp.echo_interval",
+  "ppp.restart_timer",
+  "health.every",
+  "health.timeout",
+  "recovery.backoff",
+  "recovery.stable_after",
+]);

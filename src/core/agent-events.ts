@@ -1,0 +1,174 @@
+/**
+ * Events that cross module boundaries: the supervisor, PPP, health, recovery
+ * and data plane emit these; /status, /metrics, /events, logs and systemd
+ * STATUS= lines are views computed from them (DESIGN.md rule 4). Modules may
+ * emit finer events of their own as well; views ignore types they don't know.
+ * Names and fields here are contracts with users' scripts: add, never rename.
+ */
+import type { Cause } from "./cause.ts";
+import type { EventBase } from "./events.ts";
+
+/** The supervisor's states (the `/status` `state` field). */
+export type LinkState =
+  | "starting"
+  | "syncing"
+  | "sim"
+  | "registering"
+  | "attaching"
+  | "dialing"
+  | "negotiating"
+  | "connected"
+  | "recovering"
+  | "waiting"
+  | "stopped";
+
+export const LINK_STATES: readonly LinkState[] = [
+  "starting",
+  "syncing",
+  "sim",
+  "registering",
+  "attaching",
+  "dialing",
+  "negotiating",
+  "connected",
+  "recovering",
+  "waiting",
+  "stopped",
+];
+
+export interface ModemStateEvent extends EventBase {
+  type: "modem.state";
+  state: LinkState;
+  previous: LinkState;
+  /** Why we left the previous state when that was a failure; null otherwise. */
+  cause: Cause | null;
+}
+
+export interface ModemIdentityEvent extends EventBase {
+  type: "modem.identity";
+  manufacturer: string | null;
+  model: string | null;
+  firmware: string | null;
+  imei: string | null;
+  /** Full values; views mask them (IMSI/ICCID are personal data). */
+  imsi: string | null;
+  iccid: string | null;
+  profile: string;
+}
+
+export interface ModemRegistrationEvent extends EventBase {
+  type: "modem.registration";
+  /** 3GPP TS 27.007 +CEREG/+CGREG/+CREG stat: 0..5 (and 8..11). */
+  stat: number;
+  /** "home" | "roaming" | "searching" | "denied" | "not-registered" | "unknown" */
+  status: string;
+  act: string | null;
+  operator: string | null;
+  band: string | null;
+  tac: string | null;
+  cell: string | null;
+}
+
+export interface ModemSignalEvent extends EventBase {
+  type: "modem.signal";
+  /** dBm; null where the modem did not report one. */
+  rssi: number | null;
+  rsrp: number | null;
+  rsrq: number | null;
+  sinr: number | null;
+  act: string | null;
+}
+
+export interface ModemDialEvent extends EventBase {
+  type: "modem.dial";
+  attempt: number;
+  result: "connect" | "failed";
+  cause: Cause | null;
+}
+
+export interface PppUpEvent extends EventBase {
+  type: "ppp.up";
+  ipv4: { local: string; remote: string; dns: string[] } | null;
+  ipv6: { local: string; remote: string } | null;
+  mru: number;
+}
+
+export interface PppDownEvent extends EventBase {
+  type: "ppp.down";
+  cause: Cause | null;
+}
+
+export interface PppPhaseEvent extends EventBase {
+  type: "ppp.phase";
+  phase: "dead" | "establish" | "authenticate" | "network" | "open" | "terminate";
+}
+
+export type ProbeKind = "icmp" | "lcp-echo" | "dns" | "http" | "modem";
+
+export interface HealthProbeEvent extends EventBase {
+  type: "health.probe";
+  probe: ProbeKind;
+  target: string | null;
+  ok: boolean;
+  rttMs: number | null;
+  /** Fraction 0..1 of requests lost in this probe round, where meaningful. */
+  loss: number | null;
+  consecutiveFailures: number;
+  detail?: string;
+}
+
+export type RecoveryRung = "redial" | "radio-cycle" | "module-reset" | "power-cycle" | "reboot";
+
+export interface RecoveryActionEvent extends EventBase {
+  type: "recovery.action";
+  rung: RecoveryRung;
+  reason: string;
+  forced: boolean;
+}
+
+export interface RecoveryStateEvent extends EventBase {
+  type: "recovery.state";
+  rung: RecoveryRung | null;
+  consecutiveFailures: number;
+  lastResetAt: number | null;
+  nextActionAt: number | null;
+  waitingReason: string | null;
+}
+
+export interface LinkInterfaceEvent extends EventBase {
+  type: "link.interface";
+  name: string;
+  up: boolean;
+  ipv4: string | null;
+  peer: string | null;
+  defaultRoute: boolean;
+  cause: Cause | null;
+}
+
+export interface SerialPortEvent extends EventBase {
+  type: "serial.opened" | "serial.vanished" | "serial.reopened";
+  path: string;
+  cause: Cause | null;
+}
+
+export interface AgentLifecycleEvent extends EventBase {
+  type: "agent.started" | "agent.stopping" | "agent.reloaded";
+  version: string;
+  detail?: string;
+}
+
+export type AgentEvent =
+  | ModemStateEvent
+  | ModemIdentityEvent
+  | ModemRegistrationEvent
+  | ModemSignalEvent
+  | ModemDialEvent
+  | PppUpEvent
+  | PppDownEvent
+  | PppPhaseEvent
+  | HealthProbeEvent
+  | RecoveryActionEvent
+  | RecoveryStateEvent
+  | LinkInterfaceEvent
+  | SerialPortEvent
+  | AgentLifecycleEvent;

@@ -1,0 +1,45 @@
+/**
+ * The seam between the modem supervisor (which knows how to act) and the
+ * recovery ladder (which decides what to do next and when). The supervisor
+ * reports what happened; the policy answers with the next action and the
+ * earliest time it may run. The ladder in src/health implements this.
+ */
+import type { Cause } from "./cause.ts";
+import type { RecoveryRung } from "./agent-events.ts";
+
+export interface RecoveryDecision {
+  action: RecoveryRung;
+  /** Absolute ms: do not act before this time (the supervisor sits in "waiting" until then). */
+  notBefore: number;
+  /** For a person: why this action, why this wait. */
+  reason: string;
+}
+
+export interface RecoveryPolicy {
+  /** A bring-up attempt failed (before the link was open). */
+  onBringUpFailure(cause: Cause, now: number): RecoveryDecision;
+  /** An open link was lost (peer-dead, carrier-lost, probe failures...). */
+  onLinkLost(cause: Cause, now: number): RecoveryDecision;
+  /** The network imposed a back-off (e.g. T3396); wait without resetting. */
+  onNetworkBackoff(untilMs: number, now: number): RecoveryDecision;
+  /** The supervisor is about to run `action` (persist "last reset at"). */
+  onActionStarted(action: RecoveryRung, now: number): void;
+  /** The link opened. */
+  onConnected(now: number): void;
+}
+
+/** Redial forever after a fixed pause; the default until a ladder is plugged in, and for tests. */
+export class AlwaysRedial implements RecoveryPolicy {
+  constructor(private readonly pauseMs = 1000) {}
+  onBringUpFailure(cause: Cause, now: number): RecoveryDecision {
+    return { action: "redial", notBefore: now + this.pauseMs, reason: `redial after ${cause.code}` };
+  }
+  onLinkLost(cause: Cause, now: number): RecoveryDecision {
+    return { action: "redial", notBefore: now + this.pauseMs, reason: `redial after ${cause.code}` };
+  }
+  onNetworkBackoff(untilMs: number): RecoveryDecision {
+    return { action: "redial", notBefore: untilMs, reason: "network back-off" };
+  }
+  onActionStarted(): void {}
+  onConnected(): void {}
+}
