@@ -1,0 +1,261 @@
+import { describe, expect, test } from "bun:test";
+import { FCS16_GOOD, FCS32_GOOD, fcs16, fcs16Trailer, fcs32, fcs32Trailer } from "../../src/ppp/fcs.ts";
+import { HdlcDecoder, encodeFrame, type DecodeEvent } from "../../src/ppp/hdlc.ts";
+import { DEFAULT_FRAMING, PROTO, type Framing } from "../../src/ppp/types.ts";
+
+const hex = (s: string) => new Uint8Array(s.trim().split(/\s+/).map((x) => parseInt(x, 16)));
+const ascii = (s: string) => new TextEncoder().encode(s);
+const frames = (evs: DecodeEvent[]) => evs.filter((e) => e.kind === "frame") as Extract<DecodeEvent, { kind: "frame" }>[];
+
+describe("FCS (RFC 1662 appendix C)", () => {
+  test("CRC-16/X.25 check value of '123456789' is 0x906e", () => {
+    expect(fcs16(ascii("123456789")) ^ 0xffff).toBe(0x906e);
+  });
+  test("CRC-32 check value of '123456789' is 0xcbf43926", () => {
+    expect((fcs32(ascii("123456789")) ^ 0xffffffff) >>> 0).toBe(0xcbf43926);
+  });
+  test("data + appended FCS-16 leaves the good residue 0xf0b8", () => {
+    for (const data of [ascii("123456789"), hex("ff 03 c0 21 01 01 00 04"), new Uint8Array(0)]) {
+      const full = new Uint8Array([...data, ...fcs16Trailer(data)]);
+      expect(fcs16(full)).toBe(FCS16_GOOD);
+      full[0] = (full[0] ?? 0) ^ 1;
+      expect(fcs16(full)).not.toBe(FCS16_GOOD);
+    }
+  });
+  test("data + appended FCS-32 leaves the good residue 0xdebb20e3", () => {
+    const data = hex("ff 03 c0 21 01 01 00 04");
+    const full = new Uint8Array([...data, ...fcs32Trailer(data)]);
+    expect(fcs32(full)).toBe(FCS32_GOOD);
+    full[3] = 0;
+    expect(fcs32(full)).not.toBe(FCS32_GOOD);
+  });
+  test("incremental FCS equals one-shot FCS", () => {
+    const d = ascii("hello, point-to-point world");
+    expect(fcs16(d.subarray(10), fcs16(d.subarray(0, 10)))).toBe(fcs16(d));
+    expect(fcs32(d.subarray(10), fcs32(d.subarray(0, 10)))).toBe(fcs32(d));
+  });
+});
+
+describe("encodeFrame", () => {
+  test("LCP Configure-Request with default framing: known wire bytes", () => {
+    // Configure-Request id 1, len 4 (no options). FCS computed over ff 03 c0 21 01 01 00 04.
+    const wire = encodeFrame(PROTO.LCP, hex("01 01 00 04"), DEFAULT_FRAMING);
+    const [lo, hi] = fcs16Trailer(hex("ff 03 c0 21 01 01 00 04"));
+    // 0x01, 0x00, 0x04 are control chars: escaped under ACCM 0xffffffff.
+    const expected = [0x7e, 0xff, 0x7d, 0x23, 0xc0, 0x21, 0x7d, 0x21, 0x7d, 0x21, 0x7d, 0x20, 0x7d, 0x24];
+    for (const b of [lo!, hi!]) {
+      if (b < 0x20 || b === 0x7e || b === 0x7d) expected.push(0x7d, b ^ 0x20);
+      else expected.push(b);
+    }
+    expected.push(0x7e);
+    expect([...wire]).toEqual(expected);
+  });
+  test("flag and escape octets are always escaped, even with ACCM 0", () => {
+    const wire = encodeFrame(PROTO.IPV4, hex("7e 7d 01 11"), { accm: 0, acfc: true, pfc: true, fcs32: false });
+    const body = wire.subarray(1, wire.length - 1);
+    expect(body.includes(0x7e)).toBe(false);
+    expect([...body.subarray(0, 7)]).toEqual([0x21, 0x7d, 0x5e, 0x7d, 0x5d, 0x01, 0x11]);
+  });
+  test("custom ACCM escapes only mapped control characters (XON/XOFF map 0x000a0000)", () => {
+    const wire = encodeFrame(PROTO.IPV4, hex("11 13 12"), { accm: 0x000a0000, acfc: true, pfc: true, fcs32: false });
+    expect([...wire.subarray(1, 6)]).toEqual([0x21, 0x7d, 0x31, 0x7d, 0x33]);
+    expect(wire[6]).toBe(0x12);
+  });
+  test("PFC compresses only protocols below 0x100; ACFC drops ff 03", () => {
+    const f: Framing = { accm: 0, acfc: true, pfc: true, fcs32: false };
+    expect(encodeFrame(PROTO.IPV4, new Uint8Array(0), f)[1]).toBe(0x21);
+    const ipcp = encodeFrame(PROTO.IPCP, new Uint8Array(0), f);
+    expect([ipcp[1], ipcp[2]]).toEqual([0x80, 0x21]);
+    const noAcfc = encodeFrame(PROTO.IPV4, new Uint8Array(0), { ...f, acfc: false });
+    expect([noAcfc[1], noAcfc[2], noAcfc[3]]).toEqual([0xff, 0x03, 0x21]);
+  });
+});
+
+function roundTrip(protocol: number, info: Uint8Array, framing: Framing, chunk = 0) {
+  const dec = new HdlcDecoder({ accm: framing.accm, fcs32: framing.fcs32 });
+  const wire = encodeFrame(protocol, info, framing);
+  const evs: DecodeEvent[] = [];
+  if (chunk <= 0) evs.push(...dec.push(wire));
+  else for (let i = 0; i < wire.length; i += chunk) evs.push(...dec.push(wire.subarray(i, i + chunk)));
+  return { dec, evs };
+}
+
+describe("HdlcDecoder", () => {
+  const framings: Framing[] = [
+    DEFAULT_FRAMING,
+    { accm: 0, acfc: true, pfc: true, fcs32: false },
+    { accm: 0x000a0000, acfc: false, pfc: true, fcs32: true },
+    { accm: 0xffffffff, acfc: true, pfc: false, fcs32: true },
+  ];
+  test("round trip across framings, protocols, payloads and chunkings", () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+    for (const framing of framings) {
+      for (const protocol of [PROTO.IPV4, PROTO.IPV6, PROTO.LCP, PROTO.IPCP, 0x0031]) {
+        // RFC 1662 §4.3: a 3-octet frame (1-octet protocol + FCS-16, nothing else) is a runt.
+        const sizes = framing.acfc && framing.pfc && !framing.fcs32 ? [1, 2, 5, 100, 1500] : [0, 1, 2, 5, 100, 1500];
+        for (const size of sizes) {
+          const info = new Uint8Array(size).map(() => rnd());
+          for (const chunk of [0, 1, 3]) {
+            const { dec, evs } = roundTrip(protocol, info, framing, chunk);
+            const fr = frames(evs);
+            expect(fr.length).toBe(1);
+            expect(fr[0]!.protocol).toBe(protocol);
+            expect([...fr[0]!.info]).toEqual([...info]);
+            expect(dec.counters.frames).toBe(1);
+            expect(dec.counters.badFcs).toBe(0);
+          }
+        }
+      }
+    }
+  });
+
+  test("all-escape payload round trips", () => {
+    const info = new Uint8Array(1500);
+    for (let i = 0; i < info.length; i++) info[i] = [0x7e, 0x7d, 0x00, 0x1f][i % 4]!;
+    const { evs } = roundTrip(PROTO.IPV4, info, DEFAULT_FRAMING);
+    expect([...frames(evs)[0]!.info]).toEqual([...info]);
+  });
+
+  test("bad FCS is counted and dropped; next frame still decodes", () => {
+    const dec = new HdlcDecoder();
+    const a = encodeFrame(PROTO.LCP, hex("09 01 00 08 00 00 00 00"), DEFAULT_FRAMING);
+    const bad = a.slice();
+    bad[6] = bad[6]! ^ 0x40;
+    const evs = dec.push(new Uint8Array([...bad, ...a]));
+    expect(frames(evs).length).toBe(1);
+    expect(dec.counters.badFcs).toBe(1);
+    expect(dec.counters.discardedBytes).toBeGreaterThan(0);
+  });
+
+  test("shared flags between frames and garbage before the first flag", () => {
+    const dec = new HdlcDecoder();
+    const a = encodeFrame(PROTO.IPV4, ascii("one"), DEFAULT_FRAMING);
+    const b = encodeFrame(PROTO.IPV4, ascii("two"), DEFAULT_FRAMING);
+    // garbage, then a, then b sharing a's closing flag
+    const stream = new Uint8Array([0x78, 0x79, 0x7a, 0x99, ...a, ...b.subarray(1)]);
+    const fr = frames(dec.push(stream));
+    expect(fr.map((f) => new TextDecoder().decode(f.info))).toEqual(["one", "two"]);
+    expect(dec.counters.discardedBytes).toBe(4);
+  });
+
+  test("noise between flags resynchronises at the next flag", () => {
+    const dec = new HdlcDecoder();
+    const a = encodeFrame(PROTO.IPV4, ascii("payload"), DEFAULT_FRAMING);
+    const stream = new Uint8Array([0x7e, 0x42, 0x99, 0x13, 0x7e, ...a]);
+    const evs = dec.push(stream);
+    expect(frames(evs).length).toBe(1);
+    expect(dec.counters.runts + dec.counters.badFcs).toBe(1);
+  });
+
+  test("abort sequence (7d 7e) drops the partial frame", () => {
+    const dec = new HdlcDecoder();
+    const a = encodeFrame(PROTO.IPV4, ascii("payload"), DEFAULT_FRAMING);
+    const partial = a.subarray(0, 6);
+    const evs = dec.push(new Uint8Array([...partial, 0x7d, 0x7e, ...a]));
+    expect(frames(evs).length).toBe(1);
+    expect(dec.counters.aborted).toBe(1);
+  });
+
+  test("runts shorter than protocol + FCS are counted", () => {
+    const dec = new HdlcDecoder();
+    dec.push(hex("7e 21 7e 21 00 7e"));
+    expect(dec.counters.runts).toBe(2);
+    expect(dec.counters.frames).toBe(0);
+  });
+
+  test("oversize frames beyond max(MRU,1500) are dropped; a larger MRU admits them", () => {
+    const big = new Uint8Array(1600).fill(0x41);
+    const dec = new HdlcDecoder({ mru: 1000 });
+    expect(frames(dec.push(encodeFrame(PROTO.IPV4, big, DEFAULT_FRAMING))).length).toBe(0);
+    expect(dec.counters.oversize).toBe(1);
+    // 1500 always accepted even with a smaller MRU (RFC 1661 §6.1 note)
+    expect(frames(dec.push(encodeFrame(PROTO.IPV4, big.subarray(0, 1500), DEFAULT_FRAMING))).length).toBe(1);
+    dec.setMru(2000);
+    expect(frames(dec.push(encodeFrame(PROTO.IPV4, big, DEFAULT_FRAMING))).length).toBe(1);
+  });
+
+  test("unescaped control characters in the receive ACCM are ignored (RFC 1662 §4.2)", () => {
+    const dec = new HdlcDecoder({ accm: 0x000a0000 });
+    const wire = encodeFrame(PROTO.IPV4, ascii("data"), { accm: 0x000a0000, acfc: false, pfc: false, fcs32: false });
+    // a DCE inserts XON (0x11) and XOFF (0x13) in the middle of the frame
+    const noisy = new Uint8Array([...wire.subarray(0, 5), 0x11, 0x13, ...wire.subarray(5)]);
+    const fr = frames(dec.push(noisy));
+    expect(fr.length).toBe(1);
+    expect(new TextDecoder().decode(fr[0]!.info)).toBe("data");
+    // with receive ACCM 0 the same insertion corrupts the frame
+    const dec0 = new HdlcDecoder({ accm: 0 });
+    expect(frames(dec0.push(noisy)).length).toBe(0);
+    expect(dec0.counters.badFcs).toBe(1);
+  });
+
+  test("ACFC and PFC frames are accepted even when not negotiated", () => {
+    const dec = new HdlcDecoder();
+    const fr = frames(dec.push(encodeFrame(PROTO.IPV4, ascii("x"), { accm: 0, acfc: true, pfc: true, fcs32: false })));
+    expect(fr[0]?.protocol).toBe(PROTO.IPV4);
+  });
+
+  test("invalid protocol field (even low octet) is malformed", () => {
+    const dec = new HdlcDecoder();
+    dec.push(encodeFrame(0xc020, ascii("x"), DEFAULT_FRAMING));
+    expect(dec.counters.malformed).toBe(1);
+    expect(dec.counters.frames).toBe(0);
+  });
+
+  test("FCS-32 switch: a FCS-16 frame does not pass a FCS-32 decoder", () => {
+    const dec = new HdlcDecoder();
+    dec.setFcs32(true);
+    dec.push(encodeFrame(PROTO.IPV4, ascii("hello"), DEFAULT_FRAMING));
+    expect(dec.counters.frames).toBe(0);
+    const fr = frames(dec.push(encodeFrame(PROTO.IPV4, ascii("hello"), { ...DEFAULT_FRAMING, fcs32: true })));
+    expect(fr.length).toBe(1);
+  });
+
+  test("NO CARRIER after the last frame gives a no-carrier event without a trailing flag", () => {
+    const dec = new HdlcDecoder();
+    const a = encodeFrame(PROTO.IPV4, ascii("last"), DEFAULT_FRAMING);
+    const evs = dec.push(new Uint8Array([...a, ...ascii("\r\nNO CARRIER\r\n")]));
+    expect(evs.map((e) => e.kind)).toEqual(["frame", "no-carrier"]);
+    expect(dec.counters.noCarrier).toBe(1);
+  });
+
+  test("NO CARRIER split across pushes and with receive ACCM 0", () => {
+    const dec = new HdlcDecoder({ accm: 0 });
+    const a = encodeFrame(PROTO.IPV4, ascii("x"), { accm: 0, acfc: true, pfc: true, fcs32: false });
+    const text = ascii("\r\nNO CARRIER\r\n");
+    const evs = [...dec.push(a), ...dec.push(text.subarray(0, 6)), ...dec.push(text.subarray(6))];
+    expect(evs.map((e) => e.kind)).toEqual(["frame", "no-carrier"]);
+  });
+
+  test("NO CARRIER while hunting (garbage before it) is detected", () => {
+    const dec = new HdlcDecoder();
+    const evs = dec.push(ascii("junk NO CARRIE\r\nNO CARRIER\r\n"));
+    expect(evs).toEqual([{ kind: "no-carrier" }]);
+  });
+
+  test("the text NO CARRIER inside a frame's payload is data, not an event", () => {
+    const dec = new HdlcDecoder();
+    const evs = dec.push(encodeFrame(PROTO.IPV4, ascii("NO CARRIER here"), DEFAULT_FRAMING));
+    expect(evs.map((e) => e.kind)).toEqual(["frame"]);
+  });
+
+  test("frames after NO CARRIER decode again (next data call)", () => {
+    const dec = new HdlcDecoder();
+    dec.push(ascii("\r\nNO CARRIER\r\n\r\nCONNECT 150000000\r\n"));
+    const fr = frames(dec.push(encodeFrame(PROTO.LCP, hex("01 01 00 04"), DEFAULT_FRAMING)));
+    expect(fr.length).toBe(1);
+  });
+
+  test("never throws on random input and keeps counting", () => {
+    const dec = new HdlcDecoder();
+    let seed = 99;
+    const rnd = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) >>> 24) & 0xff;
+    for (let k = 0; k < 2000; k++) {
+      const chunk = new Uint8Array(1 + (rnd() % 64)).map(() => (rnd() < 20 ? 0x7e : rnd()));
+      expect(() => dec.push(chunk)).not.toThrow();
+    }
+    const c = dec.counters;
+    expect(c.discardedBytes).toBeGreaterThan(0);
+    expect(c.runts + c.badFcs).toBeGreaterThan(0);
+  });
+});
