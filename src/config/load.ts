@@ -75,7 +75,8 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
       if (issue.type === "strict_object" && issue.expected === "never") continue; // reported above, with a suggestion
       const path = v.getDotPath(issue) ?? "";
       const missing = issue.input === undefined;
-      issues.push({ path, line: lines.lineOf(path), message: missing ? `${issue.message} (required key is missing)` : issue.message });
+      const message = missing ? `${expectationOf(path) ?? issue.message} (required key is missing)` : issue.message;
+      issues.push({ path, line: lines.lineOf(path), message });
     }
   }
   const at = (path: string) => lines.lineOf(path);
@@ -119,6 +120,19 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
   if (out.health.schedule === undefined && out.health.every === undefined) out.health.every = 60_000;
   const config: Config = { ...out, auth: { ...out.auth, password } };
   return { ok: true, file, config, warnings: [] };
+}
+
+/** The "expected ..." message a key's schema declares, for reporting a missing key. */
+function expectationOf(path: string): string | null {
+  type Node = { type?: string; entries?: Record<string, Node>; wrapped?: Node; message?: unknown };
+  let node = ConfigSchema as unknown as Node;
+  for (const part of path.split(".")) {
+    while (node.type === "optional" && node.wrapped) node = node.wrapped;
+    const next = node.entries?.[part];
+    if (!next) return null;
+    node = next;
+  }
+  return typeof node.message === "string" ? node.message : null;
 }
 
 function table(raw: Record<string, unknown>, name: string): Record<string, unknown> {

@@ -1,0 +1,26 @@
+import { loadConfigFile, formatIssue, renderEffectiveConfig } from "../config/load.ts";
+import { EXIT } from "./exit-codes.ts";
+
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const stdio: Output = {
+  out: (t) => process.stdout.write(t.endsWith("\n") ? t : t + "\n"),
+  err: (t) => process.stderr.write(t.endsWith("\n") ? t : t + "\n"),
+};
+
+/** `cellkeep check --config FILE`: every problem at once, exit 2 if any. */
+export function checkCommand(file: string, io: Output = stdio): number {
+  const result = loadConfigFile(file);
+  if (!result.ok) {
+    for (const issue of result.issues) io.err(formatIssue(file, issue));
+    io.err(`${file}: ${result.issues.length} error${result.issues.length === 1 ? "" : "s"}; nothing was started`);
+    return EXIT.USAGE;
+  }
+  for (const w of result.warnings) io.err(`warning: ${w}`);
+  io.out(`# ${file} is valid. Effective configuration (defaults filled in, secrets as ***):`);
+  io.out(renderEffectiveConfig(result.config));
+  return EXIT.OK;
+}

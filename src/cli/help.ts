@@ -1,0 +1,25 @@
+import { VERSION } from "../version.ts";
+
+export const HELP = `cellkeep ${VERSION}: keeps a cellular data link alive.
+
+Usage:
+  cellkeep run --config FILE        run the agent (modem supervisor, PPP, health checks, status endpoint)
+  cellkeep check --config FILE      validate FILE and print the effective config (secrets shown as ***)
+  cellkeep simulate --pty PATH [--scenario NAME]... [--time-scale X]
+                                    run the virtual modem on a pseudo-terminal at PATH
+  cellkeep demo                     run the agent against the built-in virtual modem (no root, no hardware)
+  cellkeep ports                    list serial ports that look like modems and which one "auto" picks
+  cellkeep status [--url URL]       print the running agent's status (default http://127.0.0.1:8080)
+  cellkeep version                  print the version
+  cellkeep help | --help            this text
+
+Signals (run):
+  SIGINT, SIGTERM   hang up cleanly (LCP Terminate, interface and routes removed) and exit 0
+  SIGHUP            re-read the config file; an invalid new config is reported and the old one kept
+
+Exit codes:
+  0  success (run: clean shutdown after a signal)
+  1  runtime failure (run: could not start, e.g. port locked or no permission; status: link not connected)
+  2  bad configuration or bad command line; nothing touched the modem
+  3  status: the agent could not be reached
+`;

@@ -1,0 +1,65 @@
+/**
+ * The command line: one verb per capability. Each verb returns an exit code
+ * (src/cli/exit-codes.ts); only src/main.ts calls process.exit.
+ */
+import { HELP } from "./help.ts";
+import { EXIT } from "./exit-codes.ts";
+import { parseArgs, lastOption, UsageError } from "./args.ts";
+import { checkCommand, stdio, type Output } from "./check.ts";
+import { VERSION } from "../version.ts";
+
+export async function main(argv: readonly string[], io: Output = stdio): Promise<number> {
+  const [verb, ...rest] = argv;
+  try {
+    switch (verb) {
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        io.out(HELP);
+        return verb === undefined ? EXIT.USAGE : EXIT.OK;
+      case "version":
+      case "--version":
+        io.out(`cellkeep ${VERSION}`);
+        return EXIT.OK;
+      case "check": {
+        const args = parseArgs(rest, { options: ["config"] });
+        const file = lastOption(args, "config") ?? args.positionals[0];
+        if (!file) throw new UsageError("check needs --config FILE");
+        return checkCommand(file, io);
+      }
+      case "run": {
+        const args = parseArgs(rest, { options: ["config"] });
+        const file = lastOption(args, "config") ?? args.positionals[0];
+        if (!file) throw new UsageError("run needs --config FILE");
+        const { runCommand } = await import("./run.ts");
+        return await runCommand(file, io);
+      }
+      case "demo": {
+        const { demoCommand } = await import("./demo.ts");
+        return await demoCommand(rest, io);
+      }
+      case "simulate": {
+        const { runSimulate } = await import("../sim/simulate.ts");
+        return await runSimulate([...rest]);
+      }
+      case "ports": {
+        const { portsCommand } = await import("../serial/discovery.ts");
+        io.out(portsCommand({}));
+        return EXIT.OK;
+      }
+      case "status": {
+        const { statusCommand } = await import("../http/status-command.ts");
+        return await statusCommand([...rest]);
+      }
+      default:
+        throw new UsageError(`unknown command "${verb}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`cellkeep: ${err.message}\nRun \`cellkeep help\` for usage.`);
+      return EXIT.USAGE;
+    }
+    throw err;
+  }
+}
