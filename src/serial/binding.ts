@@ -1,0 +1,269 @@
+/**
+ * A `@serialport/bindings-interface` binding over bun:ffi termios, so
+ * `SerialPortStream` from `@serialport/stream` runs under Bun without the
+ * native bindings-cpp (which aborts: no uv_poll) and without `.node` files.
+ *
+ * Contract details this follows (bun-facts §1, bindings-interface docs):
+ * - open: O_RDWR|O_NOCTTY|O_NONBLOCK|O_CLOEXEC, UUCP lock + TIOCEXCL, raw termios.
+ * - read: waits for ≥ 1 byte (resolving 0 would end the stream); after close a
+ *   pending read rejects with `canceled: true`; any other rejection makes the
+ *   stream treat the port as disconnected (EIO, ENXIO, ENODEV, hang-up).
+ * - write: resolves once the bytes are handed to the kernel.
+ * - close: cancel the reader, then close(fd), then release the lock.
+ */
+import type {
+  BindingInterface,
+  BindingPortInterface,
+  OpenOptions,
+  PortInfo,
+  PortStatus,
+  SetOptions,
+  UpdateOptions,
+  // The package's "exports" hides its types from bundler resolution; the
+  // types file is imported by path (type-only, erased at runtime).
+} from "../../node_modules/@serialport/bindings-interface/dist/index.d.ts";
+import * as libc from "../sys/libc.ts";
+import { CellkeepError, type CauseCode } from "../core/cause.ts";
+import { applyTermios, getBaudRate, isSupportedBaudRate, setBaudRate, TCIOFLUSH } from "./termios.ts";
+import { getInputLines, setBreak, setExclusive, setOutputLines, type InputLines } from "./lines.ts";
+import { acquirePortLock, type LockOptions, type PortLock } from "./lockfile.ts";
+import { CanceledError, FdReader, writeAll } from "./fd-io.ts";
+import { discoverPorts, type DiscoveryOptions } from "./discovery.ts";
+
+export interface BunOpenOptions extends OpenOptions {
+  /** Directory for UUCP lock files; defaults to the binding's, then /var/lock. */
+  lockDir?: string;
+}
+
+export interface BunSerialBindingOptions {
+  /** Directory for UUCP lock files (tests pass a temp dir). */
+  lockDir?: string;
+  /** Liveness check for lock owners (tests). */
+  isAlive?: LockOptions["isAlive"];
+  /** Called when a stale lock file was removed. */
+  onStaleLock?: LockOptions["onStale"];
+  /** sysfs/dev roots for list() (tests). */
+  discovery?: DiscoveryOptions;
+}
+
+/** Error codes that mean the device itself went away. */
+export const VANISHED_CODES: ReadonlySet<string> = new Set(["EIO", "ENXIO", "ENODEV", "EOF", "EBADF", "EPIPE"]);
+
+/** An open/IO failure with a cellkeep cause code and the errno code when there was one. */
+export class SerialPortError extends CellkeepError {
+  constructor(
+    code: CauseCode,
+    detail: string,
+    readonly sysCode?: string,
+  ) {
+    super(code, detail);
+    this.name = "SerialPortError";
+  }
+}
+
+function openFailure(path: string, err: libc.SysError): SerialPortError {
+  switch (err.code) {
+    case "ENOENT":
+    case "ENXIO":
+    case "ENODEV":
+      return new SerialPortError("port-not-found", `${path}: ${err.message}`, err.code);
+    case "EBUSY":
+      return new SerialPortError("port-locked", `${path} is held exclusively (TIOCEXCL) by another process: ${err.message}`, err.code);
+    default:
+      return new SerialPortError("port-open-failed", `${path}: ${err.message}`, err.code);
+  }
+}
+
+export class BunSerialBinding implements BindingInterface<BunSerialPort, BunOpenOptions, PortInfo> {
+  constructor(private readonly defaults: BunSerialBindingOptions = {}) {}
+
+  /** Known modem ports and plain tty candidates, best first (see discovery.ts). */
+  async list(): Promise<PortInfo[]> {
+    const found = discoverPorts(this.defaults.discovery ?? {});
+    return found.map((c) => ({
+      path: c.path,
+      manufacturer: c.manufacturer,
+      serialNumber: c.serial,
+      pnpId: c.model,
+      locationId: c.usbPath,
+      vendorId: c.vendorId,
+      productId: c.productId,
+    }));
+  }
+
+  async open(options: BunOpenOptions): Promise<BunSerialPort> {
+    if (!options?.path) throw new TypeError('"path" is required');
+    if (!isSupportedBaudRate(options.baudRate)) {
+      throw new SerialPortError("port-open-failed", `unsupported baud rate ${options.baudRate} for ${options.path}`);
+    }
+    const openOptions: Required<OpenOptions> = {
+      path: options.path,
+      baudRate: options.baudRate,
+      dataBits: options.dataBits ?? 8,
+      lock: options.lock ?? true,
+      stopBits: options.stopBits ?? 1,
+      parity: options.parity ?? "none",
+      rtscts: options.rtscts ?? false,
+      xon: options.xon ?? false,
+      xoff: options.xoff ?? false,
+      xany: options.xany ?? false,
+      hupcl: options.hupcl ?? true,
+    };
+
+    let lock: PortLock | null = null;
+    if (openOptions.lock) {
+      lock = acquirePortLock(options.path, {
+        lockDir: options.lockDir ?? this.defaults.lockDir,
+        isAlive: this.defaults.isAlive,
+        onStale: this.defaults.onStaleLock,
+      });
+    }
+    const fd = libc.open(options.path, libc.O.RDWR | libc.O.NOCTTY | libc.O.NONBLOCK | libc.O.CLOEXEC);
+    if (fd < 0) {
+      const err = new libc.SysError("open", libc.errno(), options.path);
+      lock?.release();
+      throw openFailure(options.path, err);
+    }
+    try {
+      if (openOptions.lock) setExclusive(fd);
+      applyTermios(fd, openOptions);
+    } catch (err) {
+      libc.close(fd);
+      lock?.release();
+      if (err instanceof libc.SysError) throw openFailure(options.path, err);
+      throw err;
+    }
+    return new BunSerialPort(fd, openOptions, lock);
+  }
+}
+
+export class BunSerialPort implements BindingPortInterface {
+  isOpen = true;
+  /** The error that made the port unusable (read/write failure), for diagnosis. */
+  lastError: (Error & { code?: string }) | null = null;
+  private readonly reader: FdReader;
+  private writing: Promise<void> = Promise.resolve();
+  private breakOn = false;
+
+  constructor(
+    readonly fd: number,
+    readonly openOptions: Required<OpenOptions>,
+    private readonly lock: PortLock | null,
+  ) {
+    this.reader = new FdReader(fd, openOptions.path);
+  }
+
+  get lockPath(): string | null {
+    return this.lock?.lockPath ?? null;
+  }
+
+  async close(): Promise<void> {
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    await this.reader.cancel();
+    libc.close(this.fd);
+    this.lock?.release();
+  }
+
+  async read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
+    if (!this.isOpen) throw new CanceledError();
+    if (length <= 0) throw new RangeError("read length must be positive");
+    try {
+      const bytesRead = await this.reader.readInto(buffer, offset, length);
+      return { buffer, bytesRead };
+    } catch (err) {
+      if (err instanceof CanceledError || !this.isOpen) throw new CanceledError();
+      this.lastError = err as Error;
+      throw err;
+    }
+  }
+
+  write(buffer: Buffer): Promise<void> {
+    if (!this.isOpen) return Promise.reject(new CanceledError());
+    // Copy: the caller may reuse its buffer once we resolve, and the stream
+    // only calls us with one write outstanding, but drain() must wait for it.
+    const data = buffer.byteLength ? new Uint8Array(buffer) : buffer;
+    const done = writeAll(this.fd, data, () => !this.isOpen).catch((err: Error & { code?: string }) => {
+      if (!(err instanceof CanceledError)) this.lastError = err;
+      throw err;
+    });
+    this.writing = done.catch(() => {});
+    return done;
+  }
+
+  async update(options: UpdateOptions): Promise<void> {
+    this.assertOpen();
+    try {
+      setBaudRate(this.fd, options.baudRate);
+    } catch (err) {
+      throw err instanceof libc.SysError ? err : new Error(String(err));
+    }
+    this.openOptions.baudRate = options.baudRate;
+  }
+
+  /**
+   * bindings-interface semantics: every flag is applied on each call (the
+   * stream fills defaults dtr/rts = true, brk = false). cts/dsr are inputs and
+   * ignored. On a pty this rejects LinesNotSupportedError (ENOTTY).
+   */
+  async set(options: SetOptions): Promise<void> {
+    this.assertOpen();
+    const lines: { dtr?: boolean; rts?: boolean } = {};
+    if (options.dtr !== undefined) lines.dtr = options.dtr;
+    if (options.rts !== undefined) lines.rts = options.rts;
+    setOutputLines(this.fd, lines);
+    if (options.brk !== undefined && options.brk !== this.breakOn) {
+      setBreak(this.fd, options.brk);
+      this.breakOn = options.brk;
+    }
+  }
+
+  /** Change only the given output lines (the BytePipe setLines contract). */
+  async setLines(lines: { dtr?: boolean; rts?: boolean }): Promise<void> {
+    this.assertOpen();
+    setOutputLines(this.fd, lines);
+  }
+
+  async get(): Promise<PortStatus & { ri: boolean }> {
+    this.assertOpen();
+    const l: InputLines = getInputLines(this.fd);
+    return { cts: l.cts, dsr: l.dsr, dcd: l.dcd, ri: l.ri };
+  }
+
+  async getBaudRate(): Promise<{ baudRate: number }> {
+    this.assertOpen();
+    return { baudRate: getBaudRate(this.fd) };
+  }
+
+  async flush(): Promise<void> {
+    this.assertOpen();
+    libc.check(libc.tcflush(this.fd, TCIOFLUSH), "tcflush");
+    this.reader.discardBuffered();
+  }
+
+  /**
+   * Wait for the pending write, then until the kernel's output queue is empty.
+   * tcdrain(3) would block the whole event loop on a slow UART (it ignores
+   * O_NONBLOCK), so we watch TIOCOUTQ with short timers instead; this only
+   * runs while output is queued.
+   */
+  async drain(): Promise<void> {
+    this.assertOpen();
+    await this.writing;
+    const q = new Uint8Array(4);
+    for (let wait = 1; this.isOpen; wait = Math.min(wait * 2, 50)) {
+      if (libc.ioctl(this.fd, TIOCOUTQ, q) < 0) {
+        libc.check(libc.tcdrain(this.fd), "tcdrain");
+        return;
+      }
+      if (new DataView(q.buffer).getInt32(0, true) === 0) return;
+      await Bun.sleep(wait);
+    }
+  }
+
+  private assertOpen(): void {
+    if (!this.isOpen) throw new Error("Port is not open");
+  }
+}
+
+const TIOCOUTQ = 0x5411;
