@@ -1,0 +1,331 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { SerialPortStream } from "@serialport/stream";
+import { CellkeepError } from "../../src/core/cause.ts";
+import type { BytePipe } from "../../src/core/pipe.ts";
+import { BunSerialBinding, BunSerialPort } from "../../src/serial/binding.ts";
+import { LinesNotSupportedError } from "../../src/serial/lines.ts";
+import { openSerialPipe, SerialPipe } from "../../src/serial/port.ts";
+import { openPtyPair, ptyMasterPipe, type PtyPair } from "../../src/serial/pty.ts";
+import { CFLAG, getCflag } from "../../src/serial/termios.ts";
+import { collect, patternBytes, waitFor } from "./helpers.ts";
+
+let lockDir: string;
+const cleanups: Array<() => unknown> = [];
+beforeAll(() => {
+  lockDir = fs.mkdtempSync(path.join(os.tmpdir(), "ck-lock-"));
+});
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+afterAll(() => {
+  fs.rmSync(lockDir, { recursive: true, force: true });
+});
+
+function pty(): PtyPair {
+  const pair = openPtyPair();
+  cleanups.push(() => pair.close());
+  return pair;
+}
+async function serial(p: string, opts: Parameters<typeof openSerialPipe>[1] = {}): Promise<SerialPipe> {
+  const pipe = await openSerialPipe(p, { lockDir, ...opts });
+  cleanups.push(() => pipe.close());
+  return pipe;
+}
+async function rawPort(p: string, baudRate = 115200, extra: Record<string, unknown> = {}): Promise<BunSerialPort> {
+  const port = await new BunSerialBinding({ lockDir }).open({ path: p, baudRate, ...extra });
+  cleanups.push(() => port.close());
+  return port;
+}
+function closeReason(pipe: BytePipe): () => unknown {
+  let reason: unknown = "open";
+  pipe.onClose((r) => (reason = r));
+  return () => reason;
+}
+
+describe("SerialPipe over a real pty", () => {
+  test("bytes flow in both directions", async () => {
+    const pair = pty();
+    const port = await serial(pair.slavePath);
+    const modem = ptyMasterPipe(pair);
+    const atModem = collect(modem);
+    const atHost = collect(port);
+    port.write(new TextEncoder().encode("AT\r"));
+    await waitFor(() => atModem.text() === "AT\r", "AT at the modem");
+    modem.write(new TextEncoder().encode("\r\nOK\r\n"));
+    await waitFor(() => atHost.text() === "\r\nOK\r\n", "OK at the host");
+    expect(port.stats.bytesOut).toBe(3);
+    expect(port.stats.bytesIn).toBe(6);
+  });
+
+  test("1 MB each way arrives complete and in order", async () => {
+    const pair = pty();
+    const port = await serial(pair.slavePath);
+    const modem = ptyMasterPipe(pair);
+    const toModem = patternBytes(1 << 20, 1);
+    const toHost = patternBytes(1 << 20, 2);
+    const atModem = collect(modem);
+    const atHost = collect(port);
+    // Many writes of odd sizes, both directions at once.
+    for (let off = 0; off < toModem.length; off += 4093) {
+      port.write(toModem.subarray(off, Math.min(off + 4093, toModem.length)));
+      modem.write(toHost.subarray(off, Math.min(off + 4093, toHost.length)));
+    }
+    await waitFor(() => atModem.length() >= toModem.length && atHost.length() >= toHost.length, "1 MB", 20000);
+    expect(atModem.length()).toBe(toModem.length);
+    expect(atHost.length()).toBe(toHost.length);
+    expect(Buffer.compare(atModem.bytes(), toModem)).toBe(0);
+    expect(Buffer.compare(atHost.bytes(), toHost)).toBe(0);
+  }, 30000);
+
+  test("DTR/RTS on a pty: the kernel answers ENOTTY, reported as LinesNotSupportedError, port stays usable", async () => {
+    const pair = pty();
+    const port = await serial(pair.slavePath);
+    const err = await port.setLines({ dtr: false, rts: true }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(LinesNotSupportedError);
+    expect((err as LinesNotSupportedError).code).toBe("ENOTTY");
+    expect((err as LinesNotSupportedError).notSupported).toBe(true);
+    const err2 = await port.getLines().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err2).toBeInstanceOf(LinesNotSupportedError);
+    expect(port.isOpen).toBe(true);
+    const modem = ptyMasterPipe(pair);
+    const got = collect(modem);
+    port.write(new Uint8Array([1, 2, 3]));
+    await waitFor(() => got.length() === 3);
+  });
+
+  test("closing the modem side makes the pipe close with port-vanished, and writes after it are dropped", async () => {
+    const pair = openPtyPair();
+    const port = await serial(pair.slavePath);
+    const reason = closeReason(port);
+    let thrown: unknown = null;
+    const onErr = (e: unknown) => (thrown = e);
+    process.on("uncaughtException", onErr);
+    try {
+      pair.close();
+      await waitFor(() => reason() !== "open", "close event");
+      const r = reason() as { code: string; detail: string; hint: string };
+      expect(r.code).toBe("port-vanished");
+      expect(r.detail).toContain(pair.slavePath);
+      expect(r.hint.length).toBeGreaterThan(10);
+      expect(port.isOpen).toBe(false);
+      port.write(new Uint8Array([1]));
+      expect(port.stats.droppedWrites).toBe(1);
+      // The lock file is released with the port.
+      expect(port.lockPath === null || !fs.existsSync(port.lockPath)).toBe(true);
+      await Bun.sleep(20);
+      expect(thrown).toBeNull();
+    } finally {
+      process.off("uncaughtException", onErr);
+    }
+  });
+
+  test("a vanish while writing a large burst still ends in port-vanished without an escaped error", async () => {
+    const pair = openPtyPair();
+    const port = await serial(pair.slavePath);
+    const reason = closeReason(port);
+    for (let i = 0; i < 64; i++) port.write(patternBytes(16384, i + 1));
+    pair.close();
+    await waitFor(() => reason() !== "open", "close event");
+    expect((reason() as { code: string }).code).toBe("port-vanished");
+  });
+
+  test("close() by request reports a null reason and releases the lock file", async () => {
+    const pair = pty();
+    const port = await openSerialPipe(pair.slavePath, { lockDir });
+    const lockPath = port.lockPath;
+    expect(lockPath).not.toBeNull();
+    expect(fs.readFileSync(lockPath!, "utf8")).toBe(`${String(process.pid).padStart(10)}\n`);
+    const reason = closeReason(port);
+    await port.close();
+    expect(reason()).toBeNull();
+    expect(fs.existsSync(lockPath!)).toBe(false);
+    await port.close(); // idempotent
+  });
+
+  test("a second open of a locked port fails with port-locked naming our PID", async () => {
+    const pair = pty();
+    await serial(pair.slavePath);
+    const err = await openSerialPipe(pair.slavePath, { lockDir }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CellkeepError);
+    expect((err as CellkeepError).causeInfo.code).toBe("port-locked");
+    expect((err as CellkeepError).message).toContain(`PID ${process.pid}`);
+  });
+
+  test("open errors carry cause codes", async () => {
+    const missing = await openSerialPipe("/dev/ttyDOESNOTEXIST9", { lockDir }).then(
+      () => null,
+      (e: unknown) => e as CellkeepError,
+    );
+    expect(missing?.causeInfo.code).toBe("port-not-found");
+    // /dev/null is not a tty: tcgetattr fails with ENOTTY.
+    const notTty = await openSerialPipe("/dev/null", { lockDir, lock: false }).then(
+      () => null,
+      (e: unknown) => e as CellkeepError,
+    );
+    expect(notTty?.causeInfo.code).toBe("port-open-failed");
+    expect(notTty?.message).toContain("ENOTTY");
+    const pair = pty();
+    const badRate = await openSerialPipe(pair.slavePath, { lockDir, baudRate: 12345 }).then(
+      () => null,
+      (e: unknown) => e as CellkeepError,
+    );
+    expect(badRate?.causeInfo.code).toBe("port-open-failed");
+    expect(badRate?.message).toContain("12345");
+    // A failed open leaves no lock file behind.
+    expect(fs.readdirSync(lockDir)).toEqual([]);
+  });
+
+  test("baud rates 9600..921600 and high rates are set and read back; setBaudRate changes it", async () => {
+    const pair = pty();
+    const port = await serial(pair.slavePath, { baudRate: 9600 });
+    expect(await port.getBaudRate()).toBe(9600);
+    for (const rate of [19200, 57600, 115200, 230400, 460800, 921600, 1000000, 3000000, 4000000]) {
+      await port.setBaudRate(rate);
+      expect(await port.getBaudRate()).toBe(rate);
+    }
+    await expect(port.setBaudRate(123456)).rejects.toThrow(/unsupported baud rate/);
+    expect(await port.getBaudRate()).toBe(4000000);
+  });
+
+  test("flush discards unread input; drain resolves", async () => {
+    const pair = pty();
+    const port = await serial(pair.slavePath);
+    const modem = ptyMasterPipe(pair);
+    port.write(new Uint8Array(1000));
+    await port.drain();
+    await port.flush();
+    const got = collect(port);
+    modem.write(new TextEncoder().encode("after"));
+    await waitFor(() => got.text() === "after");
+  });
+});
+
+describe("BunSerialBinding (the bindings-interface contract)", () => {
+  test("termios: raw 8N1 by default, CRTSCTS with rtscts, 7E2 framing", async () => {
+    const pair = pty();
+    const a = await rawPort(pair.slavePath);
+    let c = getCflag(a.fd);
+    expect(c & CFLAG.CSIZE).toBe(CFLAG.CS8);
+    expect(c & CFLAG.PARENB).toBe(0);
+    expect(c & CFLAG.CSTOPB).toBe(0);
+    expect((c & CFLAG.CRTSCTS) !== 0).toBe(false);
+    expect(c & CFLAG.CLOCAL).toBe(CFLAG.CLOCAL);
+    await a.close();
+    const b = await rawPort(pair.slavePath, 115200, { rtscts: true, dataBits: 7, parity: "even", stopBits: 2 });
+    c = getCflag(b.fd);
+    expect((c & CFLAG.CRTSCTS) !== 0).toBe(true);
+    expect(c & CFLAG.CSIZE).toBe(0o40);
+    expect(c & CFLAG.PARENB).toBe(CFLAG.PARENB);
+    expect(c & CFLAG.CSTOPB).toBe(CFLAG.CSTOPB);
+    expect(b.openOptions).toMatchObject({ rtscts: true, dataBits: 7, parity: "even", stopBits: 2, lock: true });
+  });
+
+  test("partial reads: a chunk larger than the read buffer is handed out across reads", async () => {
+    const pair = pty();
+    const port = await rawPort(pair.slavePath);
+    ptyMasterPipe(pair).write(new TextEncoder().encode("0123456789"));
+    const buf = Buffer.alloc(16);
+    const seen: string[] = [];
+    let total = 0;
+    while (total < 10) {
+      const { bytesRead } = await port.read(buf, 5, 3);
+      expect(bytesRead).toBeGreaterThanOrEqual(1);
+      expect(bytesRead).toBeLessThanOrEqual(3);
+      seen.push(buf.subarray(5, 5 + bytesRead).toString());
+      total += bytesRead;
+    }
+    expect(seen.join("")).toBe("0123456789");
+    expect(seen.length).toBeGreaterThanOrEqual(4);
+  });
+
+  test("a pending read rejects with canceled=true when the port is closed", async () => {
+    const pair = pty();
+    const port = await new BunSerialBinding({ lockDir }).open({ path: pair.slavePath, baudRate: 115200 });
+    const pending = port.read(Buffer.alloc(64), 0, 64);
+    await Bun.sleep(10);
+    await port.close();
+    const err = await pending.then(
+      () => null,
+      (e: unknown) => e as { canceled?: boolean },
+    );
+    expect(err?.canceled).toBe(true);
+    expect(port.isOpen).toBe(false);
+    await expect(port.write(Buffer.from("x"))).rejects.toMatchObject({ canceled: true });
+  });
+
+  test("a read after the far side hung up rejects without canceled (a disconnect)", async () => {
+    const pair = openPtyPair();
+    const port = await rawPort(pair.slavePath);
+    const pending = port.read(Buffer.alloc(64), 0, 64);
+    pair.close();
+    const err = await pending.then(
+      () => null,
+      (e: unknown) => e as { canceled?: boolean; code?: string },
+    );
+    expect(err).not.toBeNull();
+    expect(err?.canceled).toBeUndefined();
+    expect(err?.code).toBe("EOF");
+  });
+
+  test("SerialPortStream runs on the binding: open, data events, write, set() rejects on a pty, close", async () => {
+    const pair = pty();
+    const stream = new SerialPortStream({ binding: new BunSerialBinding({ lockDir }), path: pair.slavePath, baudRate: 115200 });
+    await new Promise<void>((resolve, reject) => {
+      stream.once("open", resolve);
+      stream.once("error", reject);
+    });
+    const modem = ptyMasterPipe(pair);
+    const atModem = collect(modem);
+    const chunks: Buffer[] = [];
+    stream.on("data", (d: Buffer) => chunks.push(d));
+    stream.write(Buffer.from("ATI\r"));
+    await waitFor(() => atModem.text() === "ATI\r");
+    modem.write(new TextEncoder().encode("Quectel\r\nOK\r\n"));
+    await waitFor(() => Buffer.concat(chunks).toString() === "Quectel\r\nOK\r\n");
+    const setErr = await new Promise<Error | null>((resolve) => stream.set({ dtr: false }, resolve));
+    expect((setErr as { code?: string } | null)?.code).toBe("ENOTTY");
+    const br = await new Promise<number>((resolve, reject) =>
+      stream.port!.getBaudRate().then((r) => resolve(r.baudRate), reject),
+    );
+    expect(br).toBe(115200);
+    const closed = new Promise<unknown>((resolve) => stream.once("close", resolve));
+    stream.close();
+    expect(await closed).toBeNull();
+  });
+
+  test("list() reports discovered candidates", async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "ck-sys-"));
+    cleanups.push(() => fs.rmSync(root, { recursive: true, force: true }));
+    const dev = path.join(root, "bus/usb/devices/1-1");
+    fs.mkdirSync(dev, { recursive: true });
+    fs.writeFileSync(path.join(dev, "idVendor"), "2c7c\n");
+    fs.writeFileSync(path.join(dev, "idProduct"), "0296\n");
+    const iface = path.join(root, "bus/usb/devices/1-1:1.2");
+    fs.mkdirSync(path.join(iface, "ttyUSB2"), { recursive: true });
+    fs.writeFileSync(path.join(iface, "bInterfaceNumber"), "02\n");
+    const list = await new BunSerialBinding({ discovery: { sysRoot: root, devRoot: "/nonexistent-dev" } }).list();
+    expect(list).toEqual([
+      {
+        path: "/nonexistent-dev/ttyUSB2",
+        manufacturer: undefined,
+        serialNumber: undefined,
+        pnpId: "Quectel BG96",
+        locationId: "1-1",
+        vendorId: "2c7c",
+        productId: "0296",
+      },
+    ]);
+  });
+});
