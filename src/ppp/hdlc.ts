@@ -6,7 +6,7 @@
  * clock. The decoder never throws on line input: garbage is counted and
  * skipped, and it resynchronises on the next flag.
  */
-import { FCS16_GOOD, FCS16_TABLE, FCS32_GOOD, FCS32_TABLE } from "./fcs.ts";
+import { FCS16_GOOD, FCS16_INIT, FCS32_GOOD, FCS32_INIT, FCS32_TABLE, fcs16, fcs32 } from "./fcs.ts";
 import type { Framing } from "./types.ts";
 
 export const FLAG = 0x7e;
@@ -59,76 +59,63 @@ export function isCompressibleProtocol(protocol: number): boolean {
 export function encodeFrame(protocol: number, info: Uint8Array, framing: Framing): Uint8Array {
   const esc = escapeTableFor(framing.accm);
   const n = info.length;
-  // Worst case: every octet of header(4) + info + FCS(4) escaped, plus 2 flags.
-  const worst = 2 * (n + 8) + 2;
+  // Header and trailer are assembled unescaped first; the FCS covers every
+  // octet between the flags before escaping (RFC 1662 §4.2: escaping is done
+  // after the FCS is computed).
+  const edge = edgeScratch;
+  let h = 0;
+  if (!framing.acfc) {
+    edge[h++] = ALL_STATIONS;
+    edge[h++] = UI;
+  }
+  if (!(framing.pfc && isCompressibleProtocol(protocol))) edge[h++] = (protocol >>> 8) & 0xff;
+  edge[h++] = protocol & 0xff;
+  let t = h;
+  if (framing.fcs32) {
+    const f = (fcs32(info, fcs32(edge, FCS32_INIT, 0, h)) ^ 0xffffffff) >>> 0;
+    edge[t++] = f & 0xff;
+    edge[t++] = (f >>> 8) & 0xff;
+    edge[t++] = (f >>> 16) & 0xff;
+    edge[t++] = (f >>> 24) & 0xff;
+  } else {
+    const f = fcs16(info, fcs16(edge, FCS16_INIT, 0, h)) ^ 0xffff;
+    edge[t++] = f & 0xff;
+    edge[t++] = (f >>> 8) & 0xff;
+  }
+
+  // Worst case: every octet of header + info + FCS escaped, plus 2 flags.
+  const worst = 2 * (n + t) + 2;
   if (scratch.length < worst) scratch = new Uint8Array(Math.max(worst, scratch.length * 2));
   const out = scratch;
   let o = 0;
   out[o++] = FLAG;
-
-  if (framing.fcs32) {
-    const t = FCS32_TABLE;
-    let f = -1; // 0xffffffff as int32
-    const put = (b: number): void => {
-      f = (f >>> 8) ^ t[(f ^ b) & 0xff]!;
-      if (esc[b]) {
-        out[o++] = ESCAPE;
-        out[o++] = b ^ ESCAPE_XOR;
-      } else out[o++] = b;
-    };
-    if (!framing.acfc) {
-      put(ALL_STATIONS);
-      put(UI);
-    }
-    if (!(framing.pfc && isCompressibleProtocol(protocol))) put((protocol >>> 8) & 0xff);
-    put(protocol & 0xff);
-    for (let i = 0; i < n; i++) {
-      const b = info[i]!;
-      f = (f >>> 8) ^ t[(f ^ b) & 0xff]!;
-      if (esc[b] === 1) {
-        out[o++] = ESCAPE;
-        out[o++] = b ^ ESCAPE_XOR;
-      } else out[o++] = b;
-    }
-    const fcs = ~f;
-    const b0 = fcs & 0xff, b1 = (fcs >>> 8) & 0xff, b2 = (fcs >>> 16) & 0xff, b3 = (fcs >>> 24) & 0xff;
-    put(b0);
-    put(b1);
-    put(b2);
-    put(b3);
-  } else {
-    const t = FCS16_TABLE;
-    let f = 0xffff;
-    const put = (b: number): void => {
-      f = (f >>> 8) ^ t[(f ^ b) & 0xff]!;
-      if (esc[b]) {
-        out[o++] = ESCAPE;
-        out[o++] = b ^ ESCAPE_XOR;
-      } else out[o++] = b;
-    };
-    if (!framing.acfc) {
-      put(ALL_STATIONS);
-      put(UI);
-    }
-    if (!(framing.pfc && isCompressibleProtocol(protocol))) put((protocol >>> 8) & 0xff);
-    put(protocol & 0xff);
-    for (let i = 0; i < n; i++) {
-      const b = info[i]!;
-      f = (f >>> 8) ^ t[(f ^ b) & 0xff]!;
-      if (esc[b] === 1) {
-        out[o++] = ESCAPE;
-        out[o++] = b ^ ESCAPE_XOR;
-      } else out[o++] = b;
-    }
-    const fcs = f ^ 0xffff;
-    const lo = fcs & 0xff, hi = (fcs >>> 8) & 0xff;
-    // put() would fold the FCS into f; harmless, f is not used afterwards.
-    put(lo);
-    put(hi);
+  for (let i = 0; i < h; i++) {
+    const b = edge[i]!;
+    if (esc[b] === 1) {
+      out[o++] = ESCAPE;
+      out[o++] = b ^ ESCAPE_XOR;
+    } else out[o++] = b;
+  }
+  for (let i = 0; i < n; i++) {
+    const b = info[i]!;
+    if (esc[b] === 1) {
+      out[o++] = ESCAPE;
+      out[o++] = b ^ ESCAPE_XOR;
+    } else out[o++] = b;
+  }
+  for (let i = h; i < t; i++) {
+    const b = edge[i]!;
+    if (esc[b] === 1) {
+      out[o++] = ESCAPE;
+      out[o++] = b ^ ESCAPE_XOR;
+    } else out[o++] = b;
   }
   out[o++] = FLAG;
   return out.slice(0, o);
 }
+
+/** Unescaped header (≤ 4 octets) followed by the FCS (≤ 4 octets) of the frame being encoded. */
+const edgeScratch = new Uint8Array(8);
 
 // ---------------------------------------------------------------------------
 // Decoder
@@ -158,13 +145,24 @@ const NO_CARRIER = Array.from("NO CARRIER", (c) => c.charCodeAt(0));
 const CR = 0x0d;
 const LF = 0x0a;
 
-const enum RxState {
-  /** Waiting for a flag: after start, after an error, after an oversize frame. */
-  Hunt = 0,
-  /** Between flags, collecting octets. */
-  Frame = 1,
-  /** Between flags, the previous octet was ESCAPE. */
-  Escaped = 2,
+const TEXT_DONE = NO_CARRIER.length;
+
+/**
+ * Advance the "NO CARRIER" matcher (index of the next expected character) by
+ * one octet of hunted noise; returns TEXT_DONE when the text is complete.
+ */
+function nextTextMatch(m: number, b: number): number {
+  if (b === NO_CARRIER[m]) return m + 1;
+  return b === NO_CARRIER[0] ? 1 : 0;
+}
+
+/** Does a candidate frame start with the modem's text (after optional CR/LF, kept when the receive ACCM is 0)? */
+function startsWithNoCarrier(buf: Uint8Array, len: number): boolean {
+  let p = 0;
+  while (p < len && (buf[p] === CR || buf[p] === LF)) p++;
+  if (len - p < NO_CARRIER.length) return false;
+  for (let k = 0; k < NO_CARRIER.length; k++) if (buf[p + k] !== NO_CARRIER[k]) return false;
+  return true;
 }
 
 /**
@@ -183,19 +181,23 @@ export class HdlcDecoder {
     noCarrier: 0,
     discardedBytes: 0,
   };
-  private state: RxState = RxState.Hunt;
+  /** Waiting for a flag: after start-up, after an oversize frame, after modem text. */
+  private hunting = true;
+  /** The previous chunk ended with ESCAPE. */
+  private pendingEscape = false;
   private buf: Uint8Array;
   private len = 0;
   /** Raw octets consumed by the current (candidate) frame, for discardedBytes. */
   private raw = 0;
-  private rxAccm = 0xffffffff;
+  /** Receive ACCM as int32 (bit n set => unescaped octet n is dropped). */
+  private rxAccm: number;
   private fcs32 = false;
   private maxLen: number;
-  /** Matching "NO CARRIER": index of the next expected character, or -1 once ruled out for this frame. */
+  /** Matching "NO CARRIER" while hunting: index of the next expected character. */
   private textMatch = 0;
 
   constructor(opts: { mru?: number; accm?: number; fcs32?: boolean } = {}) {
-    this.rxAccm = (opts.accm ?? 0xffffffff) >>> 0;
+    this.rxAccm = (opts.accm ?? 0xffffffff) | 0;
     this.fcs32 = opts.fcs32 ?? false;
     this.maxLen = 0;
     this.buf = new Uint8Array(0);
@@ -220,7 +222,7 @@ export class HdlcDecoder {
    * inserted them (XON/XOFF) and they are dropped.
    */
   setAccm(accm: number): void {
-    this.rxAccm = accm >>> 0;
+    this.rxAccm = accm | 0;
   }
 
   setFcs32(on: boolean): void {
@@ -229,119 +231,160 @@ export class HdlcDecoder {
 
   /** Forget a partial frame and wait for the next flag (e.g. when the line is re-used). */
   reset(): void {
-    this.discard(0);
-    this.state = RxState.Hunt;
+    this.counters.discardedBytes += this.raw;
+    this.len = 0;
+    this.raw = 0;
+    this.hunting = true;
+    this.pendingEscape = false;
     this.textMatch = 0;
   }
 
   push(bytes: Uint8Array): DecodeEvent[] {
     const events: DecodeEvent[] = [];
-    const buf = this.buf;
     const accm = this.rxAccm;
+    const buf = this.buf;
     const max = this.maxLen;
-    let state = this.state;
-    let len = this.len;
-    let raw = this.raw;
     const n = bytes.length;
-    for (let i = 0; i < n; i++) {
-      const b = bytes[i]!;
-      if (b === FLAG) {
-        if (state === RxState.Escaped) {
-          // ESCAPE FLAG = abort sequence: drop the frame (RFC 1662 §4.2).
-          this.counters.aborted++;
-          this.counters.discardedBytes += raw;
-        } else if (state === RxState.Frame) {
-          if (len > 0) this.finishFrame(len, raw, events);
-          else this.counters.discardedBytes += raw; // only ignored control chars between flags
-        } else {
-          this.counters.discardedBytes += raw;
+    let hunting = this.hunting;
+    let len = this.len;
+    let pendingEscape = this.pendingEscape;
+    let tm = this.textMatch;
+    // Raw octets of the current candidate frame = carried + (i - segStart);
+    // counted by index arithmetic instead of per octet.
+    let carried = this.raw;
+    let segStart = 0;
+    let i = 0;
+    while (i < n) {
+      if (hunting) {
+        // Slow path, only after start-up, an oversize frame or modem text:
+        // skip to the next flag, watching for "NO CARRIER" anywhere.
+        for (; i < n; i++) {
+          const b = bytes[i]!;
+          if (b === FLAG) break;
+          tm = nextTextMatch(tm, b);
+          if (tm === TEXT_DONE) {
+            this.noCarrier(events, 0);
+            tm = 0;
+          }
         }
-        state = RxState.Frame;
+        if (i >= n) break;
+        this.counters.discardedBytes += carried + (i - segStart);
+        carried = 0;
+        segStart = ++i;
+        hunting = false;
+        pendingEscape = false;
         len = 0;
-        raw = 0;
-        this.textMatch = 0;
         continue;
       }
-      raw++;
-      if (state === RxState.Hunt) {
-        if (this.matchText(b, true)) {
-          events.push({ kind: "no-carrier" });
-          this.counters.noCarrier++;
+      if (pendingEscape) {
+        // The previous chunk ended with ESCAPE: resolve it with this octet.
+        const b = bytes[i]!;
+        if (b < 0x20 && ((accm >> b) & 1) !== 0) {
+          i++;
+          continue;
         }
-        continue;
-      }
-      if (b < 0x20 && (accm >>> b) & 1) {
-        // An unescaped mapped control character: inserted by the DCE, ignore it.
-        continue;
-      }
-      if (state === RxState.Escaped) {
-        state = RxState.Frame;
-        if (len >= max) {
-          this.counters.oversize++;
-          state = RxState.Hunt;
+        pendingEscape = false;
+        if (b === FLAG) {
+          this.abort(carried + (i - segStart));
+          carried = 0;
+          segStart = ++i;
           len = 0;
-          this.textMatch = 0;
+          continue;
+        }
+        if (len === max) {
+          this.oversize();
+          hunting = true;
+          tm = 0;
           continue;
         }
         buf[len++] = b ^ ESCAPE_XOR;
-        this.textMatch = -1;
+        i++;
         continue;
       }
-      if (b === ESCAPE) {
-        state = RxState.Escaped;
-        continue;
-      }
-      if (len >= max) {
-        this.counters.oversize++;
-        state = RxState.Hunt;
-        len = 0;
-        this.textMatch = 0;
-        continue;
-      }
-      buf[len++] = b;
-      if (this.textMatch >= 0) {
-        // Modem result text after the last frame ("\r\nNO CARRIER\r\n"): it
-        // starts right after a flag, so only the start of a frame is checked.
-        if (this.matchText(b, false)) {
-          events.push({ kind: "no-carrier" });
-          this.counters.noCarrier++;
-          state = RxState.Hunt;
-          this.counters.discardedBytes += raw;
-          raw = 0;
+      // Hot path: collect octets between flags. Direct compares beat a class
+      // table here (fewer mispredicted branches on random data).
+      for (; i < n; i++) {
+        let b = bytes[i]!;
+        if (b === ESCAPE) {
+          // Control characters the DCE inserted may sit between ESCAPE and its octet.
+          let j = i + 1;
+          while (j < n && bytes[j]! < 0x20 && ((accm >> bytes[j]!) & 1) !== 0) j++;
+          if (j >= n) {
+            pendingEscape = true;
+            i = n;
+            break;
+          }
+          const next = bytes[j]!;
+          if (next === FLAG) {
+            // ESCAPE FLAG = abort sequence: drop the frame (RFC 1662 §4.2).
+            this.abort(carried + (j - segStart));
+            carried = 0;
+            segStart = j + 1;
+            len = 0;
+            i = j;
+            continue;
+          }
+          // (ESCAPE ESCAPE never comes from a correct sender; the FCS decides.)
+          b = next ^ ESCAPE_XOR;
+          i = j;
+        } else if (b === FLAG) {
+          const raw = carried + (i - segStart);
+          if (len > 0) this.finishFrame(len, raw, events);
+          else this.counters.discardedBytes += raw; // back-to-back flags, or ignored control chars only
+          carried = 0;
+          segStart = i + 1;
           len = 0;
+          continue;
+        } else if (b < 0x20 && ((accm >> b) & 1) !== 0) {
+          // An unescaped control character in the receive ACCM was inserted
+          // by the DCE (XON/XOFF): removed before the FCS check (RFC 1662 §4.2).
+          continue;
         }
+        if (len === max) break;
+        buf[len++] = b;
+      }
+      if (i < n) {
+        // Longer than the MRU allows: drop it and hunt for the next flag.
+        this.oversize();
+        hunting = true;
+        tm = 0;
       }
     }
-    this.state = state;
+    // Modem result text after the last frame ("\r\nNO CARRIER\r\n") sits in
+    // the candidate frame buffer with no flag to end it: look at its start once
+    // per push, so the hot loop stays free of text matching.
+    if (!hunting && len >= NO_CARRIER.length && startsWithNoCarrier(buf, len)) {
+      this.noCarrier(events, carried + (n - segStart));
+      carried = 0;
+      segStart = n;
+      hunting = true;
+      tm = 0;
+    }
+    if (hunting) {
+      len = 0;
+      pendingEscape = false;
+    }
+    this.hunting = hunting;
     this.len = len;
-    this.raw = raw;
+    this.pendingEscape = pendingEscape;
+    this.textMatch = tm;
+    this.raw = carried + (n - segStart);
     return events;
   }
 
-  /**
-   * Advance the "NO CARRIER" matcher by one octet; true when the text is
-   * complete. While hunting the text may start anywhere; inside a candidate
-   * frame it must start the frame (CR/LF may precede it when the receive ACCM
-   * lets them through).
-   */
-  private matchText(b: number, anywhere: boolean): boolean {
-    const m = this.textMatch;
-    if (m < 0) return false;
-    if (b === NO_CARRIER[m]) {
-      if (m + 1 === NO_CARRIER.length) {
-        this.textMatch = 0;
-        return true;
-      }
-      this.textMatch = m + 1;
-    } else if (anywhere) this.textMatch = b === NO_CARRIER[0] ? 1 : 0;
-    else if (!(m === 0 && (b === CR || b === LF))) this.textMatch = -1;
-    return false;
+  private abort(raw: number): void {
+    this.counters.aborted++;
+    this.counters.discardedBytes += raw;
   }
 
-  private discard(extraRaw: number): void {
-    this.counters.discardedBytes += this.raw + extraRaw;
-    this.len = 0;
-    this.raw = 0;
+  private oversize(): void {
+    this.counters.oversize++;
+  }
+
+  private noCarrier(events: DecodeEvent[], raw: number): void {
+    events.push({ kind: "no-carrier" });
+    this.counters.noCarrier++;
+    this.counters.discardedBytes += raw;
   }
 
   private finishFrame(len: number, raw: number, events: DecodeEvent[]): void {
@@ -362,12 +405,14 @@ export class HdlcDecoder {
       for (let i = 0; i < len; i++) f = (f >>> 8) ^ t[(f ^ buf[i]!) & 0xff]!;
       good = f >>> 0 === FCS32_GOOD;
     } else {
-      const t = FCS16_TABLE;
-      let f = 0xffff;
-      for (let i = 0; i < len; i++) f = (f >>> 8) ^ t[(f ^ buf[i]!) & 0xff]!;
-      good = f === FCS16_GOOD;
+      good = fcs16(buf, FCS16_INIT, 0, len) === FCS16_GOOD;
     }
     if (!good) {
+      if (startsWithNoCarrier(buf, len)) {
+        // Modem text followed by a flag (the next call's first frame).
+        this.noCarrier(events, raw);
+        return;
+      }
       c.badFcs++;
       c.discardedBytes += raw;
       return;
