@@ -87,20 +87,23 @@ function invalid(msg: string): Error {
   return err;
 }
 
+export interface TermiosFlags {
+  iflag: number;
+  oflag: number;
+  cflag: number;
+  lflag: number;
+}
+
 /**
- * Put a tty in raw mode with the given line settings (cfmakeraw plus framing):
- * no echo, no signals, no CR/LF mapping, VMIN=1/VTIME=0 so a read returns as
- * soon as one byte is there, CREAD|CLOCAL so the modem's DCD does not gate
- * reads. Throws SysError on failure or when the driver refused the rate.
+ * The flag words for raw mode with `s`'s framing, from the current ones
+ * (pure, so the mapping is testable without a UART: a pty forces CS8 and no
+ * parity whatever we ask).
  */
-export function applyTermios(fd: number, s: LineSettings): void {
-  const code = BAUD_CODES.get(s.baudRate);
-  if (code === undefined) throw invalid(`unsupported baud rate ${s.baudRate}`);
-  const t = getTermios(fd);
-  let iflag = u32(t, OFF.iflag);
-  let cflag = u32(t, OFF.cflag);
-  let lflag = u32(t, OFF.lflag);
-  let oflag = u32(t, OFF.oflag);
+export function rawFlags(cur: TermiosFlags, s: LineSettings): TermiosFlags {
+  let iflag = cur.iflag;
+  let cflag = cur.cflag;
+  let lflag = cur.lflag;
+  let oflag = cur.oflag;
 
   iflag &= ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IUCLC | IXON | IXANY | IXOFF | IMAXBEL | INPCK | IGNPAR);
   oflag &= ~OPOST;
@@ -130,6 +133,22 @@ export function applyTermios(fd: number, s: LineSettings): void {
   if (s.xoff) iflag |= IXOFF;
   if (s.xany) iflag |= IXANY;
   if (s.hupcl ?? true) cflag |= HUPCL;
+
+  return { iflag: iflag >>> 0, oflag: oflag >>> 0, cflag: cflag >>> 0, lflag: lflag >>> 0 };
+}
+
+/**
+ * Put a tty in raw mode with the given line settings (cfmakeraw plus framing):
+ * no echo, no signals, no CR/LF mapping, VMIN=1/VTIME=0 so a read returns as
+ * soon as one byte is there, CREAD|CLOCAL so the modem's DCD does not gate
+ * reads. Throws SysError on failure or when the driver refused the rate.
+ */
+export function applyTermios(fd: number, s: LineSettings): void {
+  const code = BAUD_CODES.get(s.baudRate);
+  if (code === undefined) throw invalid(`unsupported baud rate ${s.baudRate}`);
+  const t = getTermios(fd);
+  const f = rawFlags({ iflag: u32(t, OFF.iflag), oflag: u32(t, OFF.oflag), cflag: u32(t, OFF.cflag), lflag: u32(t, OFF.lflag) }, s);
+  const { iflag, oflag, cflag, lflag } = f;
 
   setU32(t, OFF.iflag, iflag);
   setU32(t, OFF.oflag, oflag);
@@ -171,5 +190,7 @@ export function getLflag(fd: number): number {
   return u32(getTermios(fd), OFF.lflag);
 }
 
-export const CFLAG = { CSIZE, CS8, CSTOPB, PARENB, CRTSCTS, CLOCAL, CREAD, HUPCL } as const;
+export const CFLAG = { CSIZE, CS5, CS6, CS7, CS8, CSTOPB, PARENB, PARODD, CMSPAR, CRTSCTS, CLOCAL, CREAD, HUPCL } as const;
+export const IFLAG = { IXON, IXOFF, IXANY, INPCK, ICRNL, ISTRIP } as const;
+export const OFLAG = { OPOST } as const;
 export const LFLAG = { ICANON, ECHO, ISIG } as const;
