@@ -1,0 +1,220 @@
+/**
+ * The TUN device: a narrow interface (after wireguard-go tun/tuntest), the real
+ * device on /dev/net/tun through bun:ffi, and an in-memory twin for fast tests.
+ *
+ * Facts this relies on (bun-facts §4):
+ * - TUNSETIFF = 0x400454ca; ifreq is 40 bytes, name at 0..15, u16 flags at 16.
+ * - `Bun.file(fd).stream()` needs O_NONBLOCK, and one chunk can hold MANY
+ *   packets; callers split chunks with splitPackets() (src/net/packet.ts).
+ * - One packet per `fs.writeSync` works.
+ * - The fd keeps working after `ip link set <if> netns <ns>`.
+ */
+import * as fs from "node:fs";
+import { CellkeepError } from "../core/cause.ts";
+import { ERRNO, errno, errnoName, O } from "../sys/libc.ts";
+import * as libc from "../sys/libc.ts";
+
+export const TUNSETIFF = 0x400454ca;
+export const IFF_TUN = 0x0001;
+export const IFF_NO_PI = 0x1000;
+export const IFREQ_SIZE = 40;
+export const IFNAMSIZ = 16;
+
+export interface TunDevice {
+  readonly name: string;
+  /**
+   * Next chunk read from the device: one or MORE whole packets back to back.
+   * Resolves null once the device is closed.
+   */
+  read(): Promise<Uint8Array | null>;
+  /** Write exactly one packet. false = dropped (device closed or kernel queue full). */
+  write(packet: Uint8Array): boolean;
+  readonly isOpen: boolean;
+  close(): Promise<void>;
+}
+
+/** In-memory twin: tests inject what "the kernel" sends and inspect what we wrote. */
+export class MemoryTun implements TunDevice {
+  readonly written: Uint8Array[] = [];
+  private chunks: Uint8Array[] = [];
+  private waiter: ((c: Uint8Array | null) => void) | null = null;
+  private closed = false;
+  /** Make write() refuse, as a full kernel queue would. */
+  refuseWrites = false;
+  reads = 0;
+
+  constructor(readonly name = "tun-mem") {}
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /** Queue a chunk for read(): one packet, or several concatenated (as Bun delivers them). */
+  inject(chunk: Uint8Array): void {
+    if (this.closed) return;
+    const copy = chunk.slice();
+    const w = this.waiter;
+    if (w) {
+      this.waiter = null;
+      w(copy);
+    } else this.chunks.push(copy);
+  }
+
+  pendingChunks(): number {
+    return this.chunks.length;
+  }
+
+  read(): Promise<Uint8Array | null> {
+    this.reads++;
+    if (this.closed) return Promise.resolve(null);
+    const c = this.chunks.shift();
+    if (c) return Promise.resolve(c);
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  write(packet: Uint8Array): boolean {
+    if (this.closed || this.refuseWrites) return false;
+    this.written.push(packet.slice());
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.chunks = [];
+    const w = this.waiter;
+    this.waiter = null;
+    w?.(null);
+  }
+}
+
+/** The ifreq for TUNSETIFF: the interface name, then the u16 flags at offset 16. */
+export function tunIfreq(name: string, flags = IFF_TUN | IFF_NO_PI): Uint8Array {
+  const nameBytes = new TextEncoder().encode(name);
+  if (nameBytes.byteLength === 0 || nameBytes.byteLength >= IFNAMSIZ) {
+    throw new RangeError(`interface name must be 1..15 bytes: ${name}`);
+  }
+  const ifr = new Uint8Array(IFREQ_SIZE);
+  ifr.set(nameBytes, 0);
+  new DataView(ifr.buffer).setUint16(16, flags, true);
+  return ifr;
+}
+
+export const TUN_PATH = "/dev/net/tun";
+
+/** Bit 12 of the effective capability set (linux/capability.h). */
+const CAP_NET_ADMIN = 12n;
+
+/** true when this process may create and configure interfaces (root or CAP_NET_ADMIN). */
+export function hasNetAdmin(): boolean {
+  try {
+    const status = fs.readFileSync("/proc/self/status", "utf8");
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
+    if (m) return ((BigInt(`0x${m[1]}`) >> CAP_NET_ADMIN) & 1n) === 1n;
+  } catch {
+    // No /proc: fall back to the uid.
+  }
+  return process.getuid?.() === 0;
+}
+
+/** The real device on /dev/net/tun. */
+export class FdTun implements TunDevice {
+  private reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  private closed = false;
+  /** Writes the kernel refused (EAGAIN/ENOBUFS...), by errno name. */
+  readonly writeErrors = new Map<string, number>();
+
+  private constructor(
+    readonly name: string,
+    readonly fd: number,
+  ) {}
+
+  /**
+   * Create (or attach to) TUN interface `name` with IFF_TUN | IFF_NO_PI.
+   * Throws CellkeepError with cause permission-denied / tun-unavailable; never
+   * a bare errno.
+   */
+  static open(name: string): FdTun {
+    const ifr = tunIfreq(name);
+    if (!fs.existsSync(TUN_PATH)) {
+      throw new CellkeepError("tun-unavailable", `${TUN_PATH} does not exist`);
+    }
+    const fd = libc.open(TUN_PATH, O.RDWR | O.NONBLOCK | O.CLOEXEC);
+    if (fd < 0) {
+      const e = errno();
+      if (e === ERRNO.EACCES || e === ERRNO.EPERM) {
+        throw new CellkeepError("permission-denied", `open ${TUN_PATH}: ${errnoName(e)}`);
+      }
+      throw new CellkeepError("tun-unavailable", `open ${TUN_PATH}: ${errnoName(e)} (${libc.strerror(e)})`);
+    }
+    if (libc.ioctl(fd, TUNSETIFF, ifr) < 0) {
+      const e = errno();
+      libc.close(fd);
+      if (e === ERRNO.EPERM || e === ERRNO.EACCES) {
+        throw new CellkeepError("permission-denied", `TUNSETIFF ${name}: ${errnoName(e)}; needs root or CAP_NET_ADMIN`);
+      }
+      if (e === ERRNO.EBUSY) {
+        throw new CellkeepError("tun-unavailable", `interface ${name} is held by another process`);
+      }
+      if (e === ERRNO.EINVAL) {
+        throw new CellkeepError("tun-unavailable", `interface ${name} exists and is not a TUN device; pick another link.interface`);
+      }
+      throw new CellkeepError("tun-unavailable", `TUNSETIFF ${name}: ${errnoName(e)} (${libc.strerror(e)})`);
+    }
+    // The kernel may have adjusted the name (e.g. a "%d" pattern); read it back.
+    const end = ifr.indexOf(0);
+    const actual = new TextDecoder().decode(ifr.subarray(0, end < 0 ? IFNAMSIZ : end));
+    return new FdTun(actual, fd);
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  async read(): Promise<Uint8Array | null> {
+    if (this.closed) return null;
+    // ONE stream reader for the fd's life (bun-facts §1/§4).
+    this.reader ??= Bun.file(this.fd).stream().getReader();
+    for (;;) {
+      let r;
+      try {
+        r = await this.reader.read();
+      } catch (err) {
+        if (this.closed) return null;
+        throw err;
+      }
+      if (this.closed || r.done) return null;
+      if (r.value && r.value.byteLength > 0) return r.value;
+    }
+  }
+
+  write(packet: Uint8Array): boolean {
+    if (this.closed) return false;
+    try {
+      // One packet per write: a TUN write is one datagram.
+      return fs.writeSync(this.fd, packet) === packet.byteLength;
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "unknown";
+      this.writeErrors.set(code, (this.writeErrors.get(code) ?? 0) + 1);
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const reader = this.reader;
+    this.reader = null;
+    if (reader) {
+      try {
+        await reader.cancel();
+      } catch {
+        // already errored
+      }
+    }
+    // A non-persistent TUN disappears (with its addresses and routes) when its last fd closes.
+    libc.close(this.fd);
+  }
+}
