@@ -1,0 +1,150 @@
+/**
+ * The recovery ladder's memory on disk (`recovery.state_file`). A restart of
+ * cellkeep, or a crash, must neither reset the vendor backoff nor repeat a
+ * reset, so the ladder's snapshot is written on every change and read at
+ * start.
+ *
+ * Writes are atomic: write a temp file in the same directory, fsync it, rename
+ * it over the old file, fsync the directory (rename(2) is atomic within a file
+ * system; the directory fsync makes the rename itself durable across a power
+ * loss, which is exactly when a gateway restarts). Synchronous on purpose: the
+ * RecoveryPolicy interface is synchronous and the file is a few hundred bytes;
+ * the decision must be on disk before the supervisor acts on it.
+ *
+ * A corrupt or unreadable file is reported with a clear message, moved aside to
+ * `<file>.corrupt` for a person to look at, and replaced by a fresh state.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { parseLadderSnapshot, type LadderSnapshot } from "./ladder.ts";
+import type { RecoveryStateFileEvent } from "./events.ts";
+
+export interface StateFileOptions {
+  /** Receives problems (corrupt, unreadable, write-failed). */
+  onEvent?: (event: RecoveryStateFileEvent) => void;
+  /** For event timestamps. */
+  now?: () => number;
+}
+
+function errCode(err: unknown): string {
+  return (err as { code?: string }).code ?? (err as Error).message ?? String(err);
+}
+
+export class LadderStateFile {
+  private lastWriteError: string | null = null;
+  private readonly now: () => number;
+
+  constructor(
+    readonly path: string,
+    private readonly opts: StateFileOptions = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The saved snapshot, or null (first start, or a bad file that was reported and moved aside). Never throws. */
+  load(): LadderSnapshot | null {
+    let text: string;
+    try {
+      text = readFileSync(this.path, "utf8");
+    } catch (err) {
+      const code = errCode(err);
+      if (code === "ENOENT") {
+        this.ensureDir();
+        return null;
+      }
+      const keptAs = this.moveAside();
+      this.report("unreadable", `cannot read the recovery state file (${code}); starting with a fresh recovery state${keptAs ? `, the old file is kept as ${keptAs}` : ""}`, keptAs);
+      return null;
+    }
+    let parsed: unknown;
+    let problem: string;
+    try {
+      parsed = JSON.parse(text);
+      const snap = parseLadderSnapshot(parsed);
+      if (typeof snap !== "string") return snap;
+      problem = snap;
+    } catch (err) {
+      problem = `not valid JSON: ${(err as Error).message}`;
+    }
+    const keptAs = this.moveAside();
+    this.report(
+      "corrupt",
+      `the recovery state file is corrupt (${problem}); the backoff history is lost and starts over${keptAs ? `; the bad file is kept as ${keptAs}` : ""}`,
+      keptAs,
+    );
+    return null;
+  }
+
+  /** Write atomically; returns false (and reports once per distinct error) on failure. */
+  save(snapshot: LadderSnapshot): boolean {
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    try {
+      this.ensureDir();
+      const data = JSON.stringify(snapshot, null, 2) + "\n";
+      const fd = openSync(tmp, "w", 0o644);
+      try {
+        writeSync(fd, data);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.path);
+      this.syncDir();
+      this.lastWriteError = null;
+      return true;
+    } catch (err) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // the temp file may not exist; nothing to clean
+      }
+      const code = errCode(err);
+      if (code !== this.lastWriteError) {
+        this.lastWriteError = code;
+        this.report(
+          "write-failed",
+          `cannot write the recovery state file (${code}); a restart now would forget the backoff. Check recovery.state_file and ReadWritePaths=`,
+          null,
+        );
+      }
+      return false;
+    }
+  }
+
+  private ensureDir(): void {
+    try {
+      mkdirSync(dirname(this.path), { recursive: true, mode: 0o755 });
+    } catch {
+      // reported by the write that follows
+    }
+  }
+
+  private syncDir(): void {
+    const fd = openSync(dirname(this.path), "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Keep the bad file for a person as `<path>.corrupt` (replacing an older one); returns its name or null. */
+  private moveAside(): string | null {
+    const keptAs = `${this.path}.corrupt`;
+    try {
+      renameSync(this.path, keptAs);
+      return keptAs;
+    } catch {
+      try {
+        unlinkSync(this.path);
+      } catch {
+        // nothing more we can do; the next save replaces it by rename anyway
+      }
+      return null;
+    }
+  }
+
+  private report(problem: RecoveryStateFileEvent["problem"], message: string, keptAs: string | null): void {
+    this.opts.onEvent?.({ type: "recovery.state-file", at: this.now(), path: this.path, problem, message, keptAs });
+  }
+}
