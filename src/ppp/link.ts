@@ -1,0 +1,282 @@
+/**
+ * PppLink: the thin adapter between a BytePipe (serial port, pty, in-memory
+ * pipe) and the PppSession core. It owns the only I/O and the only timer of
+ * the PPP stack:
+ *
+ *   pipe bytes → HdlcDecoder → session.input(frame, now)
+ *   session.drain().frames → encodeFrame → pipe.write
+ *   session.nextDeadline() → one WakeTimer → session.poll(now)
+ *
+ * LCP packets always go out with the default framing (RFC 1662 §7.1: the
+ * ACCM applies only once LCP is Opened, and RFC 1661 §6.5/§6.6: LCP packets
+ * are never sent with PFC/ACFC); everything else uses what the peer acked.
+ * After every step the decoder is told the receive ACCM/MRU we negotiated.
+ */
+import type { Cause } from "../core/cause.ts";
+import { type Scheduler, WakeTimer } from "../core/clock.ts";
+import type { EventBase } from "../core/events.ts";
+import type { BytePipe } from "../core/pipe.ts";
+import type { PppEvent } from "./events.ts";
+import { type DecoderCounters, HdlcDecoder, encodeFrame } from "./hdlc.ts";
+import { PcapFile, type PcapSink } from "./pcap.ts";
+import type { PppSession, PppStatus } from "./session.ts";
+import { DEFAULT_FRAMING, PROTO } from "./types.ts";
+
+/** The modem's "NO CARRIER" text arrived in the PPP stream: it left data mode. */
+export interface PppNoCarrierEvent extends EventBase {
+  type: "ppp.link.no-carrier";
+}
+
+/** The byte pipe under the link closed (port vanished, pty hung up, or we closed it). */
+export interface PppPipeClosedEvent extends EventBase {
+  type: "ppp.link.closed";
+  cause: Cause | null;
+}
+
+export type PppLinkEvent = PppEvent | PppNoCarrierEvent | PppPipeClosedEvent;
+
+export interface PppLinkCounters {
+  /** Octets read from / written to the pipe (flags, escapes and FCS included). */
+  bytesIn: number;
+  bytesOut: number;
+  /** Frames decoded and handed to the session / encoded and written. */
+  framesIn: number;
+  framesOut: number;
+  /** IP packets delivered to onIp listeners / accepted by sendIp. */
+  packetsIn: number;
+  packetsOut: number;
+  /** IP packets sendIp refused (NCP not open, larger than the peer's MRU). */
+  packetsRefused: number;
+  /** Writes attempted after the pipe had closed. */
+  writesDropped: number;
+  decoder: DecoderCounters;
+}
+
+export interface PppLinkOptions {
+  pipe: BytePipe;
+  session: PppSession;
+  scheduler: Scheduler;
+  /** Record every frame: a file path (`ppp.pcap`) or any sink. */
+  pcap?: string | PcapSink;
+}
+
+type IpListener = (version: 4 | 6, packet: Uint8Array) => void;
+type EventListener = (event: PppLinkEvent) => void;
+
+export class PppLink {
+  readonly session: PppSession;
+  private readonly pipe: BytePipe;
+  private readonly scheduler: Scheduler;
+  private readonly decoder = new HdlcDecoder();
+  private readonly wake: WakeTimer;
+  private readonly pcap: PcapSink | null;
+  private readonly ipListeners = new Set<IpListener>();
+  private readonly eventListeners = new Set<EventListener>();
+  private unsubscribe: (() => void)[] = [];
+  private started = false;
+  private flushing = false;
+  private flushAgain = false;
+  private readonly c = {
+    bytesIn: 0,
+    bytesOut: 0,
+    framesIn: 0,
+    framesOut: 0,
+    packetsIn: 0,
+    packetsOut: 0,
+    packetsRefused: 0,
+    writesDropped: 0,
+  };
+
+  constructor(opts: PppLinkOptions) {
+    this.session = opts.session;
+    this.pipe = opts.pipe;
+    this.scheduler = opts.scheduler;
+    this.pcap = opts.pcap === undefined ? null : typeof opts.pcap === "string" ? new PcapFile(opts.pcap) : opts.pcap;
+    this.wake = new WakeTimer(this.scheduler, () => this.onWake());
+  }
+
+  /** Attach to the pipe and open the session (LCP starts). Call once the modem is in data mode. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.unsubscribe.push(this.pipe.onData((d) => this.onBytes(d)));
+    this.unsubscribe.push(this.pipe.onClose((reason) => this.onPipeClosed(reason)));
+    this.decoder.reset();
+    this.session.open(this.scheduler.now());
+    this.flush();
+  }
+
+  /** Administrative close: LCP Terminate-Request with `reason`; the link stays attached until stop(). */
+  close(reason: string): void {
+    if (!this.started) return;
+    this.session.close(reason, this.scheduler.now());
+    this.flush();
+  }
+
+  /**
+   * Detach from the pipe now: the session sees the lower layer go down, the
+   * timer is cancelled, the pcap file closed. The pipe itself stays open
+   * (the owner may hand it back to the AT channel).
+   */
+  stop(): void {
+    if (!this.started) return;
+    this.session.lowerDown(this.scheduler.now());
+    this.flush();
+    this.started = false;
+    for (const u of this.unsubscribe) u();
+    this.unsubscribe = [];
+    this.wake.disarm();
+    this.pcap?.close();
+  }
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  /** Send one IP packet; false when the session refused it (NCP not open, too big). */
+  sendIp(version: 4 | 6, packet: Uint8Array): boolean {
+    if (!this.started) return false;
+    const ok = this.session.sendIp(version, packet, this.scheduler.now());
+    if (ok) this.c.packetsOut++;
+    else this.c.packetsRefused++;
+    this.flush();
+    return ok;
+  }
+
+  onIp(fn: IpListener): () => void {
+    this.ipListeners.add(fn);
+    return () => this.ipListeners.delete(fn);
+  }
+
+  onEvent(fn: EventListener): () => void {
+    this.eventListeners.add(fn);
+    return () => this.eventListeners.delete(fn);
+  }
+
+  counters(): PppLinkCounters {
+    return { ...this.c, decoder: { ...this.decoder.counters } };
+  }
+
+  status(): PppStatus & { link: PppLinkCounters } {
+    return { ...this.session.status(), link: this.counters() };
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private onBytes(data: Uint8Array): void {
+    if (!this.started) return;
+    this.c.bytesIn += data.length;
+    const events = this.decoder.push(data);
+    for (const ev of events) {
+      const now = this.scheduler.now();
+      if (ev.kind === "frame") {
+        this.c.framesIn++;
+        this.pcap?.record("in", ev.protocol, ev.info, now);
+        this.session.input({ protocol: ev.protocol, info: ev.info }, now);
+      } else {
+        // The modem printed NO CARRIER: it left data mode, PPP's lower layer is gone.
+        this.emit({ type: "ppp.link.no-carrier", at: now });
+        this.session.lowerDown(now);
+      }
+    }
+    this.flush();
+  }
+
+  private onPipeClosed(reason: Cause | null): void {
+    if (!this.started) return;
+    const now = this.scheduler.now();
+    this.emit({ type: "ppp.link.closed", at: now, cause: reason });
+    this.session.lowerDown(now);
+    this.flush();
+    this.started = false;
+    for (const u of this.unsubscribe) u();
+    this.unsubscribe = [];
+    this.wake.disarm();
+    this.pcap?.close();
+  }
+
+  private onWake(): void {
+    if (!this.started) return;
+    this.session.poll(this.scheduler.now());
+    this.flush();
+  }
+
+  /** Move everything the session produced to the wire and the listeners; re-arm the timer. */
+  private flush(): void {
+    // Listeners may call sendIp() from inside a callback: run one loop, not nested ones.
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
+    this.flushing = true;
+    try {
+      do {
+        this.flushAgain = false;
+        const out = this.session.drain();
+        if (out.frames.length > 0) this.writeFrames(out.frames);
+        // Receive side follows what LCP negotiated (defaults while not Opened).
+        const rx = this.session.rxFraming();
+        this.decoder.setAccm(rx.accm);
+        this.decoder.setMru(rx.mru);
+        this.decoder.setFcs32(rx.fcs32);
+        for (const ev of out.events) this.emit(ev);
+        for (const p of out.ip) {
+          this.c.packetsIn++;
+          for (const fn of this.ipListeners) {
+            try {
+              fn(p.version, p.packet);
+            } catch (err) {
+              console.error("ppp link IP listener failed:", err);
+            }
+          }
+        }
+      } while (this.flushAgain);
+    } finally {
+      this.flushing = false;
+    }
+    if (this.started) this.wake.arm(this.session.nextDeadline());
+  }
+
+  private writeFrames(frames: { protocol: number; info: Uint8Array }[]): void {
+    const now = this.scheduler.now();
+    const tx = this.session.txFraming();
+    const wires: Uint8Array[] = [];
+    let total = 0;
+    for (const f of frames) {
+      const wire = encodeFrame(f.protocol, f.info, f.protocol === PROTO.LCP ? DEFAULT_FRAMING : tx);
+      wires.push(wire);
+      total += wire.length;
+      this.pcap?.record("out", f.protocol, f.info, now);
+    }
+    this.c.framesOut += frames.length;
+    if (!this.pipe.isOpen) {
+      this.c.writesDropped += frames.length;
+      return;
+    }
+    // One write per batch: fewer syscalls, frames stay in order.
+    const data = wires.length === 1 ? wires[0]! : concat(wires, total);
+    this.c.bytesOut += data.length;
+    this.pipe.write(data);
+  }
+
+  private emit(ev: PppLinkEvent): void {
+    for (const fn of this.eventListeners) {
+      try {
+        fn(ev);
+      } catch (err) {
+        // A broken listener must not stop the link.
+        console.error(`ppp link listener failed on ${ev.type}:`, err);
+      }
+    }
+  }
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
