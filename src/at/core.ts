@@ -1,0 +1,268 @@
+/**
+ * The AT channel core: one command in flight, a queue behind it, a time limit
+ * per command, final results, intermediate lines, URCs, echo, garbage, and the
+ * hand-off of the byte stream to PPP on CONNECT. No I/O and no clock: bytes
+ * and `now` come in, writes/responses/URCs go out through a sink, and
+ * `nextDeadline()` tells the adapter when to call `tick(now)` (DESIGN.md rule 1).
+ */
+import { commandPrefix, linePrefix, LineSplitter, parseFinal, urcName, type FinalKind } from "./lines.ts";
+
+export type AtStatus = FinalKind | "timeout" | "aborted";
+
+export interface AtRequest {
+  /** Command text without the trailing CR, e.g. "AT+CPIN?". */
+  command: string;
+  /** Time limit from sending to the final result (ms). */
+  timeoutMs: number;
+}
+
+export interface AtResponse {
+  command: string;
+  status: AtStatus;
+  /** Intermediate lines (information text), in order. */
+  lines: string[];
+  /** +CME/+CMS error text or number, CONNECT rate; "" otherwise. */
+  detail: string;
+  sentAt: number;
+  doneAt: number;
+}
+
+export interface AtUrc {
+  /** "+CEREG", "RDY", "NO CARRIER"...; null for an unsolicited line of unknown shape. */
+  name: string | null;
+  line: string;
+  at: number;
+}
+
+/** Why data mode ended from the channel's point of view. */
+export type DataEnd = "no-carrier" | "resumed";
+
+export interface AtCoreSink {
+  write(bytes: Uint8Array): void;
+  response(id: number, response: AtResponse): void;
+  urc(urc: AtUrc): void;
+  /** Bytes received in data mode (for PPP). */
+  data(bytes: Uint8Array): void;
+  /** CONNECT was seen: the stream now belongs to PPP. */
+  dataStarted(): void;
+  /** The stream is back in command mode. */
+  dataEnded(why: DataEnd): void;
+}
+
+export interface AtCoreStats {
+  commands: number;
+  timeouts: number;
+  urcs: number;
+  echoes: number;
+  garbageBytes: number;
+  dataBytes: number;
+}
+
+interface Pending {
+  id: number;
+  req: AtRequest;
+}
+
+interface InFlight extends Pending {
+  sentAt: number;
+  deadline: number;
+  lines: string[];
+  prefix: string | null;
+}
+
+const enc = new TextEncoder();
+/** Modems announce the end of a call inside the data stream like this (Zephyr modem_ppp does the same). */
+const NO_CARRIER = enc.encode("\r\nNO CARRIER\r");
+
+export class AtChannelCore {
+  private queue: Pending[] = [];
+  private inFlight: InFlight | null = null;
+  private splitter = new LineSplitter();
+  private nextId = 1;
+  private matchPos = 0;
+  private lastCommand: string | null = null;
+  mode: "command" | "data" = "command";
+  readonly stats: AtCoreStats = { commands: 0, timeouts: 0, urcs: 0, echoes: 0, garbageBytes: 0, dataBytes: 0 };
+
+  constructor(private readonly sink: AtCoreSink) {}
+
+  /** Queue a command; returns its id (the sink's `response` carries it back). */
+  submit(req: AtRequest, now: number): number {
+    const id = this.nextId++;
+    this.queue.push({ id, req });
+    this.pump(now);
+    return id;
+  }
+
+  get busy(): boolean {
+    return this.inFlight !== null || this.queue.length > 0;
+  }
+
+  receive(data: Uint8Array, now: number): void {
+    let i = 0;
+    while (i < data.length) {
+      if (this.mode === "data") {
+        i = this.receiveData(data, i, now);
+        continue;
+      }
+      const line = this.splitter.pushByte(data[i]!);
+      i++;
+      this.stats.garbageBytes = this.splitter.garbageBytes;
+      if (line !== null) this.onLine(line, now);
+    }
+  }
+
+  /** Fire time limits that are due. */
+  tick(now: number): void {
+    const f = this.inFlight;
+    if (f && now >= f.deadline) {
+      this.stats.timeouts++;
+      this.finish(f, "timeout", "", now);
+    }
+  }
+
+  nextDeadline(): number | null {
+    return this.inFlight?.deadline ?? null;
+  }
+
+  /** Fail every queued and in-flight command with "aborted" (stop, port lost). */
+  abortAll(now: number): void {
+    const f = this.inFlight;
+    const queued = this.queue;
+    this.inFlight = null;
+    this.queue = [];
+    if (f) this.sink.response(f.id, this.responseOf(f.req.command, "aborted", [], "", f.sentAt, now));
+    for (const p of queued) this.sink.response(p.id, this.responseOf(p.req.command, "aborted", [], "", now, now));
+  }
+
+  /**
+   * Take the stream back after a call ended by other means (DTR drop, +++,
+   * PPP terminated and the modem printed nothing we saw): parse lines again
+   * from a clean slate, then send what queued up meanwhile.
+   */
+  resumeCommandMode(now: number): void {
+    if (this.mode !== "data") return;
+    this.leaveData("resumed", now);
+  }
+
+  private receiveData(data: Uint8Array, from: number, now: number): number {
+    for (let i = from; i < data.length; i++) {
+      const b = data[i]!;
+      if (b === NO_CARRIER[this.matchPos]) {
+        this.matchPos++;
+        if (this.matchPos === NO_CARRIER.length) {
+          const upto = i + 1;
+          if (upto > from) this.emitData(data.subarray(from, upto));
+          this.leaveData("no-carrier", now);
+          this.sink.urc({ name: "NO CARRIER", line: "NO CARRIER", at: now });
+          this.stats.urcs++;
+          return upto;
+        }
+      } else {
+        this.matchPos = b === NO_CARRIER[0] ? 1 : 0;
+      }
+    }
+    this.emitData(data.subarray(from));
+    return data.length;
+  }
+
+  private emitData(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.stats.dataBytes += bytes.length;
+    this.sink.data(bytes);
+  }
+
+  private leaveData(why: DataEnd, now: number): void {
+    this.mode = "command";
+    this.matchPos = 0;
+    this.splitter.reset();
+    this.sink.dataEnded(why);
+    this.pump(now);
+  }
+
+  private onLine(line: string, now: number): void {
+    const f = this.inFlight;
+    // Echo (before ATE0, or a modem that ignores it): the command text coming back.
+    if (/^AT/i.test(line) && ((f && sameCommand(line, f.req.command)) || (this.lastCommand && sameCommand(line, this.lastCommand)))) {
+      this.stats.echoes++;
+      return;
+    }
+    if (f) {
+      const final = parseFinal(line);
+      if (final) {
+        this.finish(f, final.kind, final.detail, now);
+        if (final.kind === "connect") this.enterData();
+        return;
+      }
+      const name = urcName(line);
+      // "+CEREG: ..." answers AT+CEREG?; any other known URC shape is unsolicited even mid-response.
+      if (name !== null && !(f.prefix !== null && linePrefix(line) === f.prefix)) {
+        this.emitUrc(name, line, now);
+        return;
+      }
+      f.lines.push(line);
+      return;
+    }
+    // Nothing in flight: everything is unsolicited (including a late NO CARRIER or OK).
+    this.emitUrc(urcName(line) ?? finalName(line), line, now);
+  }
+
+  private emitUrc(name: string | null, line: string, now: number): void {
+    this.stats.urcs++;
+    this.sink.urc({ name, line, at: now });
+  }
+
+  private enterData(): void {
+    this.mode = "data";
+    this.matchPos = 0;
+    this.splitter.reset();
+    this.sink.dataStarted();
+  }
+
+  private finish(f: InFlight, status: AtStatus, detail: string, now: number): void {
+    this.inFlight = null;
+    this.sink.response(f.id, this.responseOf(f.req.command, status, f.lines, detail, f.sentAt, now));
+    if (status !== "connect") this.pump(now);
+  }
+
+  private responseOf(command: string, status: AtStatus, lines: string[], detail: string, sentAt: number, doneAt: number): AtResponse {
+    return { command, status, lines, detail, sentAt, doneAt };
+  }
+
+  private pump(now: number): void {
+    if (this.inFlight || this.mode !== "command") return;
+    const next = this.queue.shift();
+    if (!next) return;
+    this.inFlight = {
+      ...next,
+      sentAt: now,
+      deadline: now + next.req.timeoutMs,
+      lines: [],
+      prefix: commandPrefix(next.req.command),
+    };
+    this.lastCommand = next.req.command;
+    this.stats.commands++;
+    this.sink.write(enc.encode(next.req.command + "\r"));
+  }
+}
+
+function sameCommand(line: string, command: string): boolean {
+  return line.toUpperCase() === command.trim().toUpperCase();
+}
+
+const FINAL_NAMES: Record<FinalKind, string> = {
+  ok: "OK",
+  error: "ERROR",
+  "cme-error": "+CME ERROR",
+  "cms-error": "+CMS ERROR",
+  "no-carrier": "NO CARRIER",
+  busy: "BUSY",
+  "no-answer": "NO ANSWER",
+  "no-dialtone": "NO DIALTONE",
+  connect: "CONNECT",
+};
+
+function finalName(line: string): string | null {
+  const f = parseFinal(line);
+  return f ? FINAL_NAMES[f.kind] : null;
+}

@@ -1,0 +1,130 @@
+/**
+ * Modem profiles: what differs between modules, as data. Time limits follow
+ * the Quectel AT command manuals' "maximum response time" column (AT 300 ms,
+ * +CPIN 5 s, +COPS 180 s, +CGATT 140 s, ATD 60 s... the BG95/BG77 manuals state
+ * 60 s as worst case for most commands; no answer after that means the module is
+ * hung and must be reset).
+ */
+export type ProfileId = "quectel-bg77" | "quectel-bg95" | "quectel-bg96" | "quectel-bg600l" | "quectel-ec25" | "generic";
+
+export interface CommandLimits {
+  /** Basic commands (AT, ATE0, ATI, +CGMM...). */
+  basic: number;
+  cpin: number;
+  cops: number;
+  cgatt: number;
+  dial: number;
+  cfun: number;
+  cgdcont: number;
+  /** Radio / signal queries (+CSQ, +QCSQ, +QNWINFO): 300 ms in the manuals, a bit of slack here. */
+  query: number;
+  /** The vendor's worst case: no answer this long means the module is hung. */
+  hungAfter: number;
+}
+
+export interface ModemProfile {
+  id: ProfileId;
+  name: string;
+  /** Matched against ATI / AT+CGMM output when modem.profile = "auto". */
+  model: RegExp | null;
+  limits: CommandLimits;
+  /** Signal/cell queries, in order. */
+  signalCommands: string[];
+  /** USB bInterfaceNumber roles (see src/serial/usb-modems.ts); empty for generic. */
+  usbInterfaces: { data: number | null; control: number | null };
+  /** Full-functionality reset that reboots the module. */
+  resetCommand: string;
+  /** Orderly power-down (the module stays off until power or PWRKEY). */
+  powerDownCommand: string | null;
+  /** Line the module prints when it has booted. */
+  bootUrc: string | null;
+  /** How long the module takes to boot after a reset (RDY), worst case. */
+  bootTimeoutMs: number;
+  /** AT+CFUN=0 → 1 settles in this long. */
+  radioOffMs: number;
+  /** Quectel: AT+QCFG="urc/port" etc. are not needed; extra init lines of the profile. */
+  init: string[];
+}
+
+const QUECTEL_LIMITS: CommandLimits = {
+  basic: 300,
+  cpin: 5_000,
+  cops: 180_000,
+  cgatt: 140_000,
+  dial: 60_000,
+  cfun: 15_000,
+  cgdcont: 300,
+  query: 1_000,
+  hungAfter: 60_000,
+};
+
+const QUECTEL_SIGNAL = ["AT+CSQ", "AT+QCSQ", "AT+QNWINFO", "AT+COPS?"];
+
+function quectel(id: ProfileId, name: string, model: RegExp, extra: Partial<ModemProfile> = {}): ModemProfile {
+  return {
+    id,
+    name,
+    model,
+    limits: QUECTEL_LIMITS,
+    signalCommands: QUECTEL_SIGNAL,
+    usbInterfaces: { data: 2, control: 3 },
+    resetCommand: "AT+CFUN=1,1",
+    powerDownCommand: "AT+QPOWD=1",
+    bootUrc: "RDY",
+    bootTimeoutMs: 30_000,
+    radioOffMs: 1_000,
+    init: [],
+    ...extra,
+  };
+}
+
+export const PROFILES: Readonly<Record<ProfileId, ModemProfile>> = {
+  "quectel-bg77": quectel("quectel-bg77", "Quectel BG77", /BG77/i),
+  "quectel-bg95": quectel("quectel-bg95", "Quectel BG95", /BG95/i),
+  "quectel-bg96": quectel("quectel-bg96", "Quectel BG96", /BG96/i),
+  "quectel-bg600l": quectel("quectel-bg600l", "Quectel BG600L", /BG600L/i),
+  "quectel-ec25": quectel("quectel-ec25", "Quectel EC25", /EC25|EG25/i, { bootTimeoutMs: 20_000 }),
+  generic: {
+    id: "generic",
+    name: "generic 3GPP modem",
+    model: null,
+    limits: { ...QUECTEL_LIMITS, cops: 180_000, cgatt: 140_000 },
+    signalCommands: ["AT+CSQ", "AT+COPS?"],
+    usbInterfaces: { data: null, control: null },
+    resetCommand: "AT+CFUN=1,1",
+    powerDownCommand: null,
+    bootUrc: null,
+    bootTimeoutMs: 30_000,
+    radioOffMs: 1_000,
+    init: [],
+  },
+};
+
+/** Picks the profile for a model string (ATI or AT+CGMM output); generic when unknown. */
+export function profileForModel(model: string | null): ModemProfile {
+  if (model) {
+    for (const p of Object.values(PROFILES)) if (p.model && p.model.test(model)) return p;
+  }
+  return PROFILES.generic;
+}
+
+/** Resolves modem.profile: a fixed id, or "auto" from the model. */
+export function resolveProfile(setting: string, model: string | null): ModemProfile {
+  if (setting !== "auto" && Object.hasOwn(PROFILES, setting)) return PROFILES[setting as ProfileId];
+  return profileForModel(model);
+}
+
+/** The time limit for one command under a profile. */
+export function limitFor(p: ModemProfile, command: string): number {
+  const c = command.toUpperCase();
+  const l = p.limits;
+  if (c.startsWith("ATD")) return l.dial;
+  if (c.startsWith("AT+CPIN")) return l.cpin;
+  if (c.startsWith("AT+COPS")) return c === "AT+COPS?" ? l.query : l.cops;
+  if (c.startsWith("AT+CGATT")) return c === "AT+CGATT?" ? l.query : l.cgatt;
+  if (c.startsWith("AT+CFUN")) return l.cfun;
+  if (c.startsWith("AT+CGDCONT")) return l.cgdcont;
+  if (/^AT\+(CSQ|QCSQ|QNWINFO|CEREG|CGREG|CREG|CIMI|QCCID|CCID)/.test(c)) return l.query;
+  if (c.startsWith("AT+QPOWD")) return l.hungAfter;
+  return l.basic;
+}
