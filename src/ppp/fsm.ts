@@ -205,6 +205,11 @@ export class Fsm {
   private termReason: Uint8Array = new Uint8Array(0);
   readonly timers: FsmTimers;
 
+  /** The Restart counter (RFC 1661 §4.6), for status and tests. */
+  get restartCounter(): number {
+    return this.restartCount;
+  }
+
   constructor(
     readonly protocol: number,
     private readonly handler: OptionHandler,
@@ -300,12 +305,8 @@ export class Fsm {
     // Closed/Stopped/Closing/Stopping answer without looking at the options
     // (sta, or restart negotiation); only evaluate when it matters.
     const verdict = this.handler.checkRequest(opts, this.nakLoops >= this.timers.maxFailure);
-    this.pendingVerdict = { pkt, verdict };
-    this.dispatch(verdict.kind === "ack" ? "RCR+" : "RCR-", now, pkt);
-    this.pendingVerdict = null;
+    this.dispatch(verdict.kind === "ack" ? "RCR+" : "RCR-", now, pkt, verdict);
   }
-
-  private pendingVerdict: { pkt: ControlPacket; verdict: RequestVerdict } | null = null;
 
   private rcvConfAck(pkt: ControlPacket, now: number): void {
     // RFC 1661 §5.2: the Identifier must match the last Configure-Request and
@@ -351,11 +352,11 @@ export class Fsm {
   }
 
   /** Apply one RFC event: look up the table, run actions in order, change state. */
-  dispatch(event: FsmEvent, now: number, pkt?: ControlPacket): void {
+  dispatch(event: FsmEvent, now: number, pkt?: ControlPacket, verdict?: RequestVerdict): void {
     const t = transition(this.state, event);
     if (t === null) return;
     const from = this.state;
-    for (const a of t.actions) this.act(a, t, now, pkt, from, event);
+    for (const a of t.actions) this.act(a, t, now, from, event, pkt, verdict);
     this.setState(t.next, event);
   }
 
@@ -369,7 +370,15 @@ export class Fsm {
     if (from !== next) this.host.stateChanged(from, next, event);
   }
 
-  private act(a: FsmAction, t: Transition, now: number, pkt: ControlPacket | undefined, from: FsmState, event: FsmEvent): void {
+  private act(
+    a: FsmAction,
+    t: Transition,
+    now: number,
+    from: FsmState,
+    event: FsmEvent,
+    pkt: ControlPacket | undefined,
+    verdict: RequestVerdict | undefined,
+  ): void {
     switch (a) {
       case "tlu":
         // The state must read Opened inside up() so the protocol can act on it.
@@ -416,11 +425,10 @@ export class Fsm {
         return;
       }
       case "scn": {
-        const v = this.pendingVerdict;
-        if (!pkt || !v) return;
-        if (v.verdict.kind === "nak") this.nakLoops++;
-        const code = v.verdict.kind === "nak" ? CODE.CONF_NAK : CODE.CONF_REJ;
-        this.host.send(this.protocol, emitPacket({ code, id: pkt.id, data: emitOptions(v.verdict.options) }));
+        if (!pkt || !verdict) return;
+        if (verdict.kind === "nak") this.nakLoops++;
+        const code = verdict.kind === "nak" ? CODE.CONF_NAK : CODE.CONF_REJ;
+        this.host.send(this.protocol, emitPacket({ code, id: pkt.id, data: emitOptions(verdict.options) }));
         return;
       }
       case "str":

@@ -1,0 +1,60 @@
+import { describe, expect, test } from "bun:test";
+import { CODE, emitOptions, emitPacket, ipv4FromString, ipv4ToString, parseOptions, parsePacket, peerText, readU32, u32 } from "../../src/ppp/packet.ts";
+
+describe("control packet codec (RFC 1661 §5)", () => {
+  test("round trip of an LCP Configure-Request seen from a real peer", () => {
+    // slirp's ConfReq: MRU 1500, Magic, PFC, ACFC (see notes/slirp-peer.md).
+    const wire = Uint8Array.from([0x01, 0x01, 0x00, 0x12, 0x01, 0x04, 0x05, 0xdc, 0x05, 0x06, 0x12, 0x34, 0x56, 0x78, 0x07, 0x02, 0x08, 0x02]);
+    const p = parsePacket(wire)!;
+    expect(p.code).toBe(CODE.CONF_REQ);
+    expect(p.id).toBe(1);
+    const opts = parseOptions(p.data)!;
+    expect(opts.map((o) => o.type)).toEqual([1, 5, 7, 8]);
+    expect(readU32(opts[1]!.data)).toBe(0x12345678);
+    expect(emitPacket({ code: p.code, id: p.id, data: emitOptions(opts) })).toEqual(wire);
+  });
+
+  test("padding beyond Length is ignored", () => {
+    const p = parsePacket(Uint8Array.from([0x09, 0x02, 0x00, 0x08, 1, 2, 3, 4, 0xee, 0xee]))!;
+    expect([...p.data]).toEqual([1, 2, 3, 4]);
+  });
+
+  test("short packets and bad Length are discarded, never thrown", () => {
+    expect(parsePacket(new Uint8Array(0))).toBeNull();
+    expect(parsePacket(Uint8Array.from([1, 1, 0]))).toBeNull();
+    expect(parsePacket(Uint8Array.from([1, 1, 0, 3]))).toBeNull(); // Length < 4
+    expect(parsePacket(Uint8Array.from([1, 1, 0, 9, 0]))).toBeNull(); // Length > received
+  });
+
+  test("malformed option lists are rejected as a whole", () => {
+    expect(parseOptions(Uint8Array.from([1]))).toBeNull();
+    expect(parseOptions(Uint8Array.from([1, 1]))).toBeNull(); // option Length < 2
+    expect(parseOptions(Uint8Array.from([1, 6, 0, 0]))).toBeNull(); // runs past the end
+    expect(parseOptions(new Uint8Array(0))).toEqual([]);
+    expect(parseOptions(Uint8Array.from([7, 2]))).toEqual([{ type: 7, data: new Uint8Array(0) }]);
+  });
+
+  test("random bytes never make the parsers throw", () => {
+    let x = 12345;
+    for (let i = 0; i < 20000; i++) {
+      const n = i % 40;
+      const b = new Uint8Array(n);
+      for (let j = 0; j < n; j++) {
+        x = (x * 1103515245 + 12345) >>> 0;
+        b[j] = x >>> 24;
+      }
+      const p = parsePacket(b);
+      if (p) parseOptions(p.data);
+      parseOptions(b);
+    }
+  });
+
+  test("helpers", () => {
+    expect(ipv4ToString(Uint8Array.of(10, 0, 2, 15))).toBe("10.0.2.15");
+    expect(ipv4FromString("10.64.64.64")).toEqual(Uint8Array.of(10, 64, 64, 64));
+    expect(ipv4FromString("256.0.0.1")).toBeNull();
+    expect(ipv4FromString("1.2.3")).toBeNull();
+    expect(u32(0xdeadbeef)).toEqual(Uint8Array.of(0xde, 0xad, 0xbe, 0xef));
+    expect(peerText(new TextEncoder().encode("Login ok\x01"))).toBe("Login ok?");
+  });
+});
