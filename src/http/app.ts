@@ -1,0 +1,234 @@
+/**
+ * The HTTP app (Hono): routes only. Everything shown is a view of the event
+ * stream (StatusView) plus counters pulled at request time; actions are
+ * callbacks the supervisor owns. Every non-streaming response body passes
+ * through `redact` as a last line of defence against a leaked secret.
+ */
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { nullLogger, redact, type Logger } from "../core/log.ts";
+import { checkBearer } from "./auth.ts";
+import { safeJson } from "./mask.ts";
+import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import { PAGE_CSP, statusPageHtml } from "./page.ts";
+import { SseHub } from "./sse.ts";
+import { StatusView, type StatusViewOptions } from "./status-view.ts";
+import type { ActionOutcome, ActionResult, HttpDeps } from "./types.ts";
+
+/** Largest request body accepted (actions take no body; anything bigger is abuse). */
+export const MAX_BODY_BYTES = 4096;
+export const DEFAULT_EVENTS_LIMIT = 100;
+export const MAX_EVENTS_LIMIT = 1000;
+
+export interface HttpAppDeps extends HttpDeps {
+  logger?: Logger;
+  /** Plot ring-buffer sizing (tests use small buckets). */
+  viewOptions?: StatusViewOptions;
+}
+
+export type HttpApp = Hono & {
+  /** The status reducer fed from the bus (read-only for callers). */
+  readonly view: StatusView;
+  readonly sse: SseHub;
+  /** Unsubscribe from the bus and end every SSE stream. */
+  close(): void;
+};
+
+const ACTION_STATUS: Record<ActionOutcome, 200 | 202 | 409 | 500 | 503> = {
+  done: 200,
+  started: 202,
+  "refused-backoff": 409,
+  busy: 409,
+  unavailable: 503,
+  failed: 500,
+};
+
+type ErrStatus = 400 | 401 | 403 | 404 | 405 | 413 | 500 | 503;
+
+function jsonText(c: Context, body: unknown, status: number, headers: Record<string, string> = {}): Response {
+  return c.body(safeJson(body), status as 200, { "content-type": "application/json; charset=utf-8", ...headers });
+}
+
+function problem(c: Context, status: ErrStatus, code: string, message: string, headers: Record<string, string> = {}): Response {
+  return jsonText(c, { error: { code, message } }, status, headers);
+}
+
+/** ?force=1 / true / yes → true; absent, 0, false, no → false; anything else is a bad request. */
+function parseForce(v: string | undefined): boolean | "bad" {
+  if (v === undefined || v === "" || v === "0" || v === "false" || v === "no") return false;
+  if (v === "1" || v === "true" || v === "yes") return true;
+  return "bad";
+}
+
+function parseLimit(v: string | undefined): number | "bad" {
+  if (v === undefined) return DEFAULT_EVENTS_LIMIT;
+  if (!/^\d{1,6}$/.test(v)) return "bad";
+  const n = Number(v);
+  return n >= 1 && n <= MAX_EVENTS_LIMIT ? n : "bad";
+}
+
+export function createHttpApp(deps: HttpAppDeps): HttpApp {
+  const log = deps.logger ?? nullLogger;
+  const probesEnabled = deps.probesEnabled ?? true;
+  const view = new StatusView(deps.viewOptions);
+  // Seed with the history the bus still holds, then follow it live.
+  for (const e of deps.events.recent()) view.apply(e);
+  const unsubscribe = deps.events.on((e) => view.apply(e));
+  const sse = new SseHub(deps.events, { maxClients: deps.maxSseClients ?? 32, keepAliveMs: deps.sseKeepAliveMs ?? 8_000 });
+
+  const counters = () => {
+    try {
+      return deps.counters?.() ?? null;
+    } catch (err) {
+      log.warn("PPP counters callback failed", { error: String(err) });
+      return null;
+    }
+  };
+  const snapshot = () => view.snapshot(deps.clock.now(), { version: deps.version, startedAt: deps.startedAt, counters: counters() });
+
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    log.error("http handler failed", { path: c.req.path, error: String(err) });
+    return problem(c, 500, "internal", "internal error; see the agent log");
+  });
+  app.notFound((c) => problem(c, 404, "not-found", `no route ${c.req.method} ${c.req.path}`));
+
+  // Last line of defence: no registered secret leaves in a response body.
+  // Streams (SSE) redact per event instead and are passed through untouched.
+  app.use("*", async (c, next) => {
+    await next();
+    c.header("x-content-type-options", "nosniff");
+    const type = c.res.headers.get("content-type") ?? "";
+    if (type.startsWith("text/event-stream") || !c.res.body) return;
+    const text = await c.res.text();
+    const res = new Response(redact(text), { status: c.res.status, headers: c.res.headers });
+    c.res = undefined;
+    c.res = res;
+  });
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => problem(c, 413, "body-too-large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`),
+    }),
+  );
+
+  app.get("/", (c) =>
+    c.html(statusPageHtml(), 200, { "content-security-policy": PAGE_CSP, "cache-control": "no-store", "referrer-policy": "no-referrer" }),
+  );
+
+  app.get("/healthz", (c) => {
+    const h = view.health(probesEnabled);
+    return c.text(`${view.state} ${h.reason}\n`, h.healthy ? 200 : 503, { "cache-control": "no-store" });
+  });
+
+  app.get("/status", (c) => jsonText(c, snapshot(), 200, { "cache-control": "no-store" }));
+
+  app.get("/history", (c) => {
+    const h = c.req.query("hours");
+    let windowMs: number | undefined;
+    if (h !== undefined) {
+      const n = Number(h);
+      if (!/^\d+(\.\d+)?$/.test(h) || !(n > 0 && n <= 24)) return problem(c, 400, "bad-request", "hours must be a number in (0, 24]");
+      windowMs = n * 3_600_000;
+    }
+    return jsonText(c, view.history(deps.clock.now(), windowMs), 200, { "cache-control": "no-store" });
+  });
+
+  app.get("/metrics", (c) =>
+    c.body(
+      renderMetrics({
+        view,
+        now: deps.clock.now(),
+        startedAt: deps.startedAt,
+        version: deps.version,
+        counters: counters(),
+        probesEnabled,
+        eventsTotal: deps.events.count(),
+        sseClients: sse.clients,
+      }),
+      200,
+      { "content-type": METRICS_CONTENT_TYPE, "cache-control": "no-store" },
+    ),
+  );
+
+  const stream = (c: Context) => {
+    const res = sse.open(c.req.raw.signal);
+    return res ?? problem(c, 503, "too-many-clients", "too many live event streams open; close one and retry", { "retry-after": "10" });
+  };
+  app.get("/events/stream", stream);
+  app.get("/events", (c) => {
+    if ((c.req.header("accept") ?? "").includes("text/event-stream")) return stream(c);
+    const limit = parseLimit(c.req.query("limit"));
+    if (limit === "bad") return problem(c, 400, "bad-request", `limit must be an integer from 1 to ${MAX_EVENTS_LIMIT}`);
+    const type = c.req.query("type");
+    let events = deps.events.recent();
+    if (type) events = events.filter((e) => e.type === type || e.type.startsWith(type.endsWith(".") ? type : type + "."));
+    return jsonText(c, { total: deps.events.count(), events: events.slice(-limit) }, 200, { "cache-control": "no-store" });
+  });
+
+  const action = (name: "redial" | "reset-modem", run: (force: boolean) => Promise<ActionResult>) => async (c: Context) => {
+    const auth = checkBearer(c.req.header("authorization"), deps.token);
+    if (auth === "no-token-configured") {
+      return problem(c, 403, "actions-disabled", "actions are disabled: set http.token_file in the config to enable them");
+    }
+    if (auth !== "ok") {
+      log.warn("action refused: bad or missing token", { action: name });
+      return problem(c, 401, "unauthorized", "send Authorization: Bearer <token from http.token_file>", {
+        "www-authenticate": 'Bearer realm="cellkeep"',
+      });
+    }
+    const force = parseForce(c.req.query("force"));
+    if (force === "bad") return problem(c, 400, "bad-request", "force must be 1 or 0");
+    if (!deps.actions) return problem(c, 503, "unavailable", "actions are not available in this mode");
+    log.info("action requested", { action: name, force });
+    const r = await run(force);
+    const status = ACTION_STATUS[r.outcome] ?? 500;
+    const headers: Record<string, string> = { "cache-control": "no-store" };
+    if (r.outcome === "refused-backoff" && typeof r.nextActionAt === "number") {
+      headers["retry-after"] = String(Math.max(1, Math.ceil((r.nextActionAt - deps.clock.now()) / 1000)));
+    }
+    log.info("action result", { action: name, force, outcome: r.outcome });
+    return jsonText(
+      c,
+      {
+        action: name,
+        forced: force,
+        outcome: r.outcome,
+        message: r.message,
+        nextActionAt: typeof r.nextActionAt === "number" ? new Date(r.nextActionAt).toISOString() : null,
+        cause: r.cause ?? null,
+      },
+      status,
+      headers,
+    );
+  };
+  app.post("/actions/redial", action("redial", (f) => deps.actions!.redial(f)));
+  app.post("/actions/reset-modem", action("reset-modem", (f) => deps.actions!.resetModem(f)));
+
+  // Known paths with the wrong method: 405 with Allow, as JSON.
+  const allow: [string, string][] = [
+    ["/", "GET, HEAD"],
+    ["/healthz", "GET, HEAD"],
+    ["/status", "GET, HEAD"],
+    ["/history", "GET, HEAD"],
+    ["/metrics", "GET, HEAD"],
+    ["/events", "GET, HEAD"],
+    ["/events/stream", "GET"],
+    ["/actions/redial", "POST"],
+    ["/actions/reset-modem", "POST"],
+  ];
+  for (const [path, methods] of allow) {
+    app.all(path, (c) => problem(c, 405, "method-not-allowed", `${path} accepts ${methods}`, { allow: methods }));
+  }
+
+  return Object.assign(app, {
+    view,
+    sse,
+    close() {
+      unsubscribe();
+      sse.closeAll();
+    },
+  });
+}

@@ -1,0 +1,166 @@
+/**
+ * Prometheus text exposition format 0.0.4 rendered from the status view.
+ * Names follow Prometheus conventions (base units: seconds, bytes; counters
+ * end in _total; one _info metric for build/modem labels) so that
+ * `promtool check metrics` passes. Label values are escaped per the format
+ * (backslash, double quote, newline).
+ */
+import { LINK_STATES } from "../core/agent-events.ts";
+import { RECOVERY_RUNGS, RTT_BUCKETS_S, type StatusView } from "./status-view.ts";
+import type { PppCounters } from "./types.ts";
+
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+export interface MetricsInput {
+  view: StatusView;
+  now: number;
+  startedAt: number;
+  version: string;
+  counters: PppCounters | null;
+  probesEnabled: boolean;
+  eventsTotal: number;
+  sseClients: number;
+}
+
+type Labels = Record<string, string>;
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+function labelText(labels?: Labels): string {
+  if (!labels) return "";
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  return parts.length ? `{${parts.join(",")}}` : "";
+}
+
+function fmt(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
+  return String(v);
+}
+
+/** camelCase → snake_case for label values that come from counter keys. */
+function snake(s: string): string {
+  return s.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/[^A-Za-z0-9_]/g, "_").toLowerCase();
+}
+
+class Exposition {
+  private lines: string[] = [];
+  family(name: string, type: "gauge" | "counter" | "histogram", help: string): this {
+    this.lines.push(`# HELP ${name} ${help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`, `# TYPE ${name} ${type}`);
+    return this;
+  }
+  sample(name: string, value: number, labels?: Labels): this {
+    this.lines.push(`${name}${labelText(labels)} ${fmt(value)}`);
+    return this;
+  }
+  text(): string {
+    return this.lines.join("\n") + "\n";
+  }
+}
+
+export function renderMetrics(m: MetricsInput): string {
+  const v = m.view;
+  const x = new Exposition();
+
+  const modem = v.modemNow;
+  x.family("cellkeep_info", "gauge", "Build and modem identity; the value is always 1.").sample("cellkeep_info", 1, {
+    version: m.version,
+    model: modem.model ?? "",
+    firmware: modem.firmware ?? "",
+    profile: modem.profile ?? "",
+  });
+
+  x.family("cellkeep_state", "gauge", "Supervisor state: 1 for the current state, 0 for the others.");
+  for (const s of LINK_STATES) x.sample("cellkeep_state", s === v.state ? 1 : 0, { state: s });
+
+  if (v.stateSince !== null) {
+    x.family("cellkeep_state_since_timestamp_seconds", "gauge", "When the current state was entered (Unix time).")
+      .sample("cellkeep_state_since_timestamp_seconds", v.stateSince / 1000);
+  }
+
+  x.family("cellkeep_up", "gauge", "1 when the link is connected and the last probe succeeded (as /healthz).")
+    .sample("cellkeep_up", v.health(m.probesEnabled).healthy ? 1 : 0);
+
+  x.family("cellkeep_state_entries_total", "counter", "Times each supervisor state was entered.");
+  for (const s of LINK_STATES) x.sample("cellkeep_state_entries_total", v.stateEntries.get(s) ?? 0, { state: s });
+
+  x.family("cellkeep_failures_total", "counter", "State changes that carried a failure cause, by cause code.");
+  for (const [code, n] of [...v.causeCounts].sort()) x.sample("cellkeep_failures_total", n, { cause: code });
+
+  const sig = v.signalNow;
+  const gauges: [string, number | null, string][] = [
+    ["cellkeep_signal_rssi_dbm", sig.rssi, "Received signal strength indicator, dBm."],
+    ["cellkeep_signal_rsrp_dbm", sig.rsrp, "LTE reference signal received power, dBm."],
+    ["cellkeep_signal_rsrq_db", sig.rsrq, "LTE reference signal received quality, dB."],
+    ["cellkeep_signal_sinr_db", sig.sinr, "Signal to interference plus noise ratio, dB."],
+  ];
+  for (const [name, value, help] of gauges) {
+    // A gauge without a reading is left out rather than faked as 0 dBm.
+    if (value !== null) x.family(name, "gauge", help).sample(name, value);
+  }
+  const reg = v.registrationNow;
+  if (reg.stat !== null) {
+    x.family("cellkeep_registration_stat", "gauge", "3GPP TS 27.007 registration stat (1 home, 5 roaming, 2 searching, 3 denied).")
+      .sample("cellkeep_registration_stat", reg.stat);
+  }
+
+  x.family("cellkeep_dials_total", "counter", "Dial attempts by result.")
+    .sample("cellkeep_dials_total", v.dials.connect, { result: "connect" })
+    .sample("cellkeep_dials_total", v.dials.failed, { result: "failed" });
+
+  const k = m.counters;
+  if (k) {
+    x.family("cellkeep_ppp_bytes_total", "counter", "PPP payload bytes by direction.")
+      .sample("cellkeep_ppp_bytes_total", k.bytesIn, { direction: "in" })
+      .sample("cellkeep_ppp_bytes_total", k.bytesOut, { direction: "out" });
+    x.family("cellkeep_ppp_packets_total", "counter", "PPP packets by direction.")
+      .sample("cellkeep_ppp_packets_total", k.packetsIn, { direction: "in" })
+      .sample("cellkeep_ppp_packets_total", k.packetsOut, { direction: "out" });
+    const errs = Object.entries(k.errors).filter(([, n]) => typeof n === "number" && Number.isFinite(n));
+    if (errs.length) {
+      x.family("cellkeep_ppp_errors_total", "counter", "PPP receive errors by kind (bad FCS, runts, aborted frames...).");
+      for (const [kind, n] of errs.sort(([a], [b]) => a.localeCompare(b))) x.sample("cellkeep_ppp_errors_total", n, { kind: snake(kind) });
+    }
+  }
+
+  x.family("cellkeep_probes_total", "counter", "Health probes by probe kind and result.");
+  for (const [probe, r] of [...v.probeResults].sort(([a], [b]) => a.localeCompare(b))) {
+    x.sample("cellkeep_probes_total", r.ok, { probe, result: "ok" });
+    x.sample("cellkeep_probes_total", r.failed, { probe, result: "failed" });
+  }
+
+  x.family("cellkeep_probe_rtt_seconds", "histogram", "Round-trip time of successful health probes.");
+  for (const [probe, h] of [...v.rtt].sort(([a], [b]) => a.localeCompare(b))) {
+    RTT_BUCKETS_S.forEach((le, i) => x.sample("cellkeep_probe_rtt_seconds_bucket", h.buckets[i]!, { probe, le: String(le) }));
+    x.sample("cellkeep_probe_rtt_seconds_bucket", h.count, { probe, le: "+Inf" });
+    x.sample("cellkeep_probe_rtt_seconds_sum", Math.round(h.sumSeconds * 1e6) / 1e6, { probe });
+    x.sample("cellkeep_probe_rtt_seconds_count", h.count, { probe });
+  }
+
+  x.family("cellkeep_recovery_actions_total", "counter", "Recovery actions (resets) run, by ladder rung.");
+  for (const r of RECOVERY_RUNGS) x.sample("cellkeep_recovery_actions_total", v.actionCounts[r], { rung: r });
+  x.family("cellkeep_recovery_forced_actions_total", "counter", "Recovery actions forced through the HTTP API, by rung.");
+  for (const r of RECOVERY_RUNGS) x.sample("cellkeep_recovery_forced_actions_total", v.forcedActions[r], { rung: r });
+
+  const rec = v.recoveryNow;
+  x.family("cellkeep_recovery_consecutive_failures", "gauge", "Consecutive failures counted by the recovery ladder.")
+    .sample("cellkeep_recovery_consecutive_failures", rec.consecutiveFailures);
+  if (rec.nextActionAt !== null) {
+    x.family("cellkeep_recovery_next_action_timestamp_seconds", "gauge", "Earliest time the ladder allows its next action (Unix time).")
+      .sample("cellkeep_recovery_next_action_timestamp_seconds", rec.nextActionAt / 1000);
+  }
+
+  x.family("cellkeep_uptime_seconds", "gauge", "Seconds since the agent started.")
+    .sample("cellkeep_uptime_seconds", Math.max(0, (m.now - m.startedAt) / 1000));
+  x.family("cellkeep_start_time_seconds", "gauge", "When the agent started (Unix time).")
+    .sample("cellkeep_start_time_seconds", m.startedAt / 1000);
+  x.family("cellkeep_events_total", "counter", "Events emitted on the agent's event bus.")
+    .sample("cellkeep_events_total", m.eventsTotal);
+  x.family("cellkeep_http_sse_clients", "gauge", "Connected Server-Sent-Events clients.")
+    .sample("cellkeep_http_sse_clients", m.sseClients);
+
+  return x.text();
+}

@@ -1,0 +1,548 @@
+/**
+ * The status view (DESIGN.md rule 4): a pure reducer from the agent's event
+ * stream to what /status, /metrics, /healthz and the status page show. It
+ * never reads the clock and does no I/O; `apply(event)` folds one event in,
+ * `snapshot(...)` renders the current picture given `now` and the PPP counters
+ * pulled at request time. Unknown event types, and known types with odd
+ * fields, are ignored field by field: a view must never throw on the stream.
+ */
+import { CAUSE_HINTS, isCauseCode } from "../core/cause.ts";
+import { LINK_STATES, type LinkState, type RecoveryRung } from "../core/agent-events.ts";
+import type { EventBase } from "../core/events.ts";
+import { BucketRing, type BucketPoint } from "./bucket-ring.ts";
+import { maskId } from "./mask.ts";
+import type { PppCounters } from "./types.ts";
+
+export const RECOVERY_RUNGS: readonly RecoveryRung[] = ["redial", "radio-cycle", "module-reset", "power-cycle", "reboot"];
+
+/** States of a bring-up in progress; entering one of these from any other state starts a new attempt. */
+const BRINGUP_STATES = new Set<string>(["syncing", "sim", "registering", "attaching", "dialing", "negotiating"]);
+/** States that end an attempt that did not reach "connected". */
+const FAILED_END_STATES = new Set<string>(["recovering", "waiting", "stopped"]);
+
+/** Probe RTT histogram upper bounds, seconds (cellular RTTs: tens of ms to seconds). */
+export const RTT_BUCKETS_S = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
+export interface CauseView {
+  code: string;
+  hint: string;
+  detail?: string;
+}
+
+export interface TimelineStep {
+  /** ms since the epoch. */
+  at: number;
+  /** ms since the attempt began. */
+  offsetMs: number;
+  /** The event type that produced the step. */
+  type: string;
+  /** For a person, e.g. "registered: home, LTE-M, Operator". */
+  text: string;
+}
+
+export interface BringUpAttempt {
+  startedAt: number;
+  outcome: "in-progress" | "connected" | "failed";
+  /** When the state became "connected" (outcome connected). */
+  connectedAt: number | null;
+  /** Why the attempt failed (outcome failed). */
+  cause: CauseView | null;
+  steps: TimelineStep[];
+}
+
+export interface ProbeHistogram {
+  /** Cumulative counts per RTT_BUCKETS_S bound, then +Inf last. */
+  buckets: number[];
+  sumSeconds: number;
+  count: number;
+}
+
+export type SignalField = "rssi" | "rsrp" | "rsrq" | "sinr";
+export type ProbeField = "rttMs" | "failed";
+
+export interface StatusViewOptions {
+  /** Plot bucket width (default 60 s) and count (default 1440: 24 h). */
+  bucketMs?: number;
+  buckets?: number;
+  /** Steps kept per bring-up attempt (default 100). */
+  maxTimelineSteps?: number;
+}
+
+/** The /status document. Field names are a contract (README "GET /status"). */
+export interface StatusSnapshot {
+  state: LinkState;
+  since: string | null;
+  cause: CauseView | null;
+  modem: {
+    manufacturer: string | null;
+    model: string | null;
+    firmware: string | null;
+    imei: string | null;
+    imsi: string | null;
+    iccid: string | null;
+    profile: string | null;
+    port: string | null;
+  };
+  registration: {
+    stat: number | null;
+    status: string | null;
+    act: string | null;
+    operator: string | null;
+    band: string | null;
+    tac: string | null;
+    cell: string | null;
+    at: string | null;
+  };
+  signal: {
+    rssi: number | null;
+    rsrp: number | null;
+    rsrq: number | null;
+    sinr: number | null;
+    act: string | null;
+    at: string | null;
+  };
+  ppp: {
+    phase: string;
+    ipv4: { local: string; remote: string; dns: string[] } | null;
+    ipv6: { local: string; remote: string } | null;
+    mru: number | null;
+    bytesIn: number | null;
+    bytesOut: number | null;
+    packetsIn: number | null;
+    packetsOut: number | null;
+    errors: Record<string, number> | null;
+  };
+  link: {
+    interface: string | null;
+    up: boolean;
+    ipv4: string | null;
+    peer: string | null;
+    defaultRoute: boolean;
+  };
+  health: {
+    ok: boolean | null;
+    rttMs: number | null;
+    at: string | null;
+    probe: string | null;
+    target: string | null;
+    loss: number | null;
+    consecutiveFailures: number;
+  };
+  recovery: {
+    rung: string | null;
+    consecutiveFailures: number;
+    lastResetAt: string | null;
+    nextActionAt: string | null;
+    waitingReason: string | null;
+    actions: Record<RecoveryRung, number>;
+  };
+  timeline: {
+    current: BringUpAttempt | null;
+    lastConnection: BringUpAttempt | null;
+  };
+  /** Seconds since the agent started. */
+  uptime: number;
+  version: string;
+  /** When this snapshot was taken. */
+  now: string;
+}
+
+type Rec = Record<string, unknown>;
+
+const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+const bool = (v: unknown): boolean | null => (typeof v === "boolean" ? v : null);
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+function causeOf(v: unknown): CauseView | null {
+  if (!v || typeof v !== "object") return null;
+  const c = v as Rec;
+  const code = str(c.code);
+  if (!code) return null;
+  const hint = str(c.hint) ?? (isCauseCode(code) ? CAUSE_HINTS[code] : "");
+  const detail = str(c.detail);
+  return detail ? { code, hint, detail } : { code, hint };
+}
+
+function isLinkState(s: string | null): s is LinkState {
+  return s !== null && (LINK_STATES as readonly string[]).includes(s);
+}
+
+export class StatusView {
+  readonly signalHistory: BucketRing<SignalField>;
+  readonly probeHistory: BucketRing<ProbeField>;
+  private readonly maxSteps: number;
+
+  // current picture
+  state: LinkState = "starting";
+  stateSince: number | null = null;
+  cause: CauseView | null = null;
+  private modem: StatusSnapshot["modem"] = {
+    manufacturer: null, model: null, firmware: null, imei: null, imsi: null, iccid: null, profile: null, port: null,
+  };
+  private registration = {
+    stat: null as number | null, status: null as string | null, act: null as string | null, operator: null as string | null,
+    band: null as string | null, tac: null as string | null, cell: null as string | null, at: null as number | null,
+  };
+  private signal = {
+    rssi: null as number | null, rsrp: null as number | null, rsrq: null as number | null, sinr: null as number | null,
+    act: null as string | null, at: null as number | null,
+  };
+  private ppp = {
+    phase: "dead",
+    ipv4: null as StatusSnapshot["ppp"]["ipv4"],
+    ipv6: null as StatusSnapshot["ppp"]["ipv6"],
+    mru: null as number | null,
+  };
+  private link: StatusSnapshot["link"] = { interface: null, up: false, ipv4: null, peer: null, defaultRoute: false };
+  lastProbe: {
+    ok: boolean; rttMs: number | null; at: number; probe: string | null; target: string | null; loss: number | null; consecutiveFailures: number;
+  } | null = null;
+  private recovery = {
+    rung: null as string | null, consecutiveFailures: 0, lastResetAt: null as number | null,
+    nextActionAt: null as number | null, waitingReason: null as string | null,
+  };
+  private current: BringUpAttempt | null = null;
+  private lastConnection: BringUpAttempt | null = null;
+
+  // counters for /metrics (since the view was created)
+  readonly actionCounts = Object.fromEntries(RECOVERY_RUNGS.map((r) => [r, 0])) as Record<RecoveryRung, number>;
+  readonly forcedActions = Object.fromEntries(RECOVERY_RUNGS.map((r) => [r, 0])) as Record<RecoveryRung, number>;
+  /** Failures by cause code: state transitions that carried a cause. */
+  readonly causeCounts = new Map<string, number>();
+  readonly stateEntries = new Map<LinkState, number>();
+  readonly dials = { connect: 0, failed: 0 };
+  readonly probeResults = new Map<string, { ok: number; failed: number }>();
+  readonly rtt = new Map<string, ProbeHistogram>();
+  /** Events folded in, and those ignored as unknown. */
+  applied = 0;
+  ignored = 0;
+
+  constructor(opts: StatusViewOptions = {}) {
+    const bucketMs = opts.bucketMs ?? 60_000;
+    const buckets = opts.buckets ?? 1440;
+    this.signalHistory = new BucketRing<SignalField>(["rssi", "rsrp", "rsrq", "sinr"], bucketMs, buckets);
+    this.probeHistory = new BucketRing<ProbeField>(["rttMs", "failed"], bucketMs, buckets);
+    this.maxSteps = opts.maxTimelineSteps ?? 100;
+  }
+
+  /** Fold one event in. Never throws. */
+  apply(event: EventBase): void {
+    try {
+      this.reduce(event as EventBase & Rec);
+    } catch {
+      // A malformed event must not break the view; it is simply not reflected.
+      this.ignored++;
+    }
+  }
+
+  private reduce(e: EventBase & Rec): void {
+    const at = num(e.at);
+    if (at === null || typeof e.type !== "string") {
+      this.ignored++;
+      return;
+    }
+    this.applied++;
+    switch (e.type) {
+      case "modem.state": {
+        const state = str(e.state);
+        if (!isLinkState(state)) return;
+        const c = causeOf(e.cause);
+        this.onState(state, at, c, str(e.previous));
+        return;
+      }
+      case "modem.identity":
+        this.modem = {
+          manufacturer: str(e.manufacturer) ?? this.modem.manufacturer,
+          model: str(e.model) ?? this.modem.model,
+          firmware: str(e.firmware) ?? this.modem.firmware,
+          imei: str(e.imei) ?? this.modem.imei,
+          // Mask at once: the full value is never kept in the view.
+          imsi: maskId(str(e.imsi)) ?? this.modem.imsi,
+          iccid: maskId(str(e.iccid)) ?? this.modem.iccid,
+          profile: str(e.profile) ?? this.modem.profile,
+          port: this.modem.port,
+        };
+        this.step(at, e.type, `modem ${[str(e.model), str(e.firmware)].filter(Boolean).join(" ") || "identified"}`);
+        return;
+      case "modem.registration": {
+        this.registration = {
+          stat: num(e.stat), status: str(e.status), act: str(e.act), operator: str(e.operator),
+          band: str(e.band), tac: str(e.tac), cell: str(e.cell), at,
+        };
+        const parts = [str(e.status) ?? `stat ${num(e.stat)}`, str(e.act), str(e.operator)].filter(Boolean);
+        this.step(at, e.type, `registration: ${parts.join(", ")}`, true);
+        return;
+      }
+      case "modem.signal": {
+        this.signal = { rssi: num(e.rssi), rsrp: num(e.rsrp), rsrq: num(e.rsrq), sinr: num(e.sinr), act: str(e.act), at };
+        this.signalHistory.add(at, this.signal);
+        return;
+      }
+      case "modem.dial": {
+        const result = str(e.result);
+        if (result === "connect") this.dials.connect++;
+        else if (result === "failed") this.dials.failed++;
+        const c = causeOf(e.cause);
+        this.step(at, e.type, `dial attempt ${num(e.attempt) ?? "?"}: ${result === "connect" ? "CONNECT" : `failed${c ? ` (${c.code})` : ""}`}`);
+        return;
+      }
+      case "ppp.phase": {
+        // The agent contract has `phase`; the PPP module's own event has `to`.
+        const phase = str(e.phase) ?? str(e.to);
+        if (!phase) return;
+        this.ppp.phase = phase;
+        this.step(at, e.type, `PPP phase ${phase}`);
+        return;
+      }
+      case "ppp.lcp.up":
+        this.ppp.mru = num(e.mru) ?? this.ppp.mru;
+        this.step(at, e.type, `LCP opened (MRU ${num(e.mru) ?? "?"}${str(e.auth) ? `, auth ${str(e.auth)}` : ""})`);
+        return;
+      case "ppp.auth":
+        this.step(at, e.type, `${String(str(e.method) ?? "auth").toUpperCase()} ${str(e.result) ?? ""}`.trim());
+        return;
+      case "ppp.ipcp.up": {
+        const local = str(e.local), remote = str(e.remote);
+        if (local && remote) this.ppp.ipv4 = { local, remote, dns: strings(e.dns) };
+        this.step(at, e.type, `IPCP opened: ${local ?? "?"} peer ${remote ?? "?"}`);
+        return;
+      }
+      case "ppp.ipv6cp.up": {
+        const local = str(e.local), remote = str(e.remote);
+        if (local && remote) this.ppp.ipv6 = { local, remote };
+        this.step(at, e.type, `IPV6CP opened: ${local ?? "?"}`);
+        return;
+      }
+      case "ppp.up": {
+        const v4 = e.ipv4 as Rec | null | undefined;
+        const v6 = e.ipv6 as Rec | null | undefined;
+        if (v4 && typeof v4 === "object" && str(v4.local) && str(v4.remote)) {
+          this.ppp.ipv4 = { local: str(v4.local)!, remote: str(v4.remote)!, dns: strings(v4.dns) };
+        }
+        if (v6 && typeof v6 === "object" && str(v6.local) && str(v6.remote)) {
+          this.ppp.ipv6 = { local: str(v6.local)!, remote: str(v6.remote)! };
+        }
+        this.ppp.mru = num(e.mru) ?? this.ppp.mru;
+        this.ppp.phase = "open";
+        this.step(at, e.type, `PPP up${this.ppp.ipv4 ? `: ${this.ppp.ipv4.local} peer ${this.ppp.ipv4.remote}` : ""}${this.ppp.ipv6 ? ` ${this.ppp.ipv6.local}` : ""}`);
+        return;
+      }
+      case "ppp.terminate":
+        this.step(at, e.type, `PPP terminate by ${str(e.by) ?? "?"}${str(e.message) ? `: ${str(e.message)}` : ""}`);
+        return;
+      case "ppp.down": {
+        const c = causeOf(e.cause);
+        if (c) this.cause = c;
+        this.ppp.ipv4 = null;
+        this.ppp.ipv6 = null;
+        this.ppp.phase = "dead";
+        this.step(at, e.type, `PPP down${c ? ` (${c.code})` : ""}`);
+        return;
+      }
+      case "health.probe": {
+        const ok = bool(e.ok);
+        if (ok === null) return;
+        const probe = str(e.probe) ?? "unknown";
+        const rttMs = num(e.rttMs);
+        this.lastProbe = {
+          ok, rttMs, at, probe, target: str(e.target), loss: num(e.loss), consecutiveFailures: num(e.consecutiveFailures) ?? 0,
+        };
+        const r = this.probeResults.get(probe) ?? { ok: 0, failed: 0 };
+        if (ok) r.ok++;
+        else r.failed++;
+        this.probeResults.set(probe, r);
+        if (ok && rttMs !== null) this.observeRtt(probe, rttMs / 1000);
+        this.probeHistory.add(at, { rttMs: ok ? rttMs : null, failed: ok ? 0 : 1 });
+        return;
+      }
+      case "recovery.action": {
+        const rung = str(e.rung) as RecoveryRung | null;
+        if (rung && rung in this.actionCounts) {
+          this.actionCounts[rung]++;
+          if (e.forced === true) this.forcedActions[rung]++;
+        }
+        this.step(at, e.type, `recovery: ${rung ?? "?"}${e.forced === true ? " (forced)" : ""}${str(e.reason) ? ` — ${str(e.reason)}` : ""}`);
+        return;
+      }
+      case "recovery.state":
+        this.recovery = {
+          rung: str(e.rung),
+          consecutiveFailures: num(e.consecutiveFailures) ?? 0,
+          lastResetAt: num(e.lastResetAt),
+          nextActionAt: num(e.nextActionAt),
+          waitingReason: str(e.waitingReason),
+        };
+        return;
+      case "link.interface": {
+        this.link = {
+          interface: str(e.name), up: e.up === true, ipv4: str(e.ipv4), peer: str(e.peer), defaultRoute: e.defaultRoute === true,
+        };
+        const c = causeOf(e.cause);
+        this.step(at, e.type, `interface ${str(e.name) ?? "?"} ${e.up === true ? "up" : "down"}${c ? ` (${c.code})` : ""}`);
+        return;
+      }
+      case "serial.opened":
+      case "serial.reopened":
+        this.modem.port = str(e.path);
+        this.step(at, e.type, `${e.type === "serial.opened" ? "port opened" : "port reopened"}: ${str(e.path) ?? "?"}`);
+        return;
+      case "serial.vanished":
+        this.step(at, e.type, `port vanished: ${str(e.path) ?? "?"}`);
+        return;
+      default:
+        this.applied--;
+        this.ignored++;
+        return;
+    }
+  }
+
+  private onState(state: LinkState, at: number, c: CauseView | null, previous: string | null): void {
+    const changed = state !== this.state || this.stateSince === null;
+    const prev = previous ?? this.state;
+    if (changed) {
+      this.stateEntries.set(state, (this.stateEntries.get(state) ?? 0) + 1);
+      this.state = state;
+      this.stateSince = at;
+    }
+    if (c) {
+      this.cause = c;
+      this.causeCounts.set(c.code, (this.causeCounts.get(c.code) ?? 0) + 1);
+    }
+    if (state === "connected") this.cause = null;
+
+    // Bring-up timeline: an attempt starts when we enter a bring-up state from outside one.
+    if (BRINGUP_STATES.has(state) && (!this.current || this.current.outcome !== "in-progress")) {
+      this.current = { startedAt: at, outcome: "in-progress", connectedAt: null, cause: null, steps: [] };
+    }
+    const text = `state ${prev} → ${state}${c ? ` (${c.code})` : ""}`;
+    this.step(at, "modem.state", text);
+    if (this.current?.outcome === "in-progress") {
+      if (state === "connected") {
+        this.current.outcome = "connected";
+        this.current.connectedAt = at;
+        this.lastConnection = this.current;
+      } else if (FAILED_END_STATES.has(state)) {
+        this.current.outcome = "failed";
+        this.current.cause = c ?? this.cause;
+      }
+    }
+  }
+
+  /** Record a step in the attempt in progress (dedupe: skip a repeat of the previous text). */
+  private step(at: number, type: string, text: string, dedupe = false): void {
+    const a = this.current;
+    if (!a || a.outcome !== "in-progress") return;
+    if (dedupe && a.steps.length > 0 && a.steps[a.steps.length - 1]!.text === text) return;
+    if (a.steps.length >= this.maxSteps) {
+      // Keep the start and the most recent steps: drop the second oldest.
+      a.steps.splice(1, 1);
+    }
+    a.steps.push({ at, offsetMs: at - a.startedAt, type, text });
+  }
+
+  private observeRtt(probe: string, seconds: number): void {
+    let h = this.rtt.get(probe);
+    if (!h) {
+      h = { buckets: new Array(RTT_BUCKETS_S.length + 1).fill(0), sumSeconds: 0, count: 0 };
+      this.rtt.set(probe, h);
+    }
+    RTT_BUCKETS_S.forEach((le, i) => {
+      if (seconds <= le) h.buckets[i]!++;
+    });
+    h.buckets[RTT_BUCKETS_S.length]!++;
+    h.sumSeconds += seconds;
+    h.count++;
+  }
+
+  /**
+   * Healthy = the link is open and the last probe (taken while connected)
+   * succeeded. With probes disabled, connected alone is healthy.
+   */
+  health(probesEnabled = true): { healthy: boolean; reason: string } {
+    if (this.state !== "connected") return { healthy: false, reason: this.cause?.code ?? "not-connected" };
+    if (!probesEnabled) return { healthy: true, reason: "ok" };
+    const p = this.lastProbe;
+    if (!p || (this.stateSince !== null && p.at < this.stateSince)) return { healthy: false, reason: "no-probe-yet" };
+    return p.ok ? { healthy: true, reason: "ok" } : { healthy: false, reason: "probe-failed" };
+  }
+
+  snapshot(now: number, info: { version: string; startedAt: number; counters: PppCounters | null }): StatusSnapshot {
+    const k = info.counters;
+    const p = this.lastProbe;
+    return {
+      state: this.state,
+      since: iso(this.stateSince),
+      cause: this.cause ? { ...this.cause } : null,
+      modem: { ...this.modem },
+      registration: { ...this.registration, at: iso(this.registration.at) },
+      signal: { ...this.signal, at: iso(this.signal.at) },
+      ppp: {
+        phase: this.ppp.phase,
+        ipv4: this.ppp.ipv4 ? { ...this.ppp.ipv4, dns: [...this.ppp.ipv4.dns] } : null,
+        ipv6: this.ppp.ipv6 ? { ...this.ppp.ipv6 } : null,
+        mru: this.ppp.mru,
+        bytesIn: k ? k.bytesIn : null,
+        bytesOut: k ? k.bytesOut : null,
+        packetsIn: k ? k.packetsIn : null,
+        packetsOut: k ? k.packetsOut : null,
+        errors: k ? { ...k.errors } : null,
+      },
+      link: { ...this.link },
+      health: {
+        ok: p ? p.ok : null,
+        rttMs: p ? p.rttMs : null,
+        at: p ? iso(p.at) : null,
+        probe: p ? p.probe : null,
+        target: p ? p.target : null,
+        loss: p ? p.loss : null,
+        consecutiveFailures: p ? p.consecutiveFailures : 0,
+      },
+      recovery: {
+        rung: this.recovery.rung,
+        consecutiveFailures: this.recovery.consecutiveFailures,
+        lastResetAt: iso(this.recovery.lastResetAt),
+        nextActionAt: iso(this.recovery.nextActionAt),
+        waitingReason: this.recovery.waitingReason,
+        actions: { ...this.actionCounts },
+      },
+      timeline: { current: cloneAttempt(this.current), lastConnection: cloneAttempt(this.lastConnection) },
+      uptime: Math.max(0, Math.floor((now - info.startedAt) / 1000)),
+      version: info.version,
+      now: new Date(now).toISOString(),
+    };
+  }
+
+  /** Plot data for the page: the last `windowMs` (default: the whole ring, 24 h). */
+  history(now: number, windowMs?: number): { bucketMs: number; windowMs: number; signal: BucketPoint<SignalField>[]; probe: BucketPoint<ProbeField>[] } {
+    const w = windowMs ?? this.signalHistory.windowMs;
+    return {
+      bucketMs: this.signalHistory.bucketMs,
+      windowMs: w,
+      signal: this.signalHistory.points(now, w),
+      probe: this.probeHistory.points(now, w),
+    };
+  }
+
+  /** Raw values for /metrics (unmasked numbers only; no identities). */
+  get signalNow(): Readonly<typeof this.signal> {
+    return this.signal;
+  }
+  get registrationNow(): Readonly<typeof this.registration> {
+    return this.registration;
+  }
+  get modemNow(): Readonly<StatusSnapshot["modem"]> {
+    return this.modem;
+  }
+  get recoveryNow(): Readonly<typeof this.recovery> {
+    return this.recovery;
+  }
+}
+
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string").slice(0, 8) : [];
+}
+
+function cloneAttempt(a: BringUpAttempt | null): BringUpAttempt | null {
+  return a ? { ...a, cause: a.cause ? { ...a.cause } : null, steps: a.steps.map((s) => ({ ...s })) } : null;
+}
