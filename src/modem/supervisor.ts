@@ -161,6 +161,8 @@ type Interrupt =
   | { kind: "reset" };
 
 const enc = new TextEncoder();
+/** EMM cause #22 "Congestion" (TS 24.301 annex A). */
+const EMM_CONGESTION = 22;
 
 export class ModemSupervisor {
   private _state: LinkState = "stopped";
@@ -443,7 +445,7 @@ export class ModemSupervisor {
         if (!pin) throw new StepFailure("sim-pin-required");
         if (this.pinSent) throw this.simLocked(cause("sim-pin-wrong", "the SIM still asks for a PIN after it was entered"));
         this.pinSent = true;
-        const pr = await this.cmd(`AT+CPIN=${pin}`);
+        const pr = await this.cmd(`AT+CPIN="${pin}"`);
         this.checkInterrupt(pr);
         if (pr.status !== "ok") {
           // Wrong PIN (CME 16) or anything else: never try again, each wrong try brings the PUK lock closer.
@@ -474,7 +476,11 @@ export class ModemSupervisor {
   /** Step 4: +CEREG/+CGREG/+CREG with =2 until stat 1 or 5; 3 is denied; back-off is waited out. */
   private async register(): Promise<void> {
     const ch = this.requireChannel();
-    for (const c of ["AT+CEREG=2", "AT+CGREG=2", "AT+CREG=2"]) {
+    // n=3 adds the EMM reject cause to n=2's TAC and cell id (TS 27.007 §10.1.22); older modems only know 2.
+    const n3 = await this.cmd("AT+CEREG=3");
+    if (n3.status === "timeout") await this.timeoutFailure(n3);
+    if (n3.status !== "ok") await this.cmd("AT+CEREG=2");
+    for (const c of ["AT+CGREG=2", "AT+CREG=2"]) {
       const r = await this.cmd(c);
       if (r.status === "timeout") await this.timeoutFailure(r);
     }
@@ -489,6 +495,10 @@ export class ModemSupervisor {
         if (isRegistered(reg.stat)) return;
         if (reg.stat === 3) denied = reg;
       }
+      if (denied && denied.rejectCause === EMM_CONGESTION) {
+        // TS 24.301 §5.5.1.2.5: reject cause #22 comes with T3346; retrying or resetting before it runs out is futile.
+        throw new NetworkBackoff(await this.backoffSeconds22(ch), `registration rejected with EMM cause 22 (congestion)`);
+      }
       if (denied) {
         throw new StepFailure("registration-denied", `${denied.kind} stat 3${denied.rejectCause !== null ? `, reject cause ${denied.rejectCause}` : ""}`);
       }
@@ -498,6 +508,16 @@ export class ModemSupervisor {
       // A +CEREG URC wakes us early.
       await this.sleep(this.t.registrationPollMs);
     }
+  }
+
+  /** The remaining T3346 back-off: Quectel's AT+QNWCFG="backoff", else the T3402 default of 12 min. */
+  private async backoffSeconds22(ch: AtChannel): Promise<number> {
+    if (this.profile.id !== "generic") {
+      const r = await this.cmd('AT+QNWCFG="backoff"', ch);
+      const m = r.status === "ok" ? r.lines.map((l) => /^\+QNWCFG:\s*"backoff",(\d+)/i.exec(l)).find((x) => x) : null;
+      if (m) return Math.max(1, Number(m[1]));
+    }
+    return 720;
   }
 
   /** Best of +CEREG?/+CGREG?/+CREG?: registered beats denied beats the rest. */

@@ -1,0 +1,222 @@
+/**
+ * Test harness: the virtual modem's AT core (src/sim/modem-core.ts) on the far
+ * end of an in-memory pipe, driven by a ManualScheduler, plus a tiny stand-in
+ * for PPP on both sides of CONNECT so supervisor tests exercise the data-mode
+ * hand-off without the PPP stack. Fake time only: runUntil() jumps from timer
+ * to timer and lets queued microtasks (pipe deliveries) settle in between.
+ */
+import { ManualScheduler, type CancelTimer } from "../../src/core/clock.ts";
+import { cause, CellkeepError, type Cause } from "../../src/core/cause.ts";
+import { createPipePair, type BytePipe } from "../../src/core/pipe.ts";
+import { loadConfigText } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/schema.ts";
+import { ModemCore } from "../../src/sim/modem-core.ts";
+import type { DataSession, DataSessionContext } from "../../src/sim/data-session.ts";
+import type { SimEvent } from "../../src/sim/events.ts";
+import { resolveBehaviour, type BehaviourOverrides } from "../../src/sim/scenario.ts";
+import type { CreatePppLink, PppLinkLike } from "../../src/modem/supervisor.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export function flush(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}
+
+/** Advance fake time timer by timer until `cond()` holds or `maxMs` passed. */
+export async function runUntil(sched: ManualScheduler, cond: () => boolean, maxMs: number): Promise<boolean> {
+  const end = sched.now() + maxMs;
+  for (let i = 0; i < 200_000; i++) {
+    await flush();
+    await flush();
+    if (cond()) return true;
+    const next = sched.nextDeadline();
+    if (next === null || next > end) {
+      sched.advanceTo(end);
+      await flush();
+      return cond();
+    }
+    sched.advanceTo(next);
+  }
+  return cond();
+}
+
+export function testConfig(toml = ""): Config {
+  const r = loadConfigText(`[network]\napn = "internet"\n${toml}`);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.config;
+}
+
+/**
+ * Stand-in for the PPP server behind CONNECT: the DTE's "HELLO" gets "UP"
+ * when the call was placed attached, else "TERMINATED" (what dial-before-attach
+ * does to real PPP: auth passes, then LCP Terminate); "BYE" ends the call.
+ */
+class FakeDataSession implements DataSession {
+  private out: Uint8Array[] = [];
+  private text = "";
+  ended = false;
+  ipUp = false;
+  private dead = false;
+  constructor(private readonly ctx: DataSessionContext, private readonly auth: "accept" | "reject", private readonly noIp: boolean) {}
+  input(data: Uint8Array): void {
+    if (this.dead) return;
+    this.text += dec.decode(data);
+    if (this.text.includes("HELLO\n")) {
+      this.text = this.text.replace("HELLO\n", "");
+      if (!this.ctx.attached) {
+        this.out.push(enc.encode("TERMINATED\n"));
+        this.ended = true;
+      } else if (this.auth === "reject") this.out.push(enc.encode("AUTHFAIL\n"));
+      else if (this.noIp) this.out.push(enc.encode("NOIP\n"));
+      else {
+        this.ipUp = true;
+        this.out.push(enc.encode("UP\n"));
+      }
+    }
+    if (this.text.includes("BYE\n")) this.ended = true;
+  }
+  poll(): void {}
+  takeOutput(): Uint8Array[] {
+    const o = this.out;
+    this.out = [];
+    return o;
+  }
+  takeEvents(): SimEvent[] {
+    return [];
+  }
+  nextDeadline(): number | null {
+    return null;
+  }
+  hangUp(): void {
+    this.ended = true;
+  }
+  setDead(dead: boolean): void {
+    this.dead = dead;
+  }
+}
+
+/** The DTE side of the stand-in PPP. */
+export const fakePppLink: CreatePppLink = (pipe, hooks) => {
+  let text = "";
+  let done = false;
+  const finish = (c: Cause | null) => {
+    if (done) return;
+    done = true;
+    hooks.down(c);
+  };
+  const offData = pipe.onData((d) => {
+    text += dec.decode(d);
+    if (text.includes("UP\n") && !text.includes("TERMINATED")) {
+      text = "";
+      hooks.up({ ipv4: { local: "10.64.0.2", remote: "10.64.0.1", dns: ["10.64.0.53"] }, ipv6: null, mru: 1500 });
+    }
+    if (text.includes("TERMINATED\n")) finish(cause("terminated-after-auth"));
+    if (text.includes("AUTHFAIL\n")) finish(cause("auth-rejected"));
+    if (text.includes("NOIP\n")) finish(cause("ipcp-no-address"));
+  });
+  pipe.onClose((reason) => finish(reason ?? cause("carrier-lost")));
+  const link: PppLinkLike = {
+    start: () => pipe.write(enc.encode("HELLO\n")),
+    stop: async () => {
+      if (!done) pipe.write(enc.encode("BYE\n"));
+      done = true;
+      offData();
+    },
+  };
+  return link;
+};
+
+export interface TestModemOptions {
+  scenarios?: string[];
+  booted?: boolean;
+  timeScale?: number;
+  overrides?: BehaviourOverrides;
+  auth?: "accept" | "reject";
+  noIp?: boolean;
+}
+
+/** The sim's modem core on a fake-time pipe, with USB-style port vanishing. */
+export class TestModem {
+  readonly core: ModemCore;
+  readonly events: SimEvent[] = [];
+  readonly received: string[] = [];
+  private modemEnd: BytePipe | null = null;
+  private cancel: CancelTimer | null = null;
+  present = true;
+  opens = 0;
+
+  constructor(
+    readonly sched: ManualScheduler,
+    opts: TestModemOptions = {},
+  ) {
+    const behaviour = resolveBehaviour(opts.scenarios ?? ["healthy"], opts.timeScale ?? 1, opts.overrides ?? {});
+    this.core = new ModemCore({
+      behaviour,
+      now: sched.now(),
+      booted: opts.booted ?? true,
+      dataSession: (ctx) => new FakeDataSession(ctx, opts.auth ?? "accept", opts.noIp ?? false),
+    });
+    this.pump();
+  }
+
+  /** SupervisorDeps.openPort */
+  openPort = async (): Promise<BytePipe> => {
+    if (!this.present) throw new CellkeepError("port-not-found", "the test modem's port is gone");
+    this.modemEnd?.close();
+    const [agent, modem] = createPipePair();
+    this.modemEnd = modem;
+    this.opens++;
+    modem.onData((d) => {
+      this.received.push(dec.decode(d));
+      this.core.input(d, this.sched.now());
+      this.pump();
+    });
+    // Pty-like modem lines: DTR reaches the modem core.
+    (agent as BytePipe & { setLines?: unknown }).setLines = async (lines: { dtr?: boolean }) => {
+      if (lines.dtr !== undefined) {
+        this.core.setDtr(lines.dtr, this.sched.now());
+        this.pump();
+      }
+    };
+    return agent;
+  };
+
+  /** All command lines the modem received, in order. */
+  commands(): string[] {
+    return this.events.filter((e): e is Extract<SimEvent, { type: "sim.command" }> => e.type === "sim.command").map((e) => e.line);
+  }
+
+  /** Push out whatever the core produced and re-arm its timer. */
+  pump(): void {
+    for (const e of this.core.takeEvents()) {
+      this.events.push(e);
+      if (e.type === "sim.port") {
+        this.present = e.present;
+        if (!e.present) {
+          const m = this.modemEnd;
+          this.modemEnd = null;
+          void m?.close();
+        }
+      }
+    }
+    const out = this.core.takeOutput();
+    if (out.length > 0 && this.modemEnd?.isOpen) this.modemEnd.write(out);
+    this.cancel?.();
+    this.cancel = null;
+    const at = this.core.nextDeadline();
+    if (at !== null) {
+      this.cancel = this.sched.setTimer(at, () => {
+        this.cancel = null;
+        this.core.poll(this.sched.now());
+        this.pump();
+      });
+    }
+  }
+
+  stop(): void {
+    this.cancel?.();
+    this.cancel = null;
+    void this.modemEnd?.close();
+  }
+}
