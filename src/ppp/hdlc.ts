@@ -239,11 +239,24 @@ export class HdlcDecoder {
     this.textMatch = 0;
   }
 
+  /** Decode a chunk; returns the frames and no-carrier events found, in order. */
   push(bytes: Uint8Array): DecodeEvent[] {
     const events: DecodeEvent[] = [];
-    const accm = this.rxAccm;
-    const buf = this.buf;
-    const max = this.maxLen;
+    this.decode(bytes, (e) => events.push(e));
+    return events;
+  }
+
+  /**
+   * Decode a chunk, calling `sink` for each event as soon as it is found.
+   * The sink may change the receive ACCM/MRU/FCS (setAccm, setMru, setFcs32):
+   * the rest of the chunk is decoded with the new settings. That matters when
+   * one read holds LCP's last Configure-Ack and the peer's first frame under
+   * the newly negotiated ACCM.
+   */
+  decode(bytes: Uint8Array, sink: (event: DecodeEvent) => void): void {
+    let accm = this.rxAccm;
+    let buf = this.buf;
+    let max = this.maxLen;
     const n = bytes.length;
     let hunting = this.hunting;
     let len = this.len;
@@ -263,7 +276,7 @@ export class HdlcDecoder {
           if (b === FLAG) break;
           tm = nextTextMatch(tm, b);
           if (tm === TEXT_DONE) {
-            this.noCarrier(events, 0);
+            this.noCarrier(sink, 0);
             tm = 0;
           }
         }
@@ -329,8 +342,13 @@ export class HdlcDecoder {
           i = j;
         } else if (b === FLAG) {
           const raw = carried + (i - segStart);
-          if (len > 0) this.finishFrame(len, raw, events);
-          else this.counters.discardedBytes += raw; // back-to-back flags, or ignored control chars only
+          if (len > 0) {
+            this.finishFrame(len, raw, sink);
+            // The sink may have changed the receive settings.
+            accm = this.rxAccm;
+            buf = this.buf;
+            max = this.maxLen;
+          } else this.counters.discardedBytes += raw; // back-to-back flags, or ignored control chars only
           carried = 0;
           segStart = i + 1;
           len = 0;
@@ -354,7 +372,7 @@ export class HdlcDecoder {
     // the candidate frame buffer with no flag to end it: look at its start once
     // per push, so the hot loop stays free of text matching.
     if (!hunting && len >= NO_CARRIER.length && startsWithNoCarrier(buf, len)) {
-      this.noCarrier(events, carried + (n - segStart));
+      this.noCarrier(sink, carried + (n - segStart));
       carried = 0;
       segStart = n;
       hunting = true;
@@ -369,7 +387,6 @@ export class HdlcDecoder {
     this.pendingEscape = pendingEscape;
     this.textMatch = tm;
     this.raw = carried + (n - segStart);
-    return events;
   }
 
   private abort(raw: number): void {
@@ -381,13 +398,13 @@ export class HdlcDecoder {
     this.counters.oversize++;
   }
 
-  private noCarrier(events: DecodeEvent[], raw: number): void {
-    events.push({ kind: "no-carrier" });
+  private noCarrier(sink: (event: DecodeEvent) => void, raw: number): void {
+    sink({ kind: "no-carrier" });
     this.counters.noCarrier++;
     this.counters.discardedBytes += raw;
   }
 
-  private finishFrame(len: number, raw: number, events: DecodeEvent[]): void {
+  private finishFrame(len: number, raw: number, sink: (event: DecodeEvent) => void): void {
     const buf = this.buf;
     const c = this.counters;
     const fcsLen = this.fcs32 ? 4 : 2;
@@ -410,7 +427,7 @@ export class HdlcDecoder {
     if (!good) {
       if (startsWithNoCarrier(buf, len)) {
         // Modem text followed by a flag (the next call's first frame).
-        this.noCarrier(events, raw);
+        this.noCarrier(sink, raw);
         return;
       }
       c.badFcs++;
@@ -447,6 +464,6 @@ export class HdlcDecoder {
       p += 2;
     }
     c.frames++;
-    events.push({ kind: "frame", protocol, info: buf.slice(p, end) });
+    sink({ kind: "frame", protocol, info: buf.slice(p, end) });
   }
 }

@@ -166,8 +166,9 @@ export class PppLink {
   private onBytes(data: Uint8Array): void {
     if (!this.started) return;
     this.c.bytesIn += data.length;
-    const events = this.decoder.push(data);
-    for (const ev of events) {
+    // Frame by frame: the session may open LCP on one frame, and the next
+    // frame in the same read already uses the receive ACCM we negotiated.
+    this.decoder.decode(data, (ev) => {
       const now = this.scheduler.now();
       if (ev.kind === "frame") {
         this.c.framesIn++;
@@ -178,8 +179,17 @@ export class PppLink {
         this.emit({ type: "ppp.link.no-carrier", at: now });
         this.session.lowerDown(now);
       }
-    }
+      this.syncReceiveFraming();
+    });
     this.flush();
+  }
+
+  /** Receive side follows what LCP negotiated (defaults while not Opened). */
+  private syncReceiveFraming(): void {
+    const rx = this.session.rxFraming();
+    this.decoder.setAccm(rx.accm);
+    this.decoder.setMru(rx.mru);
+    this.decoder.setFcs32(rx.fcs32);
   }
 
   private onPipeClosed(reason: Cause | null): void {
@@ -214,11 +224,7 @@ export class PppLink {
         this.flushAgain = false;
         const out = this.session.drain();
         if (out.frames.length > 0) this.writeFrames(out.frames);
-        // Receive side follows what LCP negotiated (defaults while not Opened).
-        const rx = this.session.rxFraming();
-        this.decoder.setAccm(rx.accm);
-        this.decoder.setMru(rx.mru);
-        this.decoder.setFcs32(rx.fcs32);
+        this.syncReceiveFraming();
         for (const ev of out.events) this.emit(ev);
         for (const p of out.ip) {
           this.c.packetsIn++;

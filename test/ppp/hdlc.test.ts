@@ -258,4 +258,25 @@ describe("HdlcDecoder", () => {
     expect(c.discardedBytes).toBeGreaterThan(0);
     expect(c.runts + c.badFcs).toBeGreaterThan(0);
   });
+
+  test("decode(): a sink that changes the receive ACCM affects the rest of the same chunk", () => {
+    // One read holds the last LCP frame (default framing) and the first frame
+    // sent under the negotiated ACCM 0 (control characters unescaped).
+    const lcp = encodeFrame(PROTO.LCP, hex("02 01 00 04"), DEFAULT_FRAMING);
+    const data = hex("00 01 02 03 11 13 1f");
+    const after = encodeFrame(PROTO.IPV4, data, { accm: 0, acfc: false, pfc: false, fcs32: false });
+    const chunk = new Uint8Array([...lcp, ...after.subarray(1)]);
+    const naive = new HdlcDecoder();
+    expect(frames(naive.push(chunk)).length).toBe(1);
+    expect(naive.counters.badFcs).toBe(1);
+    const dec = new HdlcDecoder();
+    const seen: DecodeEvent[] = [];
+    dec.decode(chunk, (e) => {
+      seen.push(e);
+      if (e.kind === "frame" && e.protocol === PROTO.LCP) dec.setAccm(0);
+    });
+    const fr = frames(seen);
+    expect(fr.map((f) => f.protocol)).toEqual([PROTO.LCP, PROTO.IPV4]);
+    expect([...fr[1]!.info]).toEqual([...data]);
+  });
 });
