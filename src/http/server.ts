@@ -25,8 +25,14 @@ function removeStaleSocket(path: string): void {
   }
 }
 
+/** "host:0" (any free port) is not a valid config value but is what tests and benchmarks need. */
+function parseEphemeral(text: string): { kind: "tcp"; host: string; port: number } | null {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):0$/.exec(text);
+  return m ? { kind: "tcp", host: m[1] ?? m[2]!, port: 0 } : null;
+}
+
 export function startHttpServer(app: HttpApp | { fetch: (req: Request, server?: unknown) => Response | Promise<Response> }, listen: string): HttpServerHandle {
-  const where = parseListen(listen);
+  const where = parseListen(listen) ?? parseEphemeral(listen);
   if (!where) throw new CellkeepError("config-invalid", `http.listen: cannot parse "${listen}"`);
   const common = {
     fetch: (req: Request, server: unknown) => app.fetch(req, server),

@@ -358,7 +358,7 @@ export class StatusView {
       }
       case "recovery.action": {
         const rung = str(e.rung) as RecoveryRung | null;
-        if (rung && rung in this.actionCounts) {
+        if (rung && Object.hasOwn(this.actionCounts, rung)) {
           this.actionCounts[rung]++;
           if (e.forced === true) this.forcedActions[rung]++;
         }

@@ -1,0 +1,202 @@
+/**
+ * `cellkeep status [--url URL] [--json]`: fetch /status from a running agent
+ * and print it for a person in a terminal.
+ *
+ * Exit codes (src/cli/exit-codes.ts):
+ *   0  the link is connected
+ *   1  the agent answered but the link is not connected
+ *   2  bad command line
+ *   3  the agent could not be reached, or did not answer with a status document
+ *
+ * URL forms: http://host:port (default http://127.0.0.1:8080), and for an
+ * agent listening on a unix socket: unix:/run/cellkeep.sock or /run/cellkeep.sock.
+ */
+import { EXIT } from "../cli/exit-codes.ts";
+import type { StatusSnapshot } from "./status-view.ts";
+
+export const DEFAULT_STATUS_URL = "http://127.0.0.1:8080";
+
+export interface StatusCommandIo {
+  out(text: string): void;
+  err(text: string): void;
+  /** For tests; defaults to the global fetch. */
+  fetch?: typeof fetch;
+  /** For relative times; defaults to Date.now. */
+  now?: () => number;
+  timeoutMs?: number;
+}
+
+const defaultIo: StatusCommandIo = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+};
+
+const USAGE = `usage: cellkeep status [--url URL] [--json]
+  --url URL   agent address: http://HOST:PORT (default ${DEFAULT_STATUS_URL}),
+              unix:/path/to.sock or /path/to.sock
+  --json      print the raw /status JSON
+exit: 0 connected, 1 not connected, 2 usage, 3 agent unreachable
+`;
+
+interface Args {
+  url: string;
+  json: boolean;
+  help: boolean;
+}
+
+function parse(argv: readonly string[]): Args | string {
+  const a: Args = { url: DEFAULT_STATUS_URL, json: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--json") a.json = true;
+    else if (arg === "--help" || arg === "-h") a.help = true;
+    else if (arg === "--url") {
+      const v = argv[++i];
+      if (v === undefined) return "--url needs a value";
+      a.url = v;
+    } else if (arg.startsWith("--url=")) a.url = arg.slice(6);
+    else return `unknown argument ${arg}`;
+  }
+  if (!a.url) return "--url needs a value";
+  return a;
+}
+
+/** Resolve the URL forms to a fetch target. */
+export function statusTarget(url: string): { href: string; unix?: string } | null {
+  const base = url.replace(/\/+$/, "");
+  if (base.startsWith("unix:") || base.startsWith("/")) {
+    const path = base.startsWith("unix:") ? base.slice(5) : base;
+    return path ? { href: "http://localhost/status", unix: path } : null;
+  }
+  try {
+    const u = new URL(base);
+    if (u.protocol !== "http:" && u.protocol !== "https:") return null;
+    return { href: `${base}${u.pathname.endsWith("/status") ? "" : "/status"}` };
+  } catch {
+    return null;
+  }
+}
+
+export async function statusCommand(argv: readonly string[], io: StatusCommandIo = defaultIo): Promise<number> {
+  const args = parse(argv);
+  if (typeof args === "string") {
+    io.err(`cellkeep status: ${args}\n${USAGE}`);
+    return EXIT.USAGE;
+  }
+  if (args.help) {
+    io.out(USAGE);
+    return EXIT.OK;
+  }
+  const target = statusTarget(args.url);
+  if (!target) {
+    io.err(`cellkeep status: cannot use URL "${args.url}"\n${USAGE}`);
+    return EXIT.USAGE;
+  }
+  const doFetch = io.fetch ?? fetch;
+  let status: StatusSnapshot;
+  try {
+    const init: RequestInit & { unix?: string } = {
+      signal: AbortSignal.timeout(io.timeoutMs ?? 5000),
+      headers: { accept: "application/json" },
+    };
+    if (target.unix) init.unix = target.unix;
+    const res = await doFetch(target.href, init);
+    if (!res.ok) {
+      io.err(`cellkeep status: ${args.url} answered HTTP ${res.status}\n`);
+      return EXIT.UNREACHABLE;
+    }
+    status = (await res.json()) as StatusSnapshot;
+    if (!status || typeof status.state !== "string") throw new Error("not a cellkeep status document");
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    io.err(`cellkeep status: cannot reach the agent at ${args.url}: ${msg}\nIs cellkeep running? Check http.listen in the config.\n`);
+    return EXIT.UNREACHABLE;
+  }
+  io.out(args.json ? JSON.stringify(status, null, 2) + "\n" : formatStatus(status, (io.now ?? Date.now)()));
+  return status.state === "connected" ? EXIT.OK : EXIT.FAILURE;
+}
+
+function dur(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 90) return `${s} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  if (s < 172800) return `${(s / 3600).toFixed(1)} h`;
+  return `${(s / 86400).toFixed(1)} d`;
+}
+
+function ago(iso: string | null, now: number): string {
+  if (!iso) return "";
+  const d = (now - Date.parse(iso)) / 1000;
+  return d >= 0 ? `${dur(d)} ago` : `in ${dur(-d)}`;
+}
+
+function bytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i ? v.toFixed(1) : v} ${units[i]}`;
+}
+
+const join = (parts: (string | null | undefined | false)[], sep = ", ") => parts.filter(Boolean).join(sep);
+
+/** The human summary (exported for tests). */
+export function formatStatus(s: StatusSnapshot, now: number): string {
+  const rows: [string, string][] = [];
+  const row = (k: string, v: string) => rows.push([k, v || "—"]);
+  row("State", join([s.state, s.since && `since ${s.since.replace("T", " ").replace(/\.\d+Z$/, "Z")} (${ago(s.since, now)})`], " "));
+  row("Cause", s.cause ? `${s.cause.code}: ${s.cause.hint}${s.cause.detail ? ` (${s.cause.detail})` : ""}` : "");
+  const p = s.ppp;
+  row(
+    "Link",
+    join([
+      p.ipv4 && `${p.ipv4.local} peer ${p.ipv4.remote}`,
+      p.ipv4 && p.ipv4.dns.length > 0 && `DNS ${p.ipv4.dns.join(" ")}`,
+      p.ipv6 && `IPv6 ${p.ipv6.local}`,
+      p.mru !== null && `MRU ${p.mru}`,
+      `PPP ${p.phase}`,
+      s.link.interface && `${s.link.interface} ${s.link.up ? "up" : "down"}${s.link.defaultRoute ? " (default route)" : ""}`,
+    ]),
+  );
+  if (p.bytesIn !== null) {
+    const errs = p.errors ? Object.entries(p.errors).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`) : [];
+    row("Traffic", `in ${bytes(p.bytesIn)} (${p.packetsIn} pkts), out ${bytes(p.bytesOut ?? 0)} (${p.packetsOut} pkts); errors: ${errs.length ? errs.join(", ") : "none"}`);
+  }
+  const m = s.modem;
+  row("Modem", join([join([m.manufacturer, m.model], " "), m.firmware && `firmware ${m.firmware}`, m.imei && `IMEI ${m.imei}`, m.port]));
+  row("SIM", join([m.imsi && `IMSI ${m.imsi}`, m.iccid && `ICCID ${m.iccid}`]));
+  const r = s.registration;
+  row("Network", join([r.status, r.act, r.operator, r.band, r.tac && `TAC ${r.tac}`, r.cell && `cell ${r.cell}`]));
+  const g = s.signal;
+  row(
+    "Signal",
+    join([
+      g.rssi !== null && `RSSI ${g.rssi} dBm`,
+      g.rsrp !== null && `RSRP ${g.rsrp} dBm`,
+      g.rsrq !== null && `RSRQ ${g.rsrq} dB`,
+      g.sinr !== null && `SINR ${g.sinr} dB`,
+    ]),
+  );
+  const h = s.health;
+  row(
+    "Health",
+    h.at
+      ? `last probe ${h.ok ? "ok" : "FAILED"}${h.rttMs !== null ? `, ${h.rttMs} ms` : ""} (${join([h.probe, h.target], " ")}, ${ago(h.at, now)})${h.consecutiveFailures ? `, ${h.consecutiveFailures} consecutive failures` : ""}`
+      : "no probe yet",
+  );
+  const rc = s.recovery;
+  row(
+    "Recovery",
+    join([
+      rc.rung ? `rung ${rc.rung}` : "idle",
+      `${rc.consecutiveFailures} consecutive failures`,
+      rc.nextActionAt && `next action ${ago(rc.nextActionAt, now)}`,
+      rc.waitingReason && `waiting: ${rc.waitingReason}`,
+    ]),
+  );
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+  return `cellkeep ${s.version}, up ${dur(s.uptime)}\n` + rows.map(([k, v]) => `${k.padEnd(width)}${v}`).join("\n") + "\n";
+}
