@@ -49,7 +49,7 @@ describe("ICMP codec", () => {
     const p = new InLinkPinger({ identifier: 1, source: ME });
     const req = p.request("1.1.1.1", 0)!;
     const bad = req.slice();
-    bad[30] ^= 0xff;
+    bad[30] = bad[30]! ^ 0xff;
     expect(parseEcho(bad)).toBeNull();
     expect(parseEcho(req.subarray(0, 24))).toBeNull();
     expect(parseEcho(new Uint8Array([0x45]))).toBeNull();
