@@ -1,0 +1,67 @@
+/**
+ * Events of the virtual modem ("sim.*"). Plain JSON data; the simulate CLI
+ * prints them and tests assert on them.
+ */
+import type { EventBase } from "../core/events.ts";
+
+export type SimPowerState = "off" | "booting" | "on";
+export type SimMode = "command" | "data" | "online-command";
+
+export interface SimPowerEvent extends EventBase {
+  type: "sim.power";
+  state: SimPowerState;
+  /** Why: "power-on", "cfun-reset", "reboot-loop", "power-cycle", "qpowd", "hang-recover", "port-vanish". */
+  reason: string;
+}
+export interface SimCommandEvent extends EventBase {
+  type: "sim.command";
+  /** The command line as received (without "AT" secrets: AT+CPIN="..." is masked). */
+  line: string;
+  /** The final result sent ("OK", "ERROR", "+CME ERROR: 10", "CONNECT 150000000", "NO CARRIER"...), or null when dropped (hung/off). */
+  result: string | null;
+}
+export interface SimRegistrationEvent extends EventBase {
+  type: "sim.registration";
+  stat: number;
+  rejectCause?: number;
+}
+export interface SimAttachEvent extends EventBase {
+  type: "sim.attach";
+  attached: boolean;
+}
+export interface SimModeEvent extends EventBase {
+  type: "sim.mode";
+  mode: SimMode;
+  reason: string;
+}
+export interface SimPortEvent extends EventBase {
+  type: "sim.port";
+  /** false: the port disappears now (USB re-enumeration); true: it is back. */
+  present: boolean;
+}
+export interface SimHangEvent extends EventBase {
+  type: "sim.hang";
+  hung: boolean;
+}
+export interface SimGarbageEvent extends EventBase {
+  type: "sim.garbage";
+  kind: "bytes" | "urc-storm";
+  bytes: number;
+}
+export interface SimPppEvent extends EventBase {
+  type: "sim.ppp";
+  /** What the network side of PPP did: "auth-ok", "auth-failed", "terminate-after-auth", "ip-assigned", "no-ip", "dead", "down". */
+  what: string;
+  detail?: string;
+}
+
+export type SimEvent =
+  | SimPowerEvent
+  | SimCommandEvent
+  | SimRegistrationEvent
+  | SimAttachEvent
+  | SimModeEvent
+  | SimPortEvent
+  | SimHangEvent
+  | SimGarbageEvent
+  | SimPppEvent;

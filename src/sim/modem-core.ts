@@ -1,0 +1,1256 @@
+/**
+ * The AT personality of a Quectel BG96/BG77 as a pure core: bytes and time
+ * in, bytes, events and "wake me at T" out. No I/O, no clock (DESIGN rule 1).
+ *
+ * Shape (after Zephyr's modem_cellular: state → enter / on event / leave):
+ *   power:  off → booting → on            (RDY + boot URCs when booting ends)
+ *   mode:   command ⇄ data ⇄ online-command (CONNECT, +++ / ATO, ATH, DTR, NO CARRIER)
+ *   radio:  CFUN 0/1/4, SIM state, registration stat, packet attach
+ * Timers are data: one `{kind → at}` table; `nextDeadline()` is its minimum
+ * (plus the data session's). Scenario faults (hang, garbage, reboot loop,
+ * drop, dead peer, port vanish) are read from SimBehaviour.
+ *
+ * Line formats (Quectel BG96 AT Commands Manual §1.4, V.250): with ATV1 an
+ * information response is <CR><LF>text<CR><LF> and a final result is
+ * <CR><LF>OK<CR><LF>; echo (ATE1, the default) repeats each received
+ * character as it arrives.
+ */
+import type { DataSession, DataSessionFactory } from "./data-session.ts";
+import type { SimEvent, SimMode, SimPowerState } from "./events.ts";
+import type { SimBehaviour } from "./scenario.ts";
+import {
+  ACT_CATM1,
+  CELL_ID,
+  CME,
+  CONNECT_TEXT,
+  ICCID,
+  IMEI,
+  IMSI,
+  MANUFACTURER,
+  MODEL_TEXT,
+  NUMERIC_RESULT,
+  OPERATOR_NAME,
+  PLMN,
+  TAC,
+  cmeText,
+  rssiIndex,
+} from "./quectel-text.ts";
+
+const CR = 0x0d;
+const LF = 0x0a;
+const BS = 0x08;
+const PLUS = 0x2b;
+/** Longest command line we keep (BG96: 1024 characters incl. "AT"); longer input is cut. */
+const MAX_LINE = 1024;
+
+type TimerKind =
+  | "boot"
+  | "registration"
+  | "attach"
+  | "pending"
+  | "escape"
+  | "drop"
+  | "dead"
+  | "garbage"
+  | "reboot"
+  | "hang-recover"
+  | "vanish-reboot"
+  | "powerdown";
+
+/** A command whose answer comes later (AT+CGATT=1, ATD, AT+QPOWD). */
+interface PendingCommand {
+  kind: "cgatt" | "dial" | "qpowd";
+  line: string;
+  cid?: number;
+}
+
+/** Result of executing one command of a command line. */
+type CmdResult =
+  | { kind: "ok"; info?: string[] }
+  | { kind: "error" }
+  | { kind: "cme"; code: number }
+  | { kind: "final"; text: string; info?: string[] }
+  | { kind: "later"; pending: PendingCommand; info?: string[] }
+  | { kind: "connect"; cid: number }
+  | { kind: "reset" };
+
+export interface ModemCoreOptions {
+  behaviour: SimBehaviour;
+  /** Start time; the modem powers on at once (RDY after bootMs). */
+  now: number;
+  /** Builds what runs behind CONNECT. Without one, data-mode bytes are swallowed. */
+  dataSession?: DataSessionFactory;
+  /** Start already booted (skip the initial RDY wait), e.g. for unit tests. */
+  booted?: boolean;
+}
+
+interface Context {
+  cid: number;
+  type: string;
+  apn: string;
+}
+
+/** 32-bit PRNG (mulberry32) so garbage is reproducible from the scenario seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface ModemCounters {
+  commands: number;
+  /** Bytes dropped because the modem was off, booting or hung. */
+  droppedBytes: number;
+  boots: number;
+  calls: number;
+  garbageBursts: number;
+}
+
+export class ModemCore {
+  readonly behaviour: SimBehaviour;
+  readonly counters: ModemCounters = { commands: 0, droppedBytes: 0, boots: 0, calls: 0, garbageBursts: 0 };
+
+  private power: SimPowerState = "off";
+  private mode: SimMode = "command";
+  private hung = false;
+  private hangUsed = false;
+  private commandsSinceBoot = 0;
+  private rebootsDone = 0;
+  private vanishRebootDone = false;
+
+  // settings (reset by boot / ATZ)
+  private echo = true;
+  private verbose = true;
+  private quiet = false;
+  private cmee = 1;
+  private andD = 2;
+  private cregN = 0;
+  private cgregN = 0;
+  private ceregN = 0;
+  private ipr = 115200;
+
+  // radio
+  private cfun = 1;
+  private sim: "ready" | "pin" | "puk" | "missing";
+  private pinAttempts = 3;
+  private stat = 0;
+  private rejectCause: number | null = null;
+  private backoffUntil: number | null = null;
+  private backoffUsed = false;
+  private attached = false;
+  private contexts = new Map<number, Context>();
+
+  // line discipline
+  private line: number[] = [];
+  private lastLine = "";
+  private held: number[] = [];
+  private pending: PendingCommand | null = null;
+  private heldUrcs: string[] = [];
+  /** A command line is being executed: URCs wait until its final result. */
+  private executing = false;
+
+  // data mode
+  private session: DataSession | null = null;
+  private lastRxAt = Number.NEGATIVE_INFINITY;
+  private plusCount = 0;
+  private deadSet = false;
+  private ipUpAt: number | null = null;
+
+  private timers = new Map<TimerKind, number>();
+  private out: Uint8Array[] = [];
+  private events: SimEvent[] = [];
+  private readonly random: () => number;
+  private readonly makeSession: DataSessionFactory | undefined;
+  private readonly enc = new TextEncoder();
+  private now: number;
+
+  constructor(opts: ModemCoreOptions) {
+    this.behaviour = opts.behaviour;
+    this.makeSession = opts.dataSession;
+    this.random = prng(opts.behaviour.seed);
+    this.sim = opts.behaviour.sim;
+    this.now = opts.now;
+    this.contexts.set(1, { cid: 1, type: "IP", apn: "" });
+    this.startBoot(opts.now, "power-on");
+    if (opts.booted) this.finishBoot(opts.now, false);
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** Bytes from the DTE (the agent). */
+  input(data: Uint8Array, now: number): void {
+    this.advance(now);
+    if (this.power !== "on" || this.hung) {
+      this.counters.droppedBytes += data.length;
+      return;
+    }
+    if (this.mode === "data") {
+      this.dataInput(data, now);
+      return;
+    }
+    for (const b of data) this.commandByte(b, now);
+  }
+
+  /** Run whatever is due at `now`. */
+  poll(now: number): void {
+    this.advance(now);
+  }
+
+  /** DTR line from the DTE (only transports with modem lines; a pty has none). */
+  setDtr(on: boolean, now: number): void {
+    this.advance(now);
+    if (on || this.power !== "on" || this.hung) return;
+    if (this.mode === "command" || this.andD === 0) return;
+    if (this.andD === 1) {
+      // &D1: ON→OFF switches to command mode, the call stays up (V.250 §6.2.9).
+      this.enterMode("online-command", "dtr", now);
+      this.final("OK");
+    } else {
+      // &D2: ON→OFF hangs the call up and returns to command mode.
+      this.endCall(now, "dtr", true);
+    }
+  }
+
+  /** Pull the power and put it back (the test's / simulator's power-cycle hook). */
+  powerCycle(now: number): void {
+    this.advance(now);
+    this.reboot(now, "power-cycle");
+  }
+
+  // ---------------------------------------------------------------- outputs
+
+  /** Bytes for the DTE since the last call, concatenated. */
+  takeOutput(): Uint8Array {
+    if (this.out.length === 0) return new Uint8Array(0);
+    if (this.out.length === 1) {
+      const only = this.out[0]!;
+      this.out = [];
+      return only;
+    }
+    let n = 0;
+    for (const c of this.out) n += c.length;
+    const all = new Uint8Array(n);
+    let at = 0;
+    for (const c of this.out) {
+      all.set(c, at);
+      at += c.length;
+    }
+    this.out = [];
+    return all;
+  }
+
+  takeEvents(): SimEvent[] {
+    const e = this.events;
+    this.events = [];
+    return e;
+  }
+
+  nextDeadline(): number | null {
+    let best: number | null = null;
+    for (const at of this.timers.values()) if (best === null || at < best) best = at;
+    const s = this.session?.nextDeadline() ?? null;
+    if (s !== null && (best === null || s < best)) best = s;
+    return best;
+  }
+
+  // ---------------------------------------------------------------- state views
+
+  get powerState(): SimPowerState {
+    return this.power;
+  }
+  get modeState(): SimMode {
+    return this.mode;
+  }
+  get isHung(): boolean {
+    return this.hung;
+  }
+  get registrationStat(): number {
+    return this.stat;
+  }
+  get isAttached(): boolean {
+    return this.attached;
+  }
+  get dataSession(): DataSession | null {
+    return this.session;
+  }
+
+  // ---------------------------------------------------------------- time
+
+  private advance(now: number): void {
+    if (now > this.now) this.now = now;
+    // Fire due timers in deadline order; a handler may arm new ones.
+    for (let guard = 0; guard < 10_000; guard++) {
+      let kind: TimerKind | null = null;
+      let at = Number.POSITIVE_INFINITY;
+      for (const [k, t] of this.timers) {
+        if (t <= now && t < at) {
+          kind = k;
+          at = t;
+        }
+      }
+      if (kind === null) break;
+      this.timers.delete(kind);
+      this.fire(kind, at);
+    }
+    if (this.session) {
+      this.session.poll(now);
+      this.pumpSession(now);
+    }
+  }
+
+  private arm(kind: TimerKind, at: number): void {
+    this.timers.set(kind, at);
+  }
+  private disarm(kind: TimerKind): void {
+    this.timers.delete(kind);
+  }
+
+  private fire(kind: TimerKind, at: number): void {
+    switch (kind) {
+      case "boot":
+        this.finishBoot(at, true);
+        break;
+      case "registration":
+        this.registrationStep(at);
+        break;
+      case "attach":
+        this.setAttached(true, at);
+        if (this.pending?.kind === "cgatt") this.completePending(at, { kind: "ok" });
+        break;
+      case "pending":
+        this.pendingTimeout(at);
+        break;
+      case "escape":
+        this.escapeToCommand(at);
+        break;
+      case "drop":
+        if (this.mode !== "command") this.endCall(at, "drop-after", true);
+        break;
+      case "dead":
+        if (this.session) {
+          this.session.setDead(true);
+          this.deadSet = true;
+          this.emit({ type: "sim.ppp", at, what: "dead", detail: "dead-peer: the network stopped answering" });
+        }
+        break;
+      case "garbage":
+        this.garbage(at);
+        break;
+      case "reboot":
+        this.rebootsDone++;
+        this.reboot(at, "reboot-loop");
+        break;
+      case "vanish-reboot":
+        this.reboot(at, "port-vanish");
+        break;
+      case "hang-recover":
+        this.reboot(at, "hang-recover");
+        break;
+      case "powerdown":
+        this.power = "off";
+        this.clearCallAndTimers(at);
+        this.emit({ type: "sim.power", at, state: "off", reason: "qpowd" });
+        break;
+    }
+  }
+
+  // ---------------------------------------------------------------- power
+
+  private startBoot(now: number, reason: string): void {
+    this.power = "booting";
+    this.hung = false;
+    this.commandsSinceBoot = 0;
+    this.resetSettings();
+    this.cfun = 1;
+    this.stat = 0;
+    this.rejectCause = null;
+    this.backoffUntil = null;
+    this.attached = false;
+    this.sim = this.behaviour.sim;
+    this.pinAttempts = 3;
+    this.line = [];
+    this.held = [];
+    this.pending = null;
+    this.heldUrcs = [];
+    this.emit({ type: "sim.power", at: now, state: "booting", reason });
+    this.arm("boot", now + this.behaviour.bootMs);
+  }
+
+  private finishBoot(now: number, urcs: boolean): void {
+    this.disarm("boot");
+    this.power = "on";
+    this.counters.boots++;
+    if (this.behaviour.portVanish) this.emit({ type: "sim.port", at: now, present: true });
+    this.emit({ type: "sim.power", at: now, state: "on", reason: "boot" });
+    if (urcs) {
+      // BG96 boot sequence on the AT port (Hardware Design §3.7 / AT manual §1.5).
+      this.urc("RDY");
+      this.urc("+CFUN: 1");
+      if (this.sim === "ready") this.urc("+CPIN: READY");
+      else if (this.sim === "pin") this.urc("+CPIN: SIM PIN");
+      if (this.sim === "ready") this.urc("+QIND: SMS DONE");
+      if (this.behaviour.model === "BG77") this.urc("APP RDY");
+    }
+    this.radioOn(now);
+    const loop = this.behaviour.rebootLoop;
+    if (loop && this.rebootsDone < loop.times) this.arm("reboot", now + loop.everyMs);
+    if (this.behaviour.garbageEveryMs !== null) this.arm("garbage", now + this.behaviour.garbageEveryMs);
+  }
+
+  /** A module reset: the line goes silent (no NO CARRIER: the module is gone), then it boots again. */
+  private reboot(now: number, reason: string): void {
+    this.clearCallAndTimers(now);
+    if (this.behaviour.portVanish) this.emit({ type: "sim.port", at: now, present: false });
+    this.startBoot(now, reason);
+  }
+
+  private clearCallAndTimers(now: number): void {
+    if (this.session) {
+      this.session.hangUp(now);
+      this.collectSessionEvents();
+      this.session = null;
+    }
+    if (this.mode !== "command") this.enterMode("command", "reset", now);
+    this.timers.clear();
+    this.plusCount = 0;
+  }
+
+  private resetSettings(): void {
+    this.echo = true;
+    this.verbose = true;
+    this.quiet = false;
+    this.cmee = 1;
+    this.andD = 2;
+    this.cregN = 0;
+    this.cgregN = 0;
+    this.ceregN = 0;
+  }
+
+  // ---------------------------------------------------------------- radio, SIM, registration
+
+  private radioOn(now: number): void {
+    if (this.cfun !== 1 || this.sim !== "ready") return;
+    this.setStat(2, now, null);
+    this.arm("registration", now + this.behaviour.registrationMs);
+  }
+
+  private radioOff(now: number): void {
+    this.disarm("registration");
+    this.disarm("attach");
+    this.setAttached(false, now);
+    this.setStat(0, now, null);
+  }
+
+  private registrationStep(now: number): void {
+    if (this.cfun !== 1 || this.sim !== "ready") return;
+    const how = this.behaviour.registration;
+    if (how === "denied") {
+      this.setStat(3, now, null);
+    } else if (how === "backoff" && !this.backoffUsed) {
+      // EMM cause #22 "Congestion" comes with T3346 (TS 24.301 §5.5.1.2.5):
+      // the UE must not retry until it expires.
+      this.backoffUsed = true;
+      this.backoffUntil = now + this.behaviour.backoffMs;
+      this.setStat(3, now, 22);
+      this.arm("registration", this.backoffUntil);
+    } else if (this.stat === 3 && this.backoffUntil !== null) {
+      // T3346 expired: search again, then register.
+      this.backoffUntil = null;
+      this.setStat(2, now, null);
+      this.arm("registration", now + this.behaviour.registrationMs);
+    } else {
+      this.setStat(1, now, null);
+      if (this.behaviour.autoAttach || this.pending?.kind === "cgatt") this.arm("attach", now + this.behaviour.attachMs);
+    }
+  }
+
+  private setStat(stat: number, now: number, rejectCause: number | null): void {
+    const changed = stat !== this.stat || rejectCause !== this.rejectCause;
+    this.stat = stat;
+    this.rejectCause = rejectCause;
+    if (!changed) return;
+    this.emit(rejectCause === null ? { type: "sim.registration", at: now, stat } : { type: "sim.registration", at: now, stat, rejectCause });
+    if (this.ceregN > 0) this.urc(this.regUrc("+CEREG", this.ceregN));
+    if (this.cgregN > 0) this.urc(this.regUrc("+CGREG", this.cgregN));
+    if (this.cregN > 0) this.urc(this.regUrc("+CREG", this.cregN));
+    if (stat !== 1 && stat !== 5) {
+      this.disarm("attach");
+      this.setAttached(false, now);
+    }
+  }
+
+  private setAttached(on: boolean, now: number): void {
+    if (on === this.attached) return;
+    this.attached = on;
+    this.emit({ type: "sim.attach", at: now, attached: on });
+  }
+
+  private camped(): boolean {
+    return this.stat === 1 || this.stat === 5 || (this.stat === 3 && this.rejectCause !== null);
+  }
+
+  /** "+CEREG: <stat>[,"<tac>","<ci>",<AcT>[,<cause_type>,<reject_cause>]]" (URC form, 27.007 §10.1.22). */
+  private regUrc(name: string, n: number): string {
+    return `${name}: ${this.regFields(n)}`;
+  }
+
+  private regFields(n: number): string {
+    let s = `${this.stat}`;
+    if (n >= 2 && this.camped()) s += `,"${TAC}","${CELL_ID}",${ACT_CATM1}`;
+    if (n >= 3 && this.rejectCause !== null) {
+      if (!(n >= 2 && this.camped())) s += `,,,`;
+      s += `,0,${this.rejectCause}`;
+    }
+    return s;
+  }
+
+  // ---------------------------------------------------------------- command mode line discipline
+
+  private commandByte(b: number, now: number): void {
+    if (this.pending) {
+      // A command is executing: keep what comes until it finishes.
+      this.held.push(b);
+      return;
+    }
+    if (this.echo) this.out.push(Uint8Array.of(b));
+    if (b === CR) {
+      const text = String.fromCharCode(...this.line).trim();
+      this.line = [];
+      this.commandLine(text, now);
+      return;
+    }
+    if (b === LF && this.line.length === 0) return;
+    if (b === BS) {
+      this.line.pop();
+      return;
+    }
+    if (this.line.length === 0 && (b === 0x41 || b === 0x61)) {
+      this.line.push(b);
+      return;
+    }
+    if (this.line.length === 1 && b === 0x2f && (this.line[0] === 0x41 || this.line[0] === 0x61)) {
+      // "A/" repeats the last command line at once, no CR needed (V.250 §6.2.2).
+      this.line = [];
+      this.commandLine(this.lastLine, now);
+      return;
+    }
+    if (this.line.length === 0) return; // noise before "A": ignored like a real modem
+    if (this.line.length < MAX_LINE) this.line.push(b);
+  }
+
+  private commandLine(text: string, now: number): void {
+    if (!/^at/i.test(text)) return;
+    this.lastLine = text;
+    this.counters.commands++;
+    const body = text.slice(2);
+    const results: CmdResult[] = [];
+    const cmds = splitCommands(body);
+    if (cmds === null) {
+      this.finishLine(text, { kind: "error" }, now);
+      return;
+    }
+    let last: CmdResult = { kind: "ok" };
+    this.executing = true;
+    for (const cmd of cmds) {
+      last = this.execute(cmd, now);
+      results.push(last);
+      if (last.kind !== "ok") break;
+    }
+    this.executing = false;
+    // Information responses of every command, in order, then one final result.
+    for (const r of results) {
+      if ((r.kind === "ok" || r.kind === "final" || r.kind === "later") && r.info) for (const i of r.info) this.info(i);
+    }
+    this.finishLine(text, last, now);
+  }
+
+  private finishLine(text: string, r: CmdResult, now: number): void {
+    let result: string | null;
+    switch (r.kind) {
+      case "ok":
+        result = "OK";
+        break;
+      case "error":
+        result = "ERROR";
+        break;
+      case "cme":
+        result = this.cmeResult(r.code);
+        break;
+      case "final":
+        result = r.text;
+        break;
+      case "later":
+        this.pending = r.pending;
+        result = null;
+        break;
+      case "connect":
+        result = CONNECT_TEXT;
+        break;
+      case "reset":
+        result = "OK";
+        break;
+    }
+    if (result !== null) this.final(result);
+    if (!this.pending) this.flushUrcs();
+    this.emit({ type: "sim.command", at: now, line: maskSecrets(text), result: r.kind === "later" ? "(pending)" : result });
+    if (r.kind === "connect") this.startCall(r.cid, now);
+    if (r.kind === "reset") this.reboot(now, "cfun-reset");
+    this.afterCommand(now);
+  }
+
+  private afterCommand(now: number): void {
+    this.commandsSinceBoot++;
+    const h = this.behaviour.hang;
+    if (h && !this.hangUsed && this.commandsSinceBoot >= h.afterCommands && this.power === "on") {
+      this.hangUsed = true;
+      this.hung = true;
+      this.line = [];
+      this.held = [];
+      this.emit({ type: "sim.hang", at: now, hung: true });
+      if (h.recoverMs !== null) this.arm("hang-recover", now + h.recoverMs);
+    }
+  }
+
+  private cmeResult(code: number): string {
+    if (this.cmee === 0) return "ERROR";
+    return this.cmee === 1 ? `+CME ERROR: ${code}` : `+CME ERROR: ${cmeText(code)}`;
+  }
+
+  private completePending(now: number, r: CmdResult): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = null;
+    this.disarm("pending");
+    if ((r.kind === "ok" || r.kind === "final") && r.info) for (const i of r.info) this.info(i);
+    let result: string;
+    if (r.kind === "ok") result = "OK";
+    else if (r.kind === "cme") result = this.cmeResult(r.code);
+    else if (r.kind === "final") result = r.text;
+    else if (r.kind === "connect") result = CONNECT_TEXT;
+    else result = "ERROR";
+    this.final(result);
+    this.emit({ type: "sim.command", at: now, line: maskSecrets(p.line), result });
+    if (r.kind === "connect") this.startCall(r.cid, now);
+    this.flushUrcs();
+    // Re-run whatever the DTE typed while we were busy.
+    const held = this.held;
+    this.held = [];
+    for (const b of held) this.commandByte(b, now);
+  }
+
+  private pendingTimeout(now: number): void {
+    const p = this.pending;
+    if (!p) return;
+    switch (p.kind) {
+      case "cgatt":
+        this.completePending(now, { kind: "cme", code: CME.noNetworkService });
+        break;
+      case "dial":
+        this.completePending(now, this.dialOutcome(p.cid ?? 1));
+        break;
+      case "qpowd":
+        this.pending = null;
+        this.held = [];
+        this.urc("POWERED DOWN");
+        this.arm("powerdown", now);
+        break;
+    }
+  }
+
+  // ---------------------------------------------------------------- the commands
+
+  private execute(cmd: string, now: number): CmdResult {
+    const upper = cmd.toUpperCase();
+    // Basic commands (V.250): one letter or &letter plus an optional number.
+    if (!upper.startsWith("+")) return this.basic(upper, cmd, now);
+    const m = /^(\+[A-Z0-9]+)(=\?|\?|=(.*))?$/s.exec(cmd.toUpperCase());
+    if (!m) return { kind: "error" };
+    const name = m[1]!;
+    const form: "exec" | "read" | "test" | "set" = m[2] === undefined ? "exec" : m[2] === "?" ? "read" : m[2] === "=?" ? "test" : "set";
+    // Keep the original case of the arguments (APN, PIN, password).
+    const rawArgs = form === "set" ? cmd.slice(cmd.indexOf("=") + 1) : "";
+    const args = form === "set" ? splitArgs(rawArgs) : [];
+    return this.extended(name, form, args, now);
+  }
+
+  private basic(upper: string, original: string, now: number): CmdResult {
+    if (upper === "") return { kind: "ok" };
+    const letter = upper.startsWith("&") ? upper.slice(0, 2) : upper.slice(0, 1);
+    const arg = upper.slice(letter.length);
+    const n = arg === "" ? 0 : Number(arg);
+    switch (letter) {
+      case "E":
+        if (n !== 0 && n !== 1) return { kind: "error" };
+        this.echo = n === 1;
+        return { kind: "ok" };
+      case "V":
+        if (n !== 0 && n !== 1) return { kind: "error" };
+        this.verbose = n === 1;
+        return { kind: "ok" };
+      case "Q":
+        this.quiet = n === 1;
+        return { kind: "ok" };
+      case "I":
+        return { kind: "ok", info: [MANUFACTURER, this.text.model, `Revision: ${this.text.revision}`] };
+      case "Z":
+      case "&F":
+        this.resetSettings();
+        return { kind: "ok" };
+      case "&W":
+      case "X":
+      case "&C":
+        return { kind: "ok" };
+      case "&D":
+        if (!(n >= 0 && n <= 2)) return { kind: "error" };
+        this.andD = n;
+        return { kind: "ok" };
+      case "S":
+        if (/^\d+\?$/.test(arg)) return { kind: "ok", info: [sRegister(Number(arg.slice(0, -1)))] };
+        if (/^\d+=\d+$/.test(arg)) return { kind: "ok" };
+        return { kind: "error" };
+      case "H":
+        if (this.mode === "online-command") {
+          this.endCall(now, "ath", false);
+        }
+        return { kind: "ok" };
+      case "O":
+        if (this.mode !== "online-command" || !this.session) return { kind: "final", text: "NO CARRIER" };
+        this.enterMode("data", "ato", now);
+        return { kind: "final", text: CONNECT_TEXT };
+      case "D":
+        return this.dial(original.slice(1), now);
+      case "A":
+        return { kind: "final", text: "NO CARRIER" };
+      default:
+        return { kind: "error" };
+    }
+  }
+
+  private get text() {
+    return MODEL_TEXT[this.behaviour.model];
+  }
+
+  private simCheck(): CmdResult | null {
+    switch (this.sim) {
+      case "ready":
+        return null;
+      case "missing":
+        return { kind: "cme", code: CME.simNotInserted };
+      case "pin":
+        return { kind: "cme", code: CME.simPinRequired };
+      case "puk":
+        return { kind: "cme", code: CME.simPukRequired };
+    }
+  }
+
+  private extended(name: string, form: "exec" | "read" | "test" | "set", args: string[], now: number): CmdResult {
+    const ok = (info?: string[]): CmdResult => (info ? { kind: "ok", info } : { kind: "ok" });
+    const bad: CmdResult = { kind: "cme", code: CME.incorrectParameters };
+    const num = (i: number): number | null => {
+      const a = args[i];
+      return a !== undefined && /^\d+$/.test(a) ? Number(a) : null;
+    };
+    switch (name) {
+      case "+CMEE":
+        if (form === "read") return ok([`+CMEE: ${this.cmee}`]);
+        if (form === "test") return ok(["+CMEE: (0-2)"]);
+        if (form === "set") {
+          const v = num(0);
+          if (v === null || v > 2) return bad;
+          this.cmee = v;
+        }
+        return ok();
+      case "+CGMI":
+      case "+GMI":
+        return ok([MANUFACTURER]);
+      case "+CGMM":
+      case "+GMM":
+        return ok([this.text.model]);
+      case "+CGMR":
+      case "+GMR":
+        return ok([this.text.revision]);
+      case "+CGSN":
+      case "+GSN":
+        return ok([IMEI]);
+      case "+CIMI":
+        return this.simCheck() ?? ok([IMSI]);
+      case "+QCCID":
+      case "+CCID":
+        return this.sim === "missing" ? { kind: "cme", code: CME.simNotInserted } : ok([`+QCCID: ${ICCID}`]);
+      case "+IPR":
+        if (form === "read") return ok([`+IPR: ${this.ipr}`]);
+        if (form === "set") {
+          const v = num(0);
+          if (v === null) return bad;
+          this.ipr = v;
+        }
+        return ok();
+      case "+CPIN":
+        return this.cpin(form, args, now);
+      case "+CFUN":
+        return this.cfunCmd(form, args, now);
+      case "+CREG":
+      case "+CGREG":
+      case "+CEREG":
+        return this.regCmd(name, form, args);
+      case "+CGATT":
+        return this.cgatt(form, args, now);
+      case "+COPS":
+        if (form === "read") {
+          if (this.stat === 1 || this.stat === 5) return ok([`+COPS: 0,0,"${OPERATOR_NAME}",${ACT_CATM1}`]);
+          return ok(["+COPS: 0"]);
+        }
+        if (form === "test") return ok([`+COPS: (2,"${OPERATOR_NAME}","${OPERATOR_NAME}","${PLMN}",${ACT_CATM1}),,(0-4),(0-2)`]);
+        return ok();
+      case "+CSQ":
+        if (form === "test") return ok(["+CSQ: (0-31,99),(0-7,99)"]);
+        return ok([this.radioUp() ? `+CSQ: ${rssiIndex(-65)},99` : "+CSQ: 99,99"]);
+      case "+QCSQ":
+        if (form === "test") return ok([`+QCSQ: "NOSERVICE","${this.text.sysmode}"`]);
+        // +QCSQ: <sysmode>,<rssi>,<rsrp>,<sinr>,<rsrq> (BG96 manual §6.x)
+        return ok([this.radioUp() ? `+QCSQ: "${this.text.sysmode}",-65,-91,155,-9` : `+QCSQ: "NOSERVICE"`]);
+      case "+QNWINFO":
+        return ok([this.radioUp() ? `+QNWINFO: "${this.text.act}","${PLMN}","LTE BAND 20",6300` : "+QNWINFO: No Service"]);
+      case "+QNWCFG":
+        return this.qnwcfg(form, args);
+      case "+CGDCONT":
+        return this.cgdcont(form, args);
+      case "+CGACT":
+        if (form === "read") return ok([`+CGACT: 1,${this.session?.ipUp ? 1 : 0}`]);
+        return ok();
+      case "+CGPADDR":
+        return ok(["+CGPADDR: 1"]);
+      case "+QPOWD": {
+        if (form === "test") return ok(["+QPOWD: (0,1)"]);
+        const v = form === "set" ? num(0) : 1;
+        if (v === null || v > 1) return bad;
+        // QPOWD=1 (normal): OK, then "POWERED DOWN" once it has detached; QPOWD=0: at once.
+        if (v === 0) return { kind: "later", pending: { kind: "qpowd", line: "AT+QPOWD=0" } };
+        this.final("OK");
+        this.arm("pending", now + Math.max(1, Math.round(this.behaviour.bootMs / 2)));
+        return { kind: "later", pending: { kind: "qpowd", line: "AT+QPOWD" } };
+      }
+      case "+CGEREP":
+      case "+CTZU":
+      case "+CMGF":
+      case "+CSCS":
+      case "+QCFG":
+      case "+QURCCFG":
+      case "+IFC":
+      case "+QSCLK":
+      case "+CPSMS":
+      case "+CEDRXS":
+        return ok();
+      case "+CCLK":
+        return ok(['+CCLK: "26/01/01,00:00:00+00"']);
+      default:
+        return { kind: "error" };
+    }
+  }
+
+  private radioUp(): boolean {
+    return this.cfun === 1 && (this.stat === 1 || this.stat === 5);
+  }
+
+  private cpin(form: string, args: string[], now: number): CmdResult {
+    if (form === "test") return { kind: "ok" };
+    if (form === "read") {
+      switch (this.sim) {
+        case "missing":
+          return { kind: "cme", code: CME.simNotInserted };
+        case "ready":
+          return { kind: "ok", info: ["+CPIN: READY"] };
+        case "pin":
+          return { kind: "ok", info: ["+CPIN: SIM PIN"] };
+        case "puk":
+          return { kind: "ok", info: ["+CPIN: SIM PUK"] };
+      }
+    }
+    if (form !== "set") return { kind: "error" };
+    if (this.sim === "missing") return { kind: "cme", code: CME.simNotInserted };
+    if (this.sim === "ready") return { kind: "cme", code: CME.operationNotAllowed };
+    if (this.sim === "puk") return { kind: "cme", code: CME.simPukRequired };
+    if (args[0] === this.behaviour.pin) {
+      this.sim = "ready";
+      this.urc("+CPIN: READY");
+      this.urc("+QIND: SMS DONE");
+      this.radioOn(now);
+      return { kind: "ok" };
+    }
+    this.pinAttempts--;
+    if (this.pinAttempts <= 0) this.sim = "puk";
+    return { kind: "cme", code: CME.incorrectPassword };
+  }
+
+  private cfunCmd(form: string, args: string[], now: number): CmdResult {
+    if (form === "read") return { kind: "ok", info: [`+CFUN: ${this.cfun}`] };
+    if (form === "test") return { kind: "ok", info: ["+CFUN: (0,1,4),(0-1)"] };
+    if (form !== "set") return { kind: "error" };
+    const fun = args[0];
+    const rst = args[1] ?? "0";
+    if (fun !== "0" && fun !== "1" && fun !== "4") return { kind: "cme", code: CME.incorrectParameters };
+    if (rst === "1") {
+      // CFUN=<fun>,1: reset the module. It answers OK, goes silent, then RDY.
+      return { kind: "reset" };
+    }
+    const v = Number(fun);
+    if (v === this.cfun) return { kind: "ok" };
+    this.cfun = v;
+    if (v === 1) this.radioOn(now);
+    else this.radioOff(now);
+    return { kind: "ok" };
+  }
+
+  private regCmd(name: string, form: string, args: string[]): CmdResult {
+    const key = name === "+CEREG" ? "ceregN" : name === "+CGREG" ? "cgregN" : "cregN";
+    if (form === "test") return { kind: "ok", info: [`${name}: (0-${name === "+CEREG" ? 5 : 2})`] };
+    if (form === "set") {
+      const a = args[0] ?? "0";
+      const max = name === "+CEREG" ? 5 : 2;
+      if (!/^\d$/.test(a) || Number(a) > max) return { kind: "cme", code: CME.incorrectParameters };
+      this[key] = Number(a);
+      return { kind: "ok" };
+    }
+    if (form === "read") return { kind: "ok", info: [`${name}: ${this[key]},${this.regFields(this[key])}`] };
+    return { kind: "error" };
+  }
+
+  private cgatt(form: string, args: string[], now: number): CmdResult {
+    if (form === "read") return { kind: "ok", info: [`+CGATT: ${this.attached ? 1 : 0}`] };
+    if (form === "test") return { kind: "ok", info: ["+CGATT: (0,1)"] };
+    if (form !== "set") return { kind: "error" };
+    const sim = this.simCheck();
+    if (sim) return sim;
+    if (args[0] === "0") {
+      this.disarm("attach");
+      this.setAttached(false, now);
+      return { kind: "ok" };
+    }
+    if (args[0] !== "1") return { kind: "cme", code: CME.incorrectParameters };
+    if (this.attached) return { kind: "ok" };
+    if (this.cfun !== 1) return { kind: "cme", code: CME.noNetworkService };
+    if (this.stat === 3 && this.backoffUntil === null) return { kind: "cme", code: CME.noNetworkService };
+    // Registered: attach takes attachMs. Searching: wait for registration, up to 140 s.
+    if (this.stat === 1 || this.stat === 5) this.arm("attach", now + this.behaviour.attachMs);
+    this.arm("pending", now + this.behaviour.attachTimeoutMs);
+    return { kind: "later", pending: { kind: "cgatt", line: "AT+CGATT=1" } };
+  }
+
+  private qnwcfg(form: string, args: string[]): CmdResult {
+    // Modelled on Quectel's AT+QNWCFG query style: +QNWCFG: "backoff",<remaining s>,<reject cause>.
+    if (form !== "set") return { kind: "error" };
+    if ((args[0] ?? "").toLowerCase() !== "backoff") return { kind: "cme", code: CME.incorrectParameters };
+    const left = this.backoffUntil === null ? 0 : Math.max(0, Math.ceil((this.backoffUntil - this.now) / 1000));
+    return { kind: "ok", info: [`+QNWCFG: "backoff",${left},${this.rejectCause ?? 0}`] };
+  }
+
+  private cgdcont(form: string, args: string[]): CmdResult {
+    if (form === "test") return { kind: "ok", info: ['+CGDCONT: (1-15),"IP",,,(0-2),(0-4),(0)', '+CGDCONT: (1-15),"IPV6",,,(0-2),(0-4),(0)', '+CGDCONT: (1-15),"IPV4V6",,,(0-2),(0-4),(0)'] };
+    if (form === "read") {
+      const lines = [...this.contexts.values()]
+        .sort((a, b) => a.cid - b.cid)
+        .map((c) => `+CGDCONT: ${c.cid},"${c.type}","${c.apn}","0.0.0.0",0,0,0`);
+      return { kind: "ok", info: lines };
+    }
+    if (form !== "set") return { kind: "error" };
+    const cid = args[0] !== undefined && /^\d+$/.test(args[0]) ? Number(args[0]) : null;
+    if (cid === null || cid < 1 || cid > 15) return { kind: "cme", code: CME.incorrectParameters };
+    if (args.length === 1) {
+      this.contexts.delete(cid);
+      return { kind: "ok" };
+    }
+    const type = (args[1] ?? "IP").toUpperCase();
+    if (!["IP", "IPV6", "IPV4V6", "PPP", "NON-IP"].includes(type)) return { kind: "cme", code: CME.incorrectParameters };
+    this.contexts.set(cid, { cid, type, apn: args[2] ?? "" });
+    return { kind: "ok" };
+  }
+
+  // ---------------------------------------------------------------- dialling and data mode
+
+  private dial(numberText: string, now: number): CmdResult {
+    const number = numberText.replace(/[\s"]/g, "").toUpperCase();
+    const m = /^\*99(?:\*\*\*(\d+))?#$/.exec(number);
+    if (!m) return { kind: "final", text: "NO CARRIER" };
+    const cid = m[1] === undefined ? 1 : Number(m[1]);
+    if (this.mode !== "command") return { kind: "error" };
+    return this.dialOutcome(cid);
+  }
+
+  /**
+   * A PPP dial succeeds (CONNECT) whenever the radio is registered, attached
+   * or not: the BG77 field report shows CONNECT and PAP success before the
+   * network gives up on an unattached call with LCP Terminate-Request.
+   */
+  private dialOutcome(cid: number): CmdResult {
+    if (this.sim !== "ready" || this.cfun !== 1) return { kind: "final", text: "NO CARRIER" };
+    if (this.stat !== 1 && this.stat !== 5) return { kind: "final", text: "NO CARRIER" };
+    if (!this.contexts.has(cid)) return { kind: "final", text: "NO CARRIER" };
+    return { kind: "connect", cid };
+  }
+
+  private startCall(cid: number, now: number): void {
+    this.counters.calls++;
+    const ctx = this.contexts.get(cid);
+    this.session = this.makeSession?.({ now, attached: this.attached, cid, apn: ctx?.apn ?? "" }) ?? null;
+    this.deadSet = false;
+    this.ipUpAt = null;
+    this.lastRxAt = now;
+    this.plusCount = 0;
+    this.enterMode("data", "connect", now);
+    if (this.behaviour.dropAfterMs !== null) this.arm("drop", now + this.behaviour.dropAfterMs);
+    const pv = this.behaviour.portVanish;
+    if (pv && pv.afterConnectMs !== null && !this.vanishRebootDone) {
+      this.vanishRebootDone = true;
+      this.arm("vanish-reboot", now + pv.afterConnectMs);
+    }
+    if (this.session) {
+      this.session.poll(now);
+      this.pumpSession(now);
+    }
+  }
+
+  private enterMode(mode: SimMode, reason: string, now: number): void {
+    if (mode === this.mode) return;
+    this.mode = mode;
+    this.emit({ type: "sim.mode", at: now, mode, reason });
+    if (mode === "command") this.flushUrcs();
+  }
+
+  /**
+   * Escape sequence detection (V.250 §6.3.x / S2, S12): guard time of
+   * silence, exactly "+++", guard time of silence. Plus signs are held back
+   * from PPP until we know whether they were the escape.
+   */
+  private dataInput(data: Uint8Array, now: number): void {
+    const guard = this.behaviour.guardMs;
+    let start = 0;
+    for (let i = 0; i < data.length; i++) {
+      const b = data[i]!;
+      const quietBefore = i === 0 && now - this.lastRxAt >= guard;
+      if (b === PLUS && this.plusCount < 3 && (this.plusCount > 0 || quietBefore)) {
+        if (i > start) this.toSession(data.subarray(start, i), now);
+        this.plusCount++;
+        start = i + 1;
+        continue;
+      }
+      if (this.plusCount > 0) {
+        // Not an escape after all: the held '+' were data.
+        this.disarm("escape");
+        const pluses = new Uint8Array(this.plusCount).fill(PLUS);
+        this.plusCount = 0;
+        this.toSession(pluses, now);
+        start = i;
+      }
+    }
+    if (start < data.length) this.toSession(data.subarray(start), now);
+    if (this.plusCount === 3) this.arm("escape", now + guard);
+    this.lastRxAt = now;
+  }
+
+  private escapeToCommand(now: number): void {
+    if (this.mode !== "data" || this.plusCount !== 3) return;
+    this.plusCount = 0;
+    this.enterMode("online-command", "+++", now);
+    this.final("OK");
+  }
+
+  private toSession(bytes: Uint8Array, now: number): void {
+    if (!this.session || bytes.length === 0) return;
+    this.session.input(bytes, now);
+    this.pumpSession(now);
+  }
+
+  private pumpSession(now: number): void {
+    const s = this.session;
+    if (!s) return;
+    const chunks = s.takeOutput();
+    if (this.mode === "data") for (const c of chunks) this.out.push(c);
+    this.collectSessionEvents();
+    if (s.ipUp && this.ipUpAt === null) {
+      this.ipUpAt = now;
+      if (this.behaviour.deadPeerAfterMs !== null && !this.deadSet) this.arm("dead", now + this.behaviour.deadPeerAfterMs);
+    }
+    if (s.ended && this.session === s) this.endCall(now, "ppp-terminated", true);
+  }
+
+  private collectSessionEvents(): void {
+    if (!this.session) return;
+    for (const e of this.session.takeEvents()) this.emit(e);
+  }
+
+  /** The call ends; `noCarrier` puts NO CARRIER on the line (V.250 result code). */
+  private endCall(now: number, reason: string, noCarrier: boolean): void {
+    const s = this.session;
+    this.session = null;
+    if (s) {
+      s.hangUp(now);
+      const last = s.takeOutput();
+      if (this.mode === "data") for (const c of last) this.out.push(c);
+      for (const e of s.takeEvents()) this.emit(e);
+    }
+    this.disarm("drop");
+    this.disarm("dead");
+    this.disarm("escape");
+    this.plusCount = 0;
+    this.enterMode("command", reason, now);
+    if (noCarrier) this.final("NO CARRIER");
+  }
+
+  // ---------------------------------------------------------------- garbage
+
+  private garbage(now: number): void {
+    const every = this.behaviour.garbageEveryMs;
+    if (every === null) return;
+    this.arm("garbage", now + every);
+    // Only between commands: never inside a response, never in data mode.
+    if (this.power !== "on" || this.hung || this.mode !== "command" || this.pending || this.line.length > 0) return;
+    this.counters.garbageBursts++;
+    if (this.random() < 0.5) {
+      const n = 4 + Math.floor(this.random() * 28);
+      const bytes: number[] = [CR, LF];
+      for (let i = 0; i < n; i++) {
+        // High bytes and punctuation: never forms OK/ERROR/CONNECT/NO CARRIER.
+        const r = this.random();
+        bytes.push(r < 0.7 ? 0x80 + Math.floor(this.random() * 0x7f) : "#$%&*~^|"!.charCodeAt(Math.floor(this.random() * 8)));
+      }
+      bytes.push(CR, LF);
+      this.out.push(Uint8Array.from(bytes));
+      this.emit({ type: "sim.garbage", at: now, kind: "bytes", bytes: bytes.length });
+    } else {
+      // A storm of URCs the agent must skip (true facts, so it cannot be misled).
+      let total = 0;
+      const count = 5 + Math.floor(this.random() * 10);
+      for (let i = 0; i < count; i++) {
+        const pick = Math.floor(this.random() * 4);
+        const text =
+          pick === 0
+            ? `+QIND: "csq",${rssiIndex(-65)},99`
+            : pick === 1
+              ? `+CEREG: ${this.stat}`
+              : pick === 2
+                ? '+QIND: "act","eMTC"'
+                : '+QIND: "FOTA","HTTPSTART"';
+        const bytes = this.enc.encode(`\r\n${text}\r\n`);
+        total += bytes.length;
+        this.out.push(bytes);
+      }
+      this.emit({ type: "sim.garbage", at: now, kind: "urc-storm", bytes: total });
+    }
+  }
+
+  // ---------------------------------------------------------------- output helpers
+
+  private info(text: string): void {
+    if (this.quiet) return;
+    this.out.push(this.enc.encode(this.verbose ? `\r\n${text}\r\n` : `${text}\r\n`));
+  }
+
+  private final(text: string): void {
+    if (this.quiet || text === "") return;
+    if (this.verbose) {
+      this.out.push(this.enc.encode(`\r\n${text}\r\n`));
+    } else {
+      const head = text.startsWith("CONNECT") ? "CONNECT" : text;
+      const code = NUMERIC_RESULT[head];
+      this.out.push(this.enc.encode(code !== undefined ? `${code}\r` : `${text}\r\n`));
+    }
+  }
+
+  /** Unsolicited result: held while a command runs, dropped in data mode (the line is PPP). */
+  private urc(text: string): void {
+    if (this.power === "off") return;
+    if (this.mode === "data") return;
+    if (this.pending || this.executing) {
+      this.heldUrcs.push(text);
+      return;
+    }
+    this.out.push(this.enc.encode(`\r\n${text}\r\n`));
+  }
+
+  private flushUrcs(): void {
+    const u = this.heldUrcs;
+    this.heldUrcs = [];
+    for (const t of u) this.urc(t);
+  }
+
+  private emit(e: SimEvent): void {
+    this.events.push(e);
+  }
+}
+
+/**
+ * Split the part after "AT" into commands: extended commands are separated
+ * by ';', basic commands follow each other directly ("E0V1&D2"), and D eats
+ * the rest of the line. Returns null for a malformed line.
+ */
+export function splitCommands(body: string): string[] | null {
+  const out: string[] = [];
+  let i = 0;
+  while (i < body.length) {
+    const c = body[i]!;
+    if (c === ";" || c === " ") {
+      i++;
+      continue;
+    }
+    if (c === "+" || c === "$" || c === "%") {
+      let j = i + 1;
+      let quoted = false;
+      while (j < body.length) {
+        const d = body[j]!;
+        if (d === '"') quoted = !quoted;
+        else if (d === ";" && !quoted) break;
+        j++;
+      }
+      out.push(body.slice(i, j));
+      i = j;
+      continue;
+    }
+    const u = c.toUpperCase();
+    if (u === "D") {
+      out.push(body.slice(i));
+      break;
+    }
+    let j = i + 1;
+    if (u === "&") j++;
+    if (u === "S") {
+      while (j < body.length && /[0-9=?]/.test(body[j]!)) j++;
+    } else {
+      while (j < body.length && /[0-9]/.test(body[j]!)) j++;
+    }
+    if (!/[A-Z&]/.test(u)) return null;
+    out.push(body.slice(i, j));
+    i = j;
+  }
+  return out;
+}
+
+/** Split "1,\"IP\",\"apn\"" into ["1","IP","apn"] (quotes removed, commas inside quotes kept). */
+export function splitArgs(s: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  let quoted = false;
+  for (const ch of s) {
+    if (ch === '"') quoted = !quoted;
+    else if (ch === "," && !quoted) {
+      out.push(cur.trim());
+      cur = "";
+    } else cur += ch;
+  }
+  out.push(quoted ? cur : cur.trim());
+  return out;
+}
+
+function sRegister(n: number): string {
+  const values: Record<number, number> = { 0: 0, 3: 13, 4: 10, 5: 8, 6: 2, 7: 0, 8: 2, 10: 15, 12: 50 };
+  return String(values[n] ?? 0).padStart(3, "0");
+}
+
+/** AT+CPIN="1234" must not show the PIN in events. */
+function maskSecrets(line: string): string {
+  return line.replace(/(\+CPIN\s*=\s*)(.*)$/i, "$1***");
+}

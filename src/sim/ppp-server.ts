@@ -1,0 +1,240 @@
+/**
+ * The network side of a data call: cellkeep's own PppSession in the server
+ * role (authenticator + address assigner, DESIGN rule 3) behind HDLC framing,
+ * with the scenario faults applied at the frame level:
+ *
+ * - dial-before-attach: the call was placed without packet attach, so right
+ *   after a successful PAP/CHAP exchange the network ends the call with LCP
+ *   Terminate-Request (the BG77 field report: "authenticated → rcvd LCP
+ *   TermReq → terminating").
+ * - wrong-credentials: the verifier knows no user, every login fails (PAP Nak
+ *   / CHAP Failure) and the session terminates.
+ * - no-ip: the client's IPCP Configure-Requests are answered by us with a
+ *   Configure-Nak carrying 0.0.0.0 (RFC 1332 §3.3 lets the Nak suggest an
+ *   address; 0.0.0.0 suggests none), so IPCP never acks an address.
+ * - dead-peer: once set, every frame from the client is ignored and nothing
+ *   is sent, while the line (data mode) stays up.
+ *
+ * A pure core like the rest: bytes/now in, bytes/events/deadline out.
+ */
+import type { DataSession, DataSessionContext } from "./data-session.ts";
+import type { SimEvent } from "./events.ts";
+import type { SimNetwork } from "./network.ts";
+import type { SimBehaviour } from "./scenario.ts";
+import { HdlcDecoder, encodeFrame } from "../ppp/hdlc.ts";
+import { CODE, emitOptions, emitPacket, parseOptions, parsePacket } from "../ppp/packet.ts";
+import { PAP_CODE, parsePapRequest } from "../ppp/pap.ts";
+import { PppSession, type PppStatus } from "../ppp/session.ts";
+import { DEFAULT_FRAMING, PROTO, type PppFrame } from "../ppp/types.ts";
+
+export interface SimPppServerOptions {
+  behaviour: SimBehaviour;
+  context: DataSessionContext;
+  network: SimNetwork;
+  /** Where client IP packets go; returns reply packets to send back (the default is network.handle). */
+  routeIp?: (packet: Uint8Array) => Uint8Array[];
+  random?: (n: number) => Uint8Array;
+}
+
+/** IPCP option types (RFC 1332 §3, RFC 1877). */
+const IPCP_IP_ADDRESS = 3;
+const IPCP_DNS1 = 129;
+const IPCP_DNS2 = 131;
+
+export class SimPppServer implements DataSession {
+  readonly session: PppSession;
+  private readonly decoder = new HdlcDecoder();
+  private out: Uint8Array[] = [];
+  private events: SimEvent[] = [];
+  private ended_ = false;
+  private ipUp_ = false;
+  private dead = false;
+  private hungUp = false;
+  private started = false;
+  /** accept-any PAP: the password just presented, so the verifier can agree with it. */
+  private presented: string | null = null;
+  private noIpReported = false;
+  private readonly b: SimBehaviour;
+  private readonly ctx: DataSessionContext;
+  private readonly routeIp: (packet: Uint8Array) => Uint8Array[];
+
+  constructor(opts: SimPppServerOptions) {
+    this.b = opts.behaviour;
+    this.ctx = opts.context;
+    this.routeIp = opts.routeIp ?? ((p) => opts.network.handle(p));
+    const auth = this.b.auth;
+    this.session = new PppSession({
+      role: "server",
+      auth: {
+        // Accept-any can only work with PAP (a CHAP response cannot be checked
+        // without the secret); with known credentials we ask CHAP and accept a
+        // Nak to PAP ("auto").
+        method: auth === null ? "pap" : "auto",
+        name: "cellkeep-sim",
+        verifier: {
+          secretFor: (user: string) => {
+            if (auth === "reject") return undefined;
+            if (auth === null) return this.presented ?? undefined;
+            return user === auth.username ? auth.password : undefined;
+          },
+        },
+      },
+      server: { localIPv4: this.b.peerAddress, peerIPv4: this.b.poolStart, dns: [...this.b.dns] },
+      echo: { intervalMs: 0, failures: 0 },
+      ncps: { ipv4: true, ipv6: false },
+      ...(opts.random ? { random: opts.random } : {}),
+    });
+    this.session.open(this.ctx.now);
+    this.started = true;
+    this.pump(this.ctx.now);
+  }
+
+  get ended(): boolean {
+    return this.ended_;
+  }
+  get ipUp(): boolean {
+    return this.ipUp_;
+  }
+
+  status(): PppStatus {
+    return this.session.status();
+  }
+
+  input(data: Uint8Array, now: number): void {
+    if (this.dead || this.hungUp) return;
+    for (const ev of this.decoder.push(data)) {
+      if (ev.kind !== "frame") continue;
+      this.frame({ protocol: ev.protocol, info: ev.info }, now);
+    }
+    this.pump(now);
+  }
+
+  poll(now: number): void {
+    if (this.hungUp) return;
+    if (this.dead) return;
+    this.session.poll(now);
+    this.pump(now);
+  }
+
+  takeOutput(): Uint8Array[] {
+    const o = this.out;
+    this.out = [];
+    return o;
+  }
+
+  takeEvents(): SimEvent[] {
+    const e = this.events;
+    this.events = [];
+    return e;
+  }
+
+  nextDeadline(): number | null {
+    if (this.dead || this.hungUp || this.ended_) return null;
+    return this.session.nextDeadline();
+  }
+
+  hangUp(now: number): void {
+    if (this.hungUp) return;
+    this.hungUp = true;
+    this.session.lowerDown(now);
+    this.session.drain();
+    this.out = [];
+    this.events.push({ type: "sim.ppp", at: now, what: "down", detail: "call hung up" });
+  }
+
+  setDead(dead: boolean): void {
+    this.dead = dead;
+  }
+
+  /** Queue an IP packet for the client; false when IPCP is not open. */
+  sendIp(packet: Uint8Array, now: number): boolean {
+    if (this.dead || this.hungUp) return false;
+    const ok = this.session.sendIp(4, packet, now);
+    this.pump(now);
+    return ok;
+  }
+
+  private frame(f: PppFrame, now: number): void {
+    if (f.protocol === PROTO.PAP && this.b.auth === null) {
+      const pkt = parsePacket(f.info);
+      const req = pkt && pkt.code === PAP_CODE.REQUEST ? parsePapRequest(pkt.data) : null;
+      if (req) this.presented = new TextDecoder().decode(req.password);
+    }
+    if (f.protocol === PROTO.IPCP && !this.b.assignAddress && this.nakIpcp(f.info, now)) return;
+    this.session.input(f, now);
+    this.presented = null;
+  }
+
+  /** no-ip: answer a client Configure-Request ourselves with a Nak of 0.0.0.0; true if handled. */
+  private nakIpcp(info: Uint8Array, now: number): boolean {
+    const pkt = parsePacket(info);
+    if (!pkt || pkt.code !== CODE.CONF_REQ) return false;
+    const opts = parseOptions(pkt.data);
+    if (!opts) return false;
+    const naks = opts.filter((o) => o.type === IPCP_IP_ADDRESS || o.type === IPCP_DNS1 || o.type === IPCP_DNS2).map((o) => ({ type: o.type, data: new Uint8Array(4) }));
+    const rejs = opts.filter((o) => o.type !== IPCP_IP_ADDRESS && o.type !== IPCP_DNS1 && o.type !== IPCP_DNS2);
+    const reply =
+      rejs.length > 0
+        ? emitPacket({ code: CODE.CONF_REJ, id: pkt.id, data: emitOptions(rejs) })
+        : naks.length > 0
+          ? emitPacket({ code: CODE.CONF_NAK, id: pkt.id, data: emitOptions(naks) })
+          : null;
+    if (reply === null) return false; // a request with no options: let IPCP ack it (no address anyway)
+    this.out.push(encodeFrame(PROTO.IPCP, reply, this.session.txFraming()));
+    if (!this.noIpReported) {
+      this.noIpReported = true;
+      this.events.push({ type: "sim.ppp", at: now, what: "no-ip", detail: "IPCP Configure-Request answered with Nak 0.0.0.0" });
+    }
+    return true;
+  }
+
+  private pump(now: number): void {
+    if (!this.started || this.hungUp) return;
+    for (let round = 0; round < 64; round++) {
+      const d = this.session.drain();
+      if (d.frames.length === 0 && d.ip.length === 0 && d.events.length === 0) break;
+      const tx = this.session.txFraming();
+      for (const f of d.frames) {
+        if (this.dead) continue;
+        this.out.push(encodeFrame(f.protocol, f.info, f.protocol === PROTO.LCP ? DEFAULT_FRAMING : tx));
+      }
+      const rx = this.session.rxFraming();
+      this.decoder.setAccm(rx.accm);
+      this.decoder.setMru(rx.mru);
+      for (const e of d.events) this.onEvent(e, now);
+      for (const ip of d.ip) {
+        if (ip.version !== 4) continue;
+        for (const reply of this.routeIp(ip.packet)) this.session.sendIp(4, reply, now);
+      }
+    }
+  }
+
+  private onEvent(e: ReturnType<PppSession["drain"]>["events"][number], now: number): void {
+    switch (e.type) {
+      case "ppp.auth":
+        if (e.result === "success") {
+          this.events.push({ type: "sim.ppp", at: now, what: "auth-ok", detail: `${e.method} user "${e.peerName ?? ""}"` });
+          if (!this.ctx.attached) {
+            // The network has no packet context for an unattached UE: it ends the call.
+            this.events.push({ type: "sim.ppp", at: now, what: "terminate-after-auth", detail: "dialled before packet-service attach" });
+            this.session.close("", now);
+          }
+        } else {
+          this.events.push({ type: "sim.ppp", at: now, what: "auth-failed", detail: `${e.method} ${e.result}` });
+        }
+        break;
+      case "ppp.ipcp.up":
+        this.ipUp_ = true;
+        this.events.push({ type: "sim.ppp", at: now, what: "ip-assigned", detail: `${e.remote} (ours ${e.local})` });
+        break;
+      case "ppp.phase":
+        if (e.to === "dead" && e.from !== "dead") {
+          this.ended_ = true;
+          this.events.push({ type: "sim.ppp", at: now, what: "down", detail: "PPP terminated" });
+        }
+        break;
+      default:
+        break;
+    }
+  }
+}

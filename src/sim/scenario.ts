@@ -1,0 +1,249 @@
+/**
+ * Fault scenarios for the virtual modem: named, combinable, parameterised.
+ *
+ * A scenario spec is `name` or `name:value` or `name:key=value,key=value`
+ * (e.g. "drop-after:30", "hang:after=3,recover=60"). `resolveBehaviour` folds
+ * a list of specs into one SimBehaviour: plain data the modem core reads.
+ * Every duration here is in *modem time* (what a real BG96 would take) and is
+ * multiplied by the time scale once, here, so the core only sees scaled ms.
+ */
+import { CellkeepError } from "../core/cause.ts";
+
+export const SCENARIO_NAMES = [
+  "healthy",
+  "slow-registration",
+  "sim-missing",
+  "sim-pin",
+  "registration-denied",
+  "dial-before-attach",
+  "wrong-credentials",
+  "no-ip",
+  "hang",
+  "drop-after",
+  "dead-peer",
+  "garbage",
+  "reboot-loop",
+  "port-vanish",
+  "network-backoff",
+] as const;
+
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+/** One-line description of each scenario (README, `cellkeep simulate --help`). */
+export const SCENARIO_HELP: Readonly<Record<ScenarioName, string>> = {
+  healthy: "SIM ready, registers on the home network after 2 s, attaches, dials, PPP up with 10.64.0.x",
+  "slow-registration": "registration takes N s (default 30) instead of 2 s  [slow-registration:SECONDS]",
+  "sim-missing": "no SIM: AT+CPIN? answers +CME ERROR: 10, the modem never registers",
+  "sim-pin": "SIM asks for a PIN (default 1234); AT+CPIN=\"PIN\" unlocks it, 3 wrong PINs give SIM PUK  [sim-pin:PIN]",
+  "registration-denied": "the network denies registration: CEREG/CGREG/CREG stat 3 for good",
+  "dial-before-attach": "no automatic packet attach: dialling before AT+CGATT=1 connects, PAP succeeds, then the network sends LCP Terminate-Request",
+  "wrong-credentials": "the network rejects every PAP/CHAP login (PAP Nak / CHAP Failure)",
+  "no-ip": "IPCP never assigns an address (the network Naks with 0.0.0.0 and never acks one)",
+  hang: "after N answered commands (default 3) the AT interpreter stops answering, CFUN=1,1 included; recovers on power cycle, pty close, or after recover=S  [hang:N | hang:after=N,recover=S]",
+  "drop-after": "every data call drops after N s (default 30) with NO CARRIER  [drop-after:SECONDS]",
+  "dead-peer": "N s (default 0) after IPCP opens the network stops answering anything, LCP echo included; the line stays up  [dead-peer:SECONDS]",
+  garbage: "random bytes and URC storms on the line between commands every N s (default 2)  [garbage:SECONDS]",
+  "reboot-loop": "the module reboots by itself N s (default 15) after every boot  [reboot-loop:SECONDS | reboot-loop:every=S,times=K]",
+  "port-vanish": "every reboot makes the pty disappear until the module has booted again, then it comes back at the same path  [port-vanish:SECONDS also reboots N s after CONNECT]",
+  "network-backoff": "first registration rejected (stat 3, EMM cause 22 congestion) with a back-off timer of N s (default 60), readable via AT+QNWCFG=\"backoff\"; then it registers  [network-backoff:SECONDS]",
+};
+
+export interface ScenarioSpec {
+  name: ScenarioName;
+  /** The bare value of "name:value", if any. */
+  value?: string;
+  /** key=value pairs of "name:k=v,k=v". */
+  params: Record<string, string>;
+}
+
+export function isScenarioName(s: string): s is ScenarioName {
+  return (SCENARIO_NAMES as readonly string[]).includes(s);
+}
+
+/** Parse "name[:value | :k=v,k=v]". Throws CellkeepError("config-invalid") on unknown names. */
+export function parseScenario(text: string): ScenarioSpec {
+  const colon = text.indexOf(":");
+  const name = (colon < 0 ? text : text.slice(0, colon)).trim();
+  if (!isScenarioName(name)) {
+    throw new CellkeepError("config-invalid", `unknown simulator scenario "${name}"; known: ${SCENARIO_NAMES.join(", ")}`);
+  }
+  const spec: ScenarioSpec = { name, params: {} };
+  if (colon >= 0) {
+    const rest = text.slice(colon + 1).trim();
+    if (rest.includes("=")) {
+      for (const part of rest.split(",")) {
+        const eq = part.indexOf("=");
+        if (eq < 0) throw new CellkeepError("config-invalid", `scenario "${text}": expected key=value, got "${part}"`);
+        spec.params[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+      }
+    } else if (rest !== "") {
+      spec.value = rest;
+    }
+  }
+  return spec;
+}
+
+/** Accepts specs, strings, or comma-free lists of both. */
+export function parseScenarios(items: readonly (string | ScenarioSpec)[]): ScenarioSpec[] {
+  return items.map((x) => (typeof x === "string" ? parseScenario(x) : x));
+}
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** Everything the modem core needs to know about its world. Durations are scaled ms. */
+export interface SimBehaviour {
+  model: "BG96" | "BG77";
+  /** Power-on to RDY. */
+  bootMs: number;
+  /** Radio on (CFUN=1 with SIM ready) to registered. */
+  registrationMs: number;
+  /** Registered to packet-service attached (automatic attach or AT+CGATT=1). */
+  attachMs: number;
+  /** Limit for AT+CGATT=1 waiting for registration (BG96 manual: 140 s max response time). */
+  attachTimeoutMs: number;
+  /** +++ guard time (S12, 1 s). */
+  guardMs: number;
+  sim: "ready" | "pin" | "missing";
+  pin: string;
+  registration: "home" | "denied" | "backoff";
+  backoffMs: number;
+  /** Does the module attach by itself once registered (LTE default) or wait for AT+CGATT=1. */
+  autoAttach: boolean;
+  /** Expected PPP credentials: null accepts any login; "reject" refuses every login. */
+  auth: Credentials | null | "reject";
+  /** IPCP hands out an address. */
+  assignAddress: boolean;
+  /** First address of the pool handed out over IPCP. */
+  poolStart: string;
+  /** Our (the network's) side of the link, also reachable by ping. */
+  peerAddress: string;
+  dns: [string, string];
+  /** Addresses that answer ICMP echo (the peer address is added automatically). */
+  reachable: string[];
+  /** Name the DNS responder answers, and the address it returns. */
+  probeName: string;
+  probeAddress: string;
+  hang: { afterCommands: number; recoverMs: number | null } | null;
+  dropAfterMs: number | null;
+  deadPeerAfterMs: number | null;
+  garbageEveryMs: number | null;
+  rebootLoop: { everyMs: number; times: number } | null;
+  portVanish: { afterConnectMs: number | null } | null;
+  /** Seed for the garbage generator, so runs are reproducible. */
+  seed: number;
+}
+
+export interface BehaviourOverrides extends Partial<Omit<SimBehaviour, "dns">> {
+  dns?: [string, string];
+}
+
+function seconds(spec: ScenarioSpec, key: string, dflt: number): number {
+  const raw = spec.params[key] ?? (key === "value" ? spec.value : undefined);
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new CellkeepError("config-invalid", `scenario "${spec.name}": "${raw}" is not a number of seconds`);
+  return n;
+}
+
+/**
+ * Fold scenario specs into one behaviour. Later specs override earlier ones
+ * where they touch the same knob; `overrides` (already in scaled ms) win last.
+ */
+export function resolveBehaviour(
+  items: readonly (string | ScenarioSpec)[],
+  timeScale = 1,
+  overrides: BehaviourOverrides = {},
+): SimBehaviour {
+  if (!(timeScale > 0)) throw new CellkeepError("config-invalid", `time scale must be > 0, got ${timeScale}`);
+  const ms = (s: number) => Math.max(0, Math.round(s * 1000 * timeScale));
+  const b: SimBehaviour = {
+    model: "BG96",
+    bootMs: ms(1),
+    registrationMs: ms(2),
+    attachMs: ms(0.5),
+    attachTimeoutMs: ms(140),
+    guardMs: ms(1),
+    sim: "ready",
+    pin: "1234",
+    registration: "home",
+    backoffMs: ms(60),
+    autoAttach: true,
+    auth: null,
+    assignAddress: true,
+    poolStart: "10.64.0.2",
+    peerAddress: "10.64.0.1",
+    dns: ["10.64.0.53", "10.64.0.54"],
+    reachable: ["8.8.8.8", "1.1.1.1"],
+    probeName: "probe.cellkeep.test",
+    probeAddress: "10.64.0.80",
+    hang: null,
+    dropAfterMs: null,
+    deadPeerAfterMs: null,
+    garbageEveryMs: null,
+    rebootLoop: null,
+    portVanish: null,
+    seed: 0x5eed,
+  };
+  for (const spec of parseScenarios(items)) {
+    switch (spec.name) {
+      case "healthy":
+        break;
+      case "slow-registration":
+        b.registrationMs = ms(seconds(spec, "value", 30));
+        break;
+      case "sim-missing":
+        b.sim = "missing";
+        break;
+      case "sim-pin":
+        b.sim = "pin";
+        if (spec.value) b.pin = spec.value;
+        if (spec.params.pin) b.pin = spec.params.pin;
+        break;
+      case "registration-denied":
+        b.registration = "denied";
+        break;
+      case "dial-before-attach":
+        b.autoAttach = false;
+        break;
+      case "wrong-credentials":
+        b.auth = "reject";
+        break;
+      case "no-ip":
+        b.assignAddress = false;
+        break;
+      case "hang": {
+        const after = spec.value !== undefined ? seconds(spec, "value", 3) : seconds(spec, "after", 3);
+        const recover = spec.params.recover !== undefined ? ms(seconds(spec, "recover", 0)) : null;
+        b.hang = { afterCommands: Math.floor(after), recoverMs: recover };
+        break;
+      }
+      case "drop-after":
+        b.dropAfterMs = ms(seconds(spec, "value", 30));
+        break;
+      case "dead-peer":
+        b.deadPeerAfterMs = ms(seconds(spec, "value", 0));
+        break;
+      case "garbage":
+        b.garbageEveryMs = Math.max(1, ms(seconds(spec, "value", 2)));
+        if (spec.params.seed) b.seed = Number(spec.params.seed) | 0;
+        break;
+      case "reboot-loop": {
+        const every = spec.value !== undefined ? seconds(spec, "value", 15) : seconds(spec, "every", 15);
+        const times = spec.params.times !== undefined ? Math.floor(seconds(spec, "times", 0)) : Number.POSITIVE_INFINITY;
+        b.rebootLoop = { everyMs: Math.max(1, ms(every)), times };
+        break;
+      }
+      case "port-vanish":
+        b.portVanish = { afterConnectMs: spec.value !== undefined ? ms(seconds(spec, "value", 0)) : null };
+        break;
+      case "network-backoff":
+        b.registration = "backoff";
+        b.backoffMs = ms(seconds(spec, "value", 60));
+        break;
+    }
+  }
+  return { ...b, ...overrides } as SimBehaviour;
+}
