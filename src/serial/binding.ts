@@ -180,10 +180,9 @@ export class BunSerialPort implements BindingPortInterface {
 
   write(buffer: Buffer): Promise<void> {
     if (!this.isOpen) return Promise.reject(new CanceledError());
-    // Copy: the caller may reuse its buffer once we resolve, and the stream
-    // only calls us with one write outstanding, but drain() must wait for it.
-    const data = buffer.byteLength ? new Uint8Array(buffer) : buffer;
-    const done = writeAll(this.fd, data, () => !this.isOpen).catch((err: Error & { code?: string }) => {
+    // No copy: the stream owns `buffer` until this promise settles, and it
+    // calls us with one write outstanding at a time. drain() waits for it.
+    const done = writeAll(this.fd, buffer, () => !this.isOpen).catch((err: Error & { code?: string }) => {
       if (!(err instanceof CanceledError)) this.lastError = err;
       throw err;
     });
