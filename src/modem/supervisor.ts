@@ -173,6 +173,7 @@ export class ModemSupervisor {
   private channel: AtChannel | null = null;
   private control: AtChannel | null = null;
   private controlTried = false;
+  private controlOpening: Promise<void> | null = null;
   private link: PppLinkLike | null = null;
   private interrupt: Interrupt | null = null;
   private wakers = new Set<() => void>();
@@ -274,6 +275,7 @@ export class ModemSupervisor {
   }
 
   private async pollModemOnce(): Promise<ModemPollResult> {
+    if (this._state === "connected") await this.openControl();
     const ch = this.pollChannel();
     if (ch) {
       const source = ch === this.control ? "control-port" : "data-port";
@@ -920,7 +922,13 @@ export class ModemSupervisor {
     this.signalTimer = null;
   }
 
-  private async openControl(): Promise<void> {
+  /** Opens the control port once per connection; concurrent callers share the attempt. */
+  private openControl(): Promise<void> {
+    if (!this.controlOpening) this.controlOpening = this.openControlOnce().finally(() => (this.controlOpening = null));
+    return this.controlOpening;
+  }
+
+  private async openControlOnce(): Promise<void> {
     if (this.controlTried || !this.deps.openControlPort) return;
     this.controlTried = true;
     try {

@@ -220,3 +220,75 @@ export class TestModem {
     void this.modemEnd?.close();
   }
 }
+
+/** A rule of a scripted modem: a command pattern and its answer (null = silence). */
+export type ScriptRule = [RegExp, string | null | ((cmd: string) => string | null)];
+
+/**
+ * A scripted modem for causes the virtual modem has no scenario for: every
+ * command line gets the first matching rule's answer (CR LF framed), default OK.
+ * Answers are written after `delayMs` of fake time.
+ */
+export class ScriptedModem {
+  readonly commands: string[] = [];
+  private modemEnd: BytePipe | null = null;
+  private buf = "";
+  opens = 0;
+  constructor(
+    readonly sched: ManualScheduler,
+    public rules: ScriptRule[],
+    private readonly delayMs = 5,
+  ) {}
+
+  openPort = async (): Promise<BytePipe> => {
+    const [agent, modem] = createPipePair();
+    this.modemEnd = modem;
+    this.opens++;
+    modem.onData((d) => {
+      this.buf += dec.decode(d);
+      let i: number;
+      while ((i = this.buf.indexOf("\r")) >= 0) {
+        const line = this.buf.slice(0, i).trim();
+        this.buf = this.buf.slice(i + 1);
+        if (line) this.answer(line);
+      }
+    });
+    return agent;
+  };
+
+  /** Put raw bytes on the line now (URC storms, garbage). */
+  inject(text: string | Uint8Array): void {
+    this.modemEnd?.write(typeof text === "string" ? enc.encode(text) : text);
+  }
+
+  private answer(cmd: string): void {
+    this.commands.push(cmd);
+    const rule = this.rules.find(([re]) => re.test(cmd));
+    const a = rule ? (typeof rule[1] === "function" ? rule[1](cmd) : rule[1]) : "OK";
+    if (a === null) return;
+    this.sched.setTimer(this.sched.now() + this.delayMs, () => this.modemEnd?.write(enc.encode(`\r\n${a.split("\n").join("\r\n")}\r\n`)));
+  }
+
+  stop(): void {
+    void this.modemEnd?.close();
+  }
+}
+
+/** Rules of a healthy modem up to CONNECT; put specific rules first. */
+export const HEALTHY_RULES: ScriptRule[] = [
+  [/^ATI$/, "Quectel\nBG96\nRevision: BG96MAR02A07M1G\nOK"],
+  [/^AT\+CGMM$/, "BG96\nOK"],
+  [/^AT\+CGSN$/, "867698040000001\nOK"],
+  [/^AT\+CIMI$/, "262011234567890\nOK"],
+  [/^AT\+QCCID$/, "+QCCID: 89490200001234567890\nOK"],
+  [/^AT\+CPIN\?$/, "+CPIN: READY\nOK"],
+  [/^AT\+CEREG\?$/, '+CEREG: 3,1,"1A2B","01A2B3C4",8\nOK'],
+  [/^AT\+CGREG\?$/, "+CGREG: 2,1\nOK"],
+  [/^AT\+CREG\?$/, "+CREG: 2,1\nOK"],
+  [/^AT\+CGATT\?$/, "+CGATT: 1\nOK"],
+  [/^AT\+CSQ$/, "+CSQ: 20,99\nOK"],
+  [/^AT\+QCSQ$/, '+QCSQ: "eMTC",-65,-90,150,-10\nOK'],
+  [/^AT\+QNWINFO$/, '+QNWINFO: "eMTC","26201","LTE BAND 20",6300\nOK'],
+  [/^AT\+COPS\?$/, '+COPS: 0,0,"Telekom.de",8\nOK'],
+  [/^ATD/, "CONNECT 150000000"],
+];

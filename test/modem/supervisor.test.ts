@@ -1,0 +1,514 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { ManualScheduler } from "../../src/core/clock.ts";
+import { cause, type Cause, type CauseCode } from "../../src/core/cause.ts";
+import { AlwaysRedial, type RecoveryDecision, type RecoveryPolicy } from "../../src/core/recovery-policy.ts";
+import type { RecoveryRung } from "../../src/core/agent-events.ts";
+import type { BytePipe } from "../../src/core/pipe.ts";
+import { ModemSupervisor, type SupervisorDeps } from "../../src/modem/supervisor.ts";
+import type { ModemEvent } from "../../src/modem/events.ts";
+import { fakePppLink, HEALTHY_RULES, runUntil, ScriptedModem, testConfig, TestModem, type ScriptRule, type TestModemOptions } from "./harness.ts";
+
+/** Records every report and answers with a scripted action. */
+class RecordingPolicy implements RecoveryPolicy {
+  failures: Cause[] = [];
+  lost: Cause[] = [];
+  backoffs: number[] = [];
+  actions: RecoveryRung[] = [];
+  connected = 0;
+  constructor(
+    private readonly next: (n: number) => RecoveryRung = () => "redial",
+    private readonly pauseMs = 1000,
+  ) {}
+  onBringUpFailure(c: Cause, now: number): RecoveryDecision {
+    this.failures.push(c);
+    return { action: this.next(this.failures.length), notBefore: now + this.pauseMs, reason: c.code };
+  }
+  onLinkLost(c: Cause, now: number): RecoveryDecision {
+    this.lost.push(c);
+    return { action: "redial", notBefore: now + this.pauseMs, reason: c.code };
+  }
+  onNetworkBackoff(until: number): RecoveryDecision {
+    this.backoffs.push(until);
+    return { action: "redial", notBefore: until, reason: "backoff" };
+  }
+  onActionStarted(a: RecoveryRung): void {
+    this.actions.push(a);
+  }
+  onConnected(): void {
+    this.connected++;
+  }
+}
+
+interface Rig {
+  sched: ManualScheduler;
+  modem: { stop(): void };
+  sup: ModemSupervisor;
+  events: ModemEvent[];
+  policy: RecordingPolicy;
+  states: () => string[];
+}
+
+let live: Rig[] = [];
+afterEach(async () => {
+  for (const r of live) {
+    const p = r.sup.stop();
+    await runUntil(r.sched, () => r.sup.state === "stopped", 30_000);
+    await p;
+    r.modem.stop();
+  }
+  live = [];
+});
+
+type RigOptions = TestModemOptions & { toml?: string; policy?: RecordingPolicy; deps?: Partial<SupervisorDeps> };
+
+function rig(opts: RigOptions = {}): Rig & { modem: TestModem } {
+  const sched = new ManualScheduler();
+  const modem = new TestModem(sched, opts);
+  return build(sched, modem, modem.openPort, opts) as Rig & { modem: TestModem };
+}
+
+/** A rig on a scripted modem: `rules` first, then the healthy defaults. */
+function scripted(rules: ScriptRule[], opts: RigOptions = {}): Rig & { modem: ScriptedModem } {
+  const sched = new ManualScheduler();
+  const modem = new ScriptedModem(sched, [...rules, ...HEALTHY_RULES]);
+  return build(sched, modem, modem.openPort, opts) as Rig & { modem: ScriptedModem };
+}
+
+function build(sched: ManualScheduler, modem: { stop(): void }, openPort: () => Promise<BytePipe>, opts: RigOptions): Rig {
+  const events: ModemEvent[] = [];
+  const policy = opts.policy ?? new RecordingPolicy();
+  const sup = new ModemSupervisor({
+    config: testConfig(opts.toml),
+    scheduler: sched,
+    openPort,
+    policy,
+    emit: (e) => events.push(e),
+    createPppLink: fakePppLink,
+    ...opts.deps,
+  });
+  const r: Rig = {
+    sched,
+    modem,
+    sup,
+    events,
+    policy,
+    states: () => events.filter((e) => e.type === "modem.state").map((e) => (e as { state: string }).state),
+  };
+  live.push(r);
+  return r;
+}
+
+async function firstFailure(r: Rig, maxMs: number): Promise<CauseCode | undefined> {
+  await runUntil(r.sched, () => r.policy.failures.length > 0, maxMs);
+  return r.policy.failures[0]?.code;
+}
+
+describe("bring-up against the virtual modem core", () => {
+  test("healthy: the vendor's order of steps, every state, connected", async () => {
+    const r = rig();
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+    expect(r.states()).toEqual(["starting", "syncing", "sim", "registering", "attaching", "dialing", "negotiating", "connected"]);
+    const cmds = r.modem.commands();
+    const idx = (c: string) => cmds.findIndex((x) => x.toUpperCase().startsWith(c));
+    for (const c of ["ATE0", "AT+CMEE=2", "AT&D2", "ATI", "AT+CPIN?", "AT+CEREG?", "AT+CGATT=1", "AT+CGATT?", "AT+CGDCONT=1", "ATD*99#"]) {
+      expect(idx(c)).toBeGreaterThanOrEqual(0);
+    }
+    expect(idx("ATE0")).toBeLessThan(idx("AT+CPIN?"));
+    expect(idx("AT+CPIN?")).toBeLessThan(idx("AT+CEREG?"));
+    expect(idx("AT+CEREG?")).toBeLessThan(idx("AT+CGATT=1"));
+    expect(cmds.lastIndexOf("AT+CGATT?")).toBeLessThan(idx("ATD*99#"));
+    expect(cmds.some((c) => c.startsWith("AT+IPR"))).toBe(false);
+    const id = r.events.find((e) => e.type === "modem.identity") as { model: string; profile: string; imei: string } | undefined;
+    expect(id?.profile).toBe("quectel-bg96");
+    expect(id?.imei).toMatch(/^\d{15}$/);
+    expect(r.events.some((e) => e.type === "modem.identity" && e.imsi !== null && e.iccid !== null)).toBe(true);
+    expect(r.events.some((e) => e.type === "modem.registration" && e.stat === 1)).toBe(true);
+    expect(r.events.some((e) => e.type === "modem.signal" && e.rssi !== null)).toBe(true);
+    expect(r.events.some((e) => e.type === "modem.dial" && e.result === "connect")).toBe(true);
+    expect(r.events.some((e) => e.type === "ppp.up")).toBe(true);
+    expect(r.policy.connected).toBe(1);
+    expect(r.sup.pppLink).not.toBeNull();
+  });
+
+  test("AT+IPR only when modem.set_baud", async () => {
+    const r = rig({ toml: "[modem]\nset_baud = true\nbaud = 115200\n" });
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+    expect(r.modem.commands().some((c) => c.startsWith("AT+IPR=115200"))).toBe(true);
+  });
+
+  test("echo is on at start (the modem echoes until ATE0) and the bring-up still works", async () => {
+    const r = rig();
+    r.sup.start();
+    await runUntil(r.sched, () => r.sup.state === "connected", 60_000);
+    expect(r.sup.state).toBe("connected");
+    expect(r.sup.atChannel!.stats.echoes).toBeGreaterThan(0);
+  });
+
+  test("stop() hangs up cleanly: PPP terminate, back in command mode, verified with AT", async () => {
+    const r = rig();
+    r.sup.start();
+    await runUntil(r.sched, () => r.sup.state === "connected", 60_000);
+    const p = r.sup.stop();
+    await runUntil(r.sched, () => r.sup.state === "stopped", 30_000);
+    await p;
+    expect(r.sup.state).toBe("stopped");
+    const hangup = r.events.find((e) => e.type === "modem.hangup") as { method: string; verified: boolean } | undefined;
+    expect(hangup?.verified).toBe(true);
+    expect(hangup?.method).toBe("no-carrier");
+    expect(r.events.some((e) => e.type === "ppp.down")).toBe(true);
+    expect(r.sched.pendingCount()).toBeLessThanOrEqual(1); // at most the modem core's own timer
+  });
+
+  test("start from a cold modem: waits through boot (RDY) with AT every 100 ms", async () => {
+    const r = rig({ booted: false });
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+  });
+});
+
+describe("every cause the modem layer reaches", () => {
+  test("sim-missing", async () => {
+    const r = rig({ scenarios: ["sim-missing"] });
+    r.sup.start();
+    expect(await firstFailure(r, 60_000)).toBe("sim-missing");
+    const waiting = r.events.find((e) => e.type === "modem.state" && e.state === "waiting") as { cause: Cause } | undefined;
+    expect(waiting?.cause.code).toBe("sim-missing");
+    expect(waiting?.cause.hint).toContain("SIM");
+  });
+
+  test("sim-pin-required without modem.pin", async () => {
+    const r = rig({ scenarios: ["sim-pin"] });
+    r.sup.start();
+    expect(await firstFailure(r, 60_000)).toBe("sim-pin-required");
+    expect(r.modem.commands().some((c) => c.startsWith("AT+CPIN="))).toBe(false);
+  });
+
+  test("the right PIN unlocks the SIM and the link comes up; the PIN is never in events", async () => {
+    const r = rig({ scenarios: ["sim-pin:4321"], toml: '[modem]\npin = "4321"\n' });
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+    expect(JSON.stringify(r.events)).not.toContain("4321");
+  });
+
+  test("sim-pin-wrong is never retried (a retry brings the PUK lock closer)", async () => {
+    const r = rig({ scenarios: ["sim-pin:4321"], toml: '[modem]\npin = "1111"\n' });
+    r.sup.start();
+    expect(await firstFailure(r, 60_000)).toBe("sim-pin-wrong");
+    // several more bring-up attempts: the PIN is sent exactly once
+    await runUntil(r.sched, () => r.policy.failures.length >= 4, 120_000);
+    expect(r.policy.failures.map((f) => f.code)).toEqual(["sim-pin-wrong", "sim-pin-wrong", "sim-pin-wrong", "sim-pin-wrong"]);
+    expect(r.modem.commands().filter((c) => c.startsWith("AT+CPIN=")).length).toBe(1);
+    expect(r.modem.core.isHung).toBe(false);
+  });
+
+  test("sim-puk-required", async () => {
+    const r = scripted([[/^AT\+CPIN\?$/, "+CPIN: SIM PUK\nOK"]], { toml: '[modem]\npin = "1111"\n' });
+    r.sup.start();
+    expect(await firstFailure(r, 60_000)).toBe("sim-puk-required");
+    expect(r.modem.commands.some((c) => c.startsWith("AT+CPIN="))).toBe(false);
+  });
+
+  test("sim-not-ready when +CPIN? never reads READY", async () => {
+    const r = scripted([[/^AT\+CPIN\?$/, "+CME ERROR: SIM busy"]]);
+    r.sup.start();
+    expect(await firstFailure(r, 60_000)).toBe("sim-not-ready");
+  });
+
+  test("registration-denied (stat 3) is a cause, not something to hammer", async () => {
+    const r = rig({ scenarios: ["registration-denied"] });
+    r.sup.start();
+    expect(await firstFailure(r, 60_000)).toBe("registration-denied");
+    expect(r.modem.commands().some((c) => c.startsWith("ATD"))).toBe(false);
+    expect(r.events.some((e) => e.type === "modem.registration" && e.status === "denied")).toBe(true);
+  });
+
+  test("not-registered after the registration limit (fake time)", async () => {
+    const r = rig({ scenarios: ["slow-registration:600"] });
+    const t0 = r.sched.now();
+    r.sup.start();
+    expect(await firstFailure(r, 400_000)).toBe("not-registered");
+    expect(r.sched.now() - t0).toBeGreaterThanOrEqual(180_000);
+  });
+
+  test("network-backoff: the policy is told, the supervisor waits it out, then connects", async () => {
+    const r = rig({ scenarios: ["network-backoff:60"] });
+    const t0 = r.sched.now();
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 300_000)).toBe(true);
+    expect(r.policy.backoffs.length).toBe(1);
+    expect(r.policy.backoffs[0]! - t0).toBeGreaterThanOrEqual(55_000);
+    expect(r.policy.failures.length).toBe(0);
+    const w = r.events.find((e) => e.type === "modem.state" && e.state === "waiting") as { cause: Cause } | undefined;
+    expect(w?.cause.code).toBe("network-backoff");
+  });
+
+  test("not-attached when AT+CGATT? never reads 1", async () => {
+    const r = scripted([[/^AT\+CGATT\?$/, "+CGATT: 0\nOK"]]);
+    r.sup.start();
+    expect(await firstFailure(r, 300_000)).toBe("not-attached");
+    expect(r.modem.commands.some((c) => c.startsWith("ATD"))).toBe(false);
+  });
+
+  test("context-failed when AT+CGDCONT is refused", async () => {
+    const r = scripted([[/^AT\+CGDCONT=/, "+CME ERROR: operation not allowed"]]);
+    r.sup.start();
+    expect(await firstFailure(r, 60_000)).toBe("context-failed");
+  });
+
+  test("init-failed names the failing modem.init command", async () => {
+    const r = rig({ toml: '[modem]\ninit = ["AT+QCFG=\\"band\\",0,80000,80000", "AT+BOGUS"]\n' });
+    r.sup.start();
+    const code = await firstFailure(r, 60_000);
+    expect(code).toBe("init-failed");
+    expect(r.policy.failures[0]!.detail).toContain("AT+BOGUS");
+  });
+
+  test("at-error when a required sync command fails", async () => {
+    const r = scripted([[/^AT\+CMEE=2$/, "ERROR"]]);
+    r.sup.start();
+    expect(await firstFailure(r, 60_000)).toBe("at-error");
+    expect(r.events.some((e) => e.type === "modem.command-failed" && e.command === "AT+CMEE=2")).toBe(true);
+  });
+
+  test("at-timeout when one command goes unanswered but AT still answers", async () => {
+    const r = scripted([[/^AT\+CGDCONT=/, null]]);
+    r.sup.start();
+    expect(await firstFailure(r, 60_000)).toBe("at-timeout");
+  });
+
+  for (const [answer, code] of [
+    ["NO CARRIER", "no-carrier"],
+    ["BUSY", "busy"],
+    ["NO ANSWER", "no-answer"],
+    ["NO DIALTONE", "no-dialtone"],
+    ["ERROR", "dial-failed"],
+  ] as const) {
+    test(`${code} from the dial`, async () => {
+      const r = scripted([[/^ATD/, answer]]);
+      r.sup.start();
+      expect(await firstFailure(r, 120_000)).toBe(code);
+      const dial = r.events.find((e) => e.type === "modem.dial") as { result: string; cause: Cause } | undefined;
+      expect(dial?.result).toBe("failed");
+      expect(dial?.cause.code).toBe(code);
+    });
+  }
+
+  test("modem-hung: a hung modem trips the vendor's 60 s limit in fake time", async () => {
+    const r = rig({ scenarios: ["hang:after=14"], policy: new RecordingPolicy(() => "module-reset", 1000) });
+    const t0 = r.sched.now();
+    r.sup.start();
+    expect(await firstFailure(r, 300_000)).toBe("modem-hung");
+    expect(r.sched.now() - t0).toBeGreaterThanOrEqual(60_000);
+    expect(r.sched.now() - t0).toBeLessThan(70_000);
+    // the policy's module reset is carried out: AT+CFUN=1,1 goes out (the hung modem ignores it)
+    await runUntil(r.sched, () => r.policy.actions.includes("module-reset"), 10_000);
+    await runUntil(r.sched, () => r.modem.received.join("").includes("AT+CFUN=1,1"), 10_000);
+    expect(r.modem.received.join("")).toContain("AT+CFUN=1,1");
+  });
+
+  test("port-vanished when the port goes away and does not come back", async () => {
+    const r = rig({ scenarios: ["slow-registration:30"] });
+    r.sup.start();
+    await runUntil(r.sched, () => r.sup.state === "registering", 60_000);
+    r.modem.present = false;
+    r.modem.stop();
+    expect(await firstFailure(r, 60_000)).toBe("port-vanished");
+    // the next attempt tries to reopen for 60 s, then names the same cause
+    await runUntil(r.sched, () => r.policy.failures.length >= 2, 200_000);
+    expect(r.policy.failures[1]!.code).toBe("port-vanished");
+  });
+
+  test("lcp-timeout when PPP never comes up after CONNECT (PPP causes pass through)", async () => {
+    const r = scripted([]);
+    r.sup.start();
+    expect(await firstFailure(r, 200_000)).toBe("lcp-timeout");
+  });
+
+  test("auth-rejected and ipcp-no-address from PPP are passed through", async () => {
+    const a = rig({ auth: "reject" });
+    a.sup.start();
+    expect(await firstFailure(a, 60_000)).toBe("auth-rejected");
+    const b = rig({ noIp: true });
+    b.sup.start();
+    expect(await firstFailure(b, 60_000)).toBe("ipcp-no-address");
+  });
+
+  test("carrier-lost: the call drops with NO CARRIER while connected; redialled", async () => {
+    const r = rig({ scenarios: ["drop-after:30"] });
+    r.sup.start();
+    await runUntil(r.sched, () => r.sup.state === "connected", 60_000);
+    await runUntil(r.sched, () => r.policy.lost.length > 0, 60_000);
+    expect(r.policy.lost[0]!.code).toBe("carrier-lost");
+    expect(r.events.some((e) => e.type === "ppp.down" && e.cause?.code === "carrier-lost")).toBe(true);
+    expect(await runUntil(r.sched, () => r.policy.connected === 2, 60_000)).toBe(true);
+  });
+});
+
+describe("field reports", () => {
+  test("dial-before-attach: the supervisor attaches and waits for +CGATT: 1, so the call is placed attached and connects", async () => {
+    const r = rig({ scenarios: ["dial-before-attach"] });
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 200_000)).toBe(true);
+    const ev = r.modem.events;
+    const attachedAt = ev.findIndex((e) => e.type === "sim.attach" && e.attached);
+    const dialAt = ev.findIndex((e) => e.type === "sim.command" && e.line.startsWith("ATD"));
+    expect(attachedAt).toBeGreaterThanOrEqual(0);
+    expect(attachedAt).toBeLessThan(dialAt);
+    expect(r.policy.failures).toEqual([]);
+  });
+
+  test("dial-before-attach without the attach wait would end in terminated-after-auth (the stand-in PPP is honest)", async () => {
+    const r = rig({ scenarios: ["dial-before-attach"], toml: "" });
+    // Place a call by hand before the supervisor runs, as a naive chat script would.
+    await runUntil(r.sched, () => r.modem.core.registrationStat === 1, 30_000);
+    const pipe = await r.modem.openPort();
+    const { AtChannel } = await import("../../src/at/channel.ts");
+    const ch = new AtChannel(pipe, r.sched);
+    const p = ch.command("ATD*99#", 60_000);
+    await runUntil(r.sched, () => ch.mode === "data", 10_000);
+    expect((await p).status).toBe("connect");
+    let down: Cause | null = null;
+    fakePppLink(ch.dataPipe!, { up: () => {}, down: (c) => (down = c) }).start();
+    await runUntil(r.sched, () => down !== null, 10_000);
+    expect(down!.code).toBe("terminated-after-auth");
+    ch.detach();
+    await pipe.close();
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 200_000)).toBe(true);
+  });
+
+  test("URC storms and garbage between commands do not break a command", async () => {
+    const r = rig({ scenarios: ["garbage:1"] });
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 120_000)).toBe(true);
+    expect(r.modem.events.some((e) => e.type === "sim.garbage")).toBe(true);
+    expect(r.sup.atChannel!.stats.garbageBytes + r.sup.atChannel!.stats.urcs).toBeGreaterThan(0);
+  });
+
+  test("a URC and ERROR spam right after reset on a scripted modem: each command still gets its own answer", async () => {
+    const r = scripted([]);
+    let storms = 0;
+    r.modem.rules.unshift([
+      /^AT\+CPIN\?$/,
+      () => {
+        // storm injected right before the answer
+        storms++;
+        r.modem.inject("\r\n+CEREG: 2\r\n+QIND: \"csq\",31,99\r\n\x00\xff\xfe\r\n+CGEV: ME DETACH\r\nRDY\r\n");
+        return "+CPIN: READY\nOK";
+      },
+    ]);
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "negotiating", 60_000)).toBe(true);
+    expect(storms).toBeGreaterThan(0);
+    expect(r.policy.failures).toEqual([]);
+  });
+});
+
+describe("recovery actions and operator requests", () => {
+  test("radio-cycle: AT+CFUN=0 then AT+CFUN=1, then registration again", async () => {
+    const r = rig({ scenarios: ["registration-denied"], policy: new RecordingPolicy(() => "radio-cycle") });
+    r.sup.start();
+    await runUntil(r.sched, () => r.policy.actions.length > 0 && r.policy.failures.length >= 2, 120_000);
+    const cmds = r.modem.commands();
+    const off = cmds.indexOf("AT+CFUN=0");
+    expect(off).toBeGreaterThan(0);
+    expect(cmds.indexOf("AT+CFUN=1")).toBeGreaterThan(off);
+    expect(r.states()).toContain("recovering");
+  });
+
+  test("module-reset with a port that vanishes and returns: reopened, RDY awaited, connected", async () => {
+    const r = rig({ scenarios: ["port-vanish:5"], policy: new RecordingPolicy(() => "module-reset") });
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+    r.sup.requestModemReset();
+    await runUntil(r.sched, () => r.policy.connected >= 2, 200_000);
+    expect(r.policy.connected).toBeGreaterThanOrEqual(2);
+    expect(r.modem.opens).toBeGreaterThanOrEqual(2);
+    expect(r.events.some((e) => e.type === "recovery.action" && e.rung === "module-reset" && e.forced)).toBe(true);
+  });
+
+  test("power-cycle runs recovery.power_cycle", async () => {
+    const ran: string[] = [];
+    const r = rig({
+      scenarios: ["sim-missing"],
+      toml: '[recovery]\npower_cycle = "gpio-power-cycle modem"\n',
+      policy: new RecordingPolicy(() => "power-cycle"),
+      deps: {
+        runCommand: async (c) => {
+          ran.push(c);
+          return 0;
+        },
+      },
+    });
+    r.sup.start();
+    await runUntil(r.sched, () => ran.length > 0, 60_000);
+    expect(ran).toEqual(["gpio-power-cycle modem"]);
+  });
+
+  test("requestRedial while connected hangs up and dials again", async () => {
+    const r = rig();
+    r.sup.start();
+    await runUntil(r.sched, () => r.sup.state === "connected", 60_000);
+    r.sup.requestRedial();
+    expect(await runUntil(r.sched, () => r.policy.connected === 2, 60_000)).toBe(true);
+    expect(r.modem.commands().filter((c) => c.startsWith("ATD")).length).toBe(2);
+  });
+
+  test("linkLost from health monitoring goes to the policy as a lost link", async () => {
+    const r = rig();
+    r.sup.start();
+    await runUntil(r.sched, () => r.sup.state === "connected", 60_000);
+    r.sup.linkLost(cause("peer-dead"));
+    await runUntil(r.sched, () => r.policy.lost.length > 0, 60_000);
+    expect(r.policy.lost[0]!.code).toBe("peer-dead");
+    expect(await runUntil(r.sched, () => r.policy.connected === 2, 60_000)).toBe(true);
+  });
+
+  test("AlwaysRedial keeps trying; stop() during waiting ends in stopped", async () => {
+    const r = rig({ scenarios: ["sim-missing"], policy: new AlwaysRedial(5_000) as unknown as RecordingPolicy });
+    r.sup.start();
+    await runUntil(r.sched, () => r.sup.state === "waiting", 60_000);
+    const p = r.sup.stop();
+    await runUntil(r.sched, () => r.sup.state === "stopped", 10_000);
+    await p;
+    expect(r.sup.state).toBe("stopped");
+  });
+});
+
+describe("signal, registration and the health check", () => {
+  test("pollModem while connected uses the control port", async () => {
+    const sched = new ManualScheduler();
+    const data = new ScriptedModem(sched, HEALTHY_RULES);
+    const ctl = new ScriptedModem(sched, [[/^AT\+CSQ$/, "+CSQ: 25,99\nOK"], ...HEALTHY_RULES]);
+    const r = build(sched, { stop: () => (data.stop(), ctl.stop()) }, data.openPort, {
+      deps: { openControlPort: ctl.openPort, createPppLink: (_p, hooks) => ({ start: () => hooks.up({ ipv4: null, ipv6: null, mru: 1500 }), stop: async () => {} }) },
+    });
+    r.sup.start();
+    await runUntil(r.sched, () => r.sup.state === "connected", 60_000);
+    let result: Awaited<ReturnType<ModemSupervisor["pollModem"]>> | null = null;
+    void r.sup.pollModem().then((x) => (result = x));
+    await runUntil(sched, () => result !== null, 10_000);
+    expect(result!.source).toBe("control-port");
+    expect(result!.ok).toBe(true);
+    expect(result!.rssi).toBe(-65); // +QCSQ refines +CSQ (25 → -63 dBm)
+    expect(ctl.commands).toContain("AT+CEREG?");
+    expect(ctl.commands).toContain("AT+QCSQ");
+    const sig = r.events.filter((e) => e.type === "modem.signal").at(-1) as { rsrp: number; sinr: number } | undefined;
+    expect(sig?.rsrp).toBe(-90);
+    expect(sig?.sinr).toBe(10);
+  });
+
+  test("pollModem without a control port answers from the last known values while connected", async () => {
+    const r = rig();
+    r.sup.start();
+    await runUntil(r.sched, () => r.sup.state === "connected", 60_000);
+    let result: Awaited<ReturnType<ModemSupervisor["pollModem"]>> | null = null;
+    void r.sup.pollModem().then((x) => (result = x));
+    await runUntil(r.sched, () => result !== null, 1_000);
+    expect(result!.source).toBe("cached");
+    expect(result!.ok).toBe(true);
+    expect(result!.stat).toBe(1);
+  });
+});
