@@ -204,6 +204,8 @@ export class Fsm {
   private nextId = 1;
   private termReason: Uint8Array = new Uint8Array(0);
   readonly timers: FsmTimers;
+  /** The RFC event being processed (lets This-Layer-Finished tell a timeout from a reject). */
+  currentEvent: FsmEvent | null = null;
 
   /** The Restart counter (RFC 1661 §4.6), for status and tests. */
   get restartCounter(): number {
@@ -356,8 +358,14 @@ export class Fsm {
     const t = transition(this.state, event);
     if (t === null) return;
     const from = this.state;
-    for (const a of t.actions) this.act(a, t, now, from, event, pkt, verdict);
-    this.setState(t.next, event);
+    const outer = this.currentEvent;
+    this.currentEvent = event;
+    try {
+      for (const a of t.actions) this.act(a, t, now, from, event, pkt, verdict);
+      this.setState(t.next, event);
+    } finally {
+      this.currentEvent = outer;
+    }
   }
 
   private setState(next: FsmState, event: FsmEvent): void {

@@ -408,20 +408,19 @@ export class PppSession {
 
   private fsmStateChanged(name: "lcp" | "ipcp" | "ipv6cp", from: FsmState, to: FsmState, event: FsmEvent): void {
     this.emit({ type: "ppp.fsm", at: this.now, protocol: name, from, to, event });
-    const negotiating = from === "req-sent" || from === "ack-rcvd" || from === "ack-sent";
     if (name === "lcp") {
-      if (event === "TO-" && negotiating) {
-        this.setCause("lcp-timeout", `no agreement after ${this.lcpFsm.timers.maxConfigure} LCP Configure-Requests`);
-      }
       // The peer restarted negotiation (RCR in Stopped, or in Opened): back to Establish.
       if ((to === "req-sent" || to === "ack-sent") && (this.phase === "dead" || this.phase === "terminate")) {
         this.downReported = false;
         this.setPhase("establish");
       }
-    } else if (event === "TO-" && negotiating) {
-      const fam = name === "ipcp" ? "ipv4" : "ipv6";
-      this.ncpCause[fam] ??= cause("ipcp-timeout", `${name.toUpperCase()} did not open after ${this.ipcpFsm.timers.maxConfigure} Configure-Requests`);
     }
+  }
+
+  /** This-Layer-Finished because Max-Configure ran out while negotiating (TO- in Req-Sent/Ack-Rcvd/Ack-Sent)? */
+  private static negotiationTimedOut(fsm: Fsm): boolean {
+    const s = fsm.state;
+    return fsm.currentEvent === "TO-" && (s === "req-sent" || s === "ack-rcvd" || s === "ack-sent");
   }
 
   private terminateRequested(name: "lcp" | "ipcp" | "ipv6cp", data: Uint8Array): void {
@@ -565,6 +564,9 @@ export class PppSession {
   }
 
   private lcpFinished(): void {
+    if (PppSession.negotiationTimedOut(this.lcpFsm)) {
+      this.setCause("lcp-timeout", `no agreement after ${this.lcpFsm.timers.maxConfigure} LCP Configure-Requests`);
+    }
     this.goDead();
   }
 
@@ -601,7 +603,7 @@ export class PppSession {
 
   private ipcpUp(): void {
     const r = this.ipcp.result();
-    if (r.local === "0.0.0.0") {
+    if (r.local === "0.0.0.0" && this.opts.role === "client") {
       // RFC 1332 leaves us without an address: nothing can be routed.
       this.ncpCause.ipv4 = cause("ipcp-no-address", "IPCP opened but the peer never assigned an IPv4 address");
       this.ipcpFsm.close("no IP address", this.now);
@@ -619,11 +621,19 @@ export class PppSession {
   }
 
   private ncpDown(fam: "ipv4" | "ipv6"): void {
-    if (this.ncp[fam] === "open" && this.lcpFsm.state === "opened") this.ncp[fam] = "pending";
+    if (this.ncp[fam] !== "open" || this.lcpFsm.state !== "opened") return;
+    // The NCP left Opened (peer renegotiates or terminates it): back to
+    // negotiating; with no family left open the link is not Open any more.
+    this.ncp[fam] = "pending";
+    if (this.phase === "open" && this.ncp.ipv4 !== "open" && this.ncp.ipv6 !== "open") this.setPhase("network");
   }
 
   private ncpFinished(fam: "ipv4" | "ipv6"): void {
     if (this.ncp[fam] === "off" || this.lcpFsm.state !== "opened") return;
+    const fsm = fam === "ipv4" ? this.ipcpFsm : this.ipv6cpFsm;
+    if (PppSession.negotiationTimedOut(fsm)) {
+      this.ncpCause[fam] ??= cause("ipcp-timeout", `${fam === "ipv4" ? "IPCP" : "IPV6CP"} did not open after ${fsm.timers.maxConfigure} Configure-Requests`);
+    }
     this.ncp[fam] = "failed";
     const c = this.ncpCause[fam] ?? cause(fam === "ipv4" ? "ipcp-timeout" : "ipcp-timeout", `${fam === "ipv4" ? "IPCP" : "IPV6CP"} finished without opening`);
     const other = fam === "ipv4" ? this.ncp.ipv6 : this.ncp.ipv4;

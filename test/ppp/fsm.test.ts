@@ -56,7 +56,7 @@ function setup(timers = {}) {
   return { h, sent, states, fsm, discards };
 }
 
-const pkt = (code: number, id: number, data = new Uint8Array(0)) => emitPacket({ code, id, data });
+const pkt = (code: number, id: number, data: Uint8Array = new Uint8Array(0)) => emitPacket({ code, id, data });
 
 describe("Restart timer and counters (RFC 1661 §4.6)", () => {
   test("Max-Configure: 10 Configure-Requests 3 s apart, then This-Layer-Finished", () => {
