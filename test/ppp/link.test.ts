@@ -132,4 +132,32 @@ describe("PppLink in-process: client against our own server role", () => {
     expect(client.link.counters().framesOut).toBe(10);
     client.link.stop();
   });
+
+  test("framing on the wire: LCP always with defaults (ff 03, full ACCM), IP with negotiated ACFC/PFC/ACCM", async () => {
+    const { client, server, b, sched } = await bringUp("none");
+    const wire: number[] = [];
+    b.onData((d) => wire.push(...d)); // what the client writes
+    client.link.sendIp(4, icmpEcho("10.0.0.2", "10.0.0.1", 1, 1, new Uint8Array([0x00, 0x11, 0x13])));
+    await settle();
+    // LCP echo keep-alive is off by default here; ask for an LCP frame by closing.
+    client.link.close("bye");
+    await settle();
+    sched.advance(10);
+    const frames: number[][] = [];
+    let cur: number[] = [];
+    for (const x of wire) {
+      if (x === 0x7e) {
+        if (cur.length) frames.push(cur);
+        cur = [];
+      } else cur.push(x);
+    }
+    const ip = frames.find((f) => f[0] === 0x21);
+    expect(ip).toBeDefined(); // ACFC + PFC: protocol 0x21 in one octet, no ff 03
+    expect(ip!.includes(0x11)).toBe(true); // ACCM 0 negotiated: control characters go unescaped
+    const lcp = frames.find((f) => f[0] === 0xff);
+    expect(lcp?.slice(0, 4)).toEqual([0xff, 0x7d, 0x23, 0xc0]); // ff, escaped 03, c0 21
+    expect(lcp?.[4]).toBe(0x21);
+    server.link.stop();
+    client.link.stop();
+  });
 });
