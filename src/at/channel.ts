@@ -32,15 +32,21 @@ class DataModePipe extends PipeBase {
     const off = super.onData(fn);
     if (!this.listening) {
       this.listening = true;
-      const pending = this.buffered;
-      this.buffered = [];
-      for (const chunk of pending) this.deliver(chunk);
+      // Deliver what arrived with CONNECT on the next microtask: the subscriber (PppLink.start)
+      // subscribes before it opens its session, and the peer's first Configure-Request must not
+      // reach a session still in Initial.
+      queueMicrotask(() => {
+        const pending = this.buffered;
+        this.buffered = [];
+        this.bufferedBytes = 0;
+        for (const chunk of pending) this.deliver(chunk);
+      });
     }
     return off;
   }
   push(data: Uint8Array): void {
     if (this.closed) return;
-    if (this.listening) {
+    if (this.listening && this.buffered.length === 0) {
       this.deliver(data);
       return;
     }

@@ -52,7 +52,7 @@ export interface PppLinkHooks {
   down(c: Cause | null): void;
 }
 
-export type CreatePppLink = (pipe: BytePipe, hooks: PppLinkHooks) => PppLinkLike;
+export type CreatePppLink<L extends PppLinkLike = PppLinkLike> = (pipe: BytePipe, hooks: PppLinkHooks) => L;
 
 export interface SupervisorTiming {
   /** Sync: AT every this often (vendor: 100 ms). */
@@ -93,7 +93,7 @@ export const DEFAULT_TIMING: SupervisorTiming = {
   signalPollMs: 60_000,
 };
 
-export interface SupervisorDeps {
+export interface SupervisorDeps<L extends PppLinkLike = PppLinkLike> {
   config: Config;
   scheduler: Scheduler;
   /** Opens (or reopens) the modem's AT/data port; throws a CellkeepError when it cannot. */
@@ -103,7 +103,7 @@ export interface SupervisorDeps {
   policy: RecoveryPolicy;
   emit: (e: ModemEvent) => void;
   log?: Logger;
-  createPppLink: CreatePppLink;
+  createPppLink: CreatePppLink<L>;
   /** Runs recovery.power_cycle / recovery.reboot_command; resolves with the exit code. */
   runCommand?: (command: string) => Promise<number>;
   timing?: Partial<SupervisorTiming>;
@@ -164,7 +164,7 @@ const enc = new TextEncoder();
 /** EMM cause #22 "Congestion" (TS 24.301 annex A). */
 const EMM_CONGESTION = 22;
 
-export class ModemSupervisor {
+export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
   private _state: LinkState = "stopped";
   private readonly scheduler: Scheduler;
   private readonly log: Logger;
@@ -174,7 +174,7 @@ export class ModemSupervisor {
   private control: AtChannel | null = null;
   private controlTried = false;
   private controlOpening: Promise<void> | null = null;
-  private link: PppLinkLike | null = null;
+  private link: L | null = null;
   private interrupt: Interrupt | null = null;
   private wakers = new Set<() => void>();
   private running: Promise<void> | null = null;
@@ -193,7 +193,7 @@ export class ModemSupervisor {
   /** Cause of the last failure (for /status). */
   lastCause: Cause | null = null;
 
-  constructor(private readonly deps: SupervisorDeps) {
+  constructor(private readonly deps: SupervisorDeps<L>) {
     this.scheduler = deps.scheduler;
     this.log = deps.log ?? nullLogger;
     this.t = { ...DEFAULT_TIMING, ...deps.timing };
@@ -209,7 +209,7 @@ export class ModemSupervisor {
   }
 
   /** The PPP link while negotiating/connected, so the data plane can attach to it. */
-  get pppLink(): PppLinkLike | null {
+  get pppLink(): L | null {
     return this._state === "connected" || this._state === "negotiating" ? this.link : null;
   }
 

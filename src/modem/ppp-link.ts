@@ -1,0 +1,107 @@
+/**
+ * Joins the supervisor to the PPP stack: builds a PppSession (client role)
+ * from the config and a PppLink on the data-mode pipe, and turns the link's
+ * events into the supervisor's up/down hooks. The data plane reaches the
+ * running link through `supervisor.pppLink.link` (sendIp/onIp).
+ */
+import { cause, type Cause } from "../core/cause.ts";
+import type { CancelTimer, Scheduler } from "../core/clock.ts";
+import type { Config } from "../config/schema.ts";
+import { PppLink, type PppLinkEvent } from "../ppp/link.ts";
+import { ncpsForPdpType, PppSession, type PppSessionOptions } from "../ppp/session.ts";
+import type { CreatePppLink, PppLinkLike } from "./supervisor.ts";
+
+export interface PppLinkHandle extends PppLinkLike {
+  readonly link: PppLink;
+  readonly session: PppSession;
+}
+
+export interface PppLinkFactoryOptions {
+  config: Config;
+  scheduler: Scheduler;
+  /** Every PPP event (forward to the agent's bus). */
+  onEvent?: (e: PppLinkEvent) => void;
+  random?: (n: number) => Uint8Array;
+  /** Record frames (ppp.pcap). */
+  pcap?: string;
+}
+
+/** PppSession options from the config (ppp.*, auth.*, network.pdp_type). */
+export function sessionOptions(config: Config, random?: (n: number) => Uint8Array): PppSessionOptions {
+  const p = config.ppp;
+  const timers = { restartMs: p.restart_timer, maxConfigure: p.max_configure, maxFailure: p.max_failure, maxTerminate: p.max_terminate };
+  const o: PppSessionOptions = {
+    role: "client",
+    auth: { method: config.auth.method, username: config.auth.username, password: config.auth.password },
+    mru: p.mru,
+    lcp: timers,
+    ncp: timers,
+    echo: { intervalMs: p.echo_interval, failures: p.echo_failures, skipWhenBusy: p.echo_only_when_idle },
+    ncps: ncpsForPdpType(config.network.pdp_type),
+  };
+  if (random) o.random = random;
+  return o;
+}
+
+export function pppLinkFactory(opts: PppLinkFactoryOptions): CreatePppLink<PppLinkHandle> {
+  return (pipe, hooks) => {
+    const session = new PppSession(sessionOptions(opts.config, opts.random));
+    const pcap = opts.pcap ?? opts.config.ppp.pcap;
+    const link = new PppLink({ pipe, session, scheduler: opts.scheduler, ...(pcap ? { pcap } : {}) });
+    let ended = false;
+    const endWaiters: Array<() => void> = [];
+    const end = (c: Cause | null) => {
+      if (ended) return;
+      ended = true;
+      hooks.down(c);
+      for (const w of endWaiters.splice(0)) w();
+    };
+    link.onEvent((e) => {
+      opts.onEvent?.(e);
+      switch (e.type) {
+        case "ppp.open": {
+          const st = session.status();
+          hooks.up({
+            ipv4: st.ipv4 ? { local: st.ipv4.local, remote: st.ipv4.remote, dns: st.ipv4.dns } : null,
+            ipv6: st.ipv6 ? { local: st.ipv6.local, remote: st.ipv6.remote } : null,
+            mru: st.peerMru,
+          });
+          break;
+        }
+        case "ppp.down":
+          end(e.cause ?? null);
+          break;
+        // The modem drops the call right after the network's PAP Nak / Terminate-Request:
+        // the session's own cause (auth-rejected, terminated-after-auth...) says more than the line drop.
+        case "ppp.link.no-carrier":
+          end(session.status().lastCause ?? cause("carrier-lost"));
+          break;
+        case "ppp.link.closed":
+          end(session.status().lastCause ?? e.cause ?? cause("carrier-lost"));
+          break;
+      }
+    });
+    const handle: PppLinkHandle = {
+      link,
+      session,
+      start: () => link.start(),
+      stop: async () => {
+        if (!ended) {
+          // RFC 1661 §5.5: Terminate-Request, resent on the restart timer up to Max-Terminate times.
+          link.close("cellkeep hangs up");
+          const limit = opts.config.ppp.restart_timer * (opts.config.ppp.max_terminate + 1);
+          await new Promise<void>((resolve) => {
+            let cancel: CancelTimer = () => {};
+            endWaiters.push(() => {
+              cancel();
+              resolve();
+            });
+            cancel = opts.scheduler.setTimer(opts.scheduler.now() + limit, resolve);
+          });
+        }
+        link.stop();
+      },
+    };
+    return handle;
+  };
+}
