@@ -75,7 +75,7 @@ function render(s){
   txt("reg", r.status === null ? null : r.status + (r.stat !== null ? " (stat " + r.stat + ")" : ""));
   txt("operator", r.operator); txt("act", r.act); txt("band", r.band); txt("cell", [r.tac ? "TAC " + r.tac : null, r.cell ? "cell " + r.cell : null].filter(Boolean).join(", "));
   var g = s.signal || {};
-  txt("signal", g.at ? ["RSSI " + g.rssi, "RSRP " + g.rsrp, "RSRQ " + g.rsrq, "SINR " + g.sinr].filter(function(x){ return !/null$/.test(x); }).join(", ") : null);
+  txt("signal", g.at ? [["RSSI", g.rssi, "dBm"], ["RSRP", g.rsrp, "dBm"], ["RSRQ", g.rsrq, "dB"], ["SINR", g.sinr, "dB"]].filter(function(x){ return x[1] !== null; }).map(function(x){ return x.join(" "); }).join(", ") : null);
   var h = s.health || {};
   txt("probe", h.at ? (h.ok ? "ok" : "FAILED") + (h.rttMs !== null ? ", " + h.rttMs + " ms" : "") + " (" + h.probe + (h.target ? " " + h.target : "") + ", " + fmtAgo(h.at) + ")" : null);
   txt("probefails", h.consecutiveFailures);
@@ -103,7 +103,9 @@ function renderTimeline(t){
 var SVGNS = "http://www.w3.org/2000/svg";
 function el(name, attrs, parent){ var e = document.createElementNS(SVGNS, name); for (var k in attrs) e.setAttribute(k, attrs[k]); if (parent) parent.appendChild(e); return e; }
 function plot(id, pts, color, unit){
-  var svg = $(id), W = 600, H = 170, L = 46, R = 10, T = 10, B = 22;
+  var svg = $(id), W = Math.max(300, Math.round(svg.clientWidth || 600)), H = 170, L = 46, R = 10, T = 20, B = 22;
+  // viewBox in CSS pixels so text keeps its shape at any width
+  svg.setAttribute("viewBox", "0 0 " + W + " " + H);
   while (svg.firstChild) svg.removeChild(svg.firstChild);
   var now = Date.now();
   pts = pts.filter(function(p){ return p.v !== null && p.t >= now - DAY; });
@@ -122,7 +124,7 @@ function plot(id, pts, color, unit){
   [0, 0.5, 1].forEach(function(f){
     var t = t0 + (t1 - t0) * f; el("text", { x: X(t), y: H - 6, "text-anchor": f === 0 ? "start" : (f === 1 ? "end" : "middle") }, svg).textContent = f === 1 ? "now" : "-" + dur(Math.round((now - t)/1000));
   });
-  el("text", { x: W - R, y: T + 10, "text-anchor": "end" }, svg).textContent = unit;
+  el("text", { x: L, y: 12, "text-anchor": "start" }, svg).textContent = unit;
   el("polyline", { "class": "line", stroke: color, points: pts.map(function(p){ return X(p.t).toFixed(1) + "," + Y(p.v).toFixed(1); }).join(" ") }, svg);
   var step = Math.max(1, Math.ceil(pts.length / 200));
   for (var j = pts.length - 1; j >= 0; j -= step) el("circle", { cx: X(pts[j].t).toFixed(1), cy: Y(pts[j].v).toFixed(1), r: 2.2, fill: color }, svg);
@@ -153,6 +155,7 @@ function live(){
 }
 loadStatus(); loadHistory(); live();
 setInterval(loadStatus, 15000); setInterval(redraw, 60000);
+var resizeTimer = null; window.addEventListener("resize", function(){ clearTimeout(resizeTimer); resizeTimer = setTimeout(redraw, 150); });
 `;
 
 const BODY = `
@@ -173,10 +176,10 @@ const BODY = `
 <dt>Last probe</dt><dd id="probe">—</dd><dt>Probe failures</dt><dd id="probefails">—</dd><dt>Ladder rung</dt><dd id="rung">—</dd>
 <dt>Failures</dt><dd id="rfails">—</dd><dt>Next action</dt><dd id="next">—</dd><dt>Waiting</dt><dd id="waiting">—</dd></dl></section>
 <section class="wide"><h2>Signal, last 24 h</h2>
-<svg id="plot-rsrp" class="plot" viewBox="0 0 600 170" preserveAspectRatio="none" role="img" aria-label="RSRP"></svg>
-<svg id="plot-sinr" class="plot" viewBox="0 0 600 170" preserveAspectRatio="none" role="img" aria-label="SINR"></svg></section>
+<svg id="plot-rsrp" class="plot" viewBox="0 0 600 170" role="img" aria-label="RSRP"></svg>
+<svg id="plot-sinr" class="plot" viewBox="0 0 600 170" role="img" aria-label="SINR"></svg></section>
 <section class="wide"><h2>Probe round-trip time, last 24 h</h2>
-<svg id="plot-rtt" class="plot" viewBox="0 0 600 170" preserveAspectRatio="none" role="img" aria-label="probe RTT"></svg></section>
+<svg id="plot-rtt" class="plot" viewBox="0 0 600 170" role="img" aria-label="probe RTT"></svg></section>
 <section class="wide"><h2>Bring-up timeline</h2><div id="tlhead" class="legend"></div><ol id="timeline"></ol></section>
 </main>
 <footer>cellkeep <span id="version"></span> · up <span id="uptime"></span> · <a href="status">status JSON</a> · <a href="metrics">metrics</a> · <a href="events">events</a></footer>
