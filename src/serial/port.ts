@@ -141,6 +141,8 @@ export class SerialPipe extends PipeBase {
   }
   /** Resolve when everything written so far has left the kernel's queue. */
   async drain(): Promise<void> {
+    // SerialPortStream.drain() on a closed port would wait for 'open' forever.
+    this.requirePort();
     await new Promise<void>((resolve, reject) => this.stream.drain((err) => (err ? reject(err) : resolve())));
   }
 

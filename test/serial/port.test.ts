@@ -149,6 +149,9 @@ describe("SerialPipe over a real pty", () => {
     expect(reason()).toBeNull();
     expect(fs.existsSync(lockPath!)).toBe(false);
     await port.close(); // idempotent
+    // Control calls on a closed pipe fail at once (never hang waiting for 'open').
+    await expect(port.drain()).rejects.toMatchObject({ causeInfo: { code: "port-vanished" } });
+    await expect(port.setLines({ dtr: true })).rejects.toMatchObject({ causeInfo: { code: "port-vanished" } });
   });
 
   test("a second open of a locked port fails with port-locked naming our PID", async () => {
