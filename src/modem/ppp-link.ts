@@ -49,6 +49,7 @@ export function pppLinkFactory(opts: PppLinkFactoryOptions): CreatePppLink<PppLi
     const pcap = opts.pcap ?? opts.config.ppp.pcap;
     const link = new PppLink({ pipe, session, scheduler: opts.scheduler, ...(pcap ? { pcap } : {}) });
     let ended = false;
+    let lineCause: Cause | null = null;
     const endWaiters: Array<() => void> = [];
     const end = (c: Cause | null) => {
       if (ended) return;
@@ -69,16 +70,24 @@ export function pppLinkFactory(opts: PppLinkFactoryOptions): CreatePppLink<PppLi
           break;
         }
         case "ppp.down":
-          end(e.cause ?? null);
+          // PppLink reports a closed pipe as carrier-lost; the pipe's own cause (port-vanished) is more precise.
+          end(e.cause?.code === "carrier-lost" && lineCause ? lineCause : (e.cause ?? null));
           break;
-        // The modem drops the call right after the network's PAP Nak / Terminate-Request:
-        // the session's own cause (auth-rejected, terminated-after-auth...) says more than the line drop.
+        // The line dropped (NO CARRIER / pipe closed). Tell the session its lower layer is down:
+        // it then reports its own pending cause (auth-rejected, terminated-after-auth...) when it
+        // has one, which says more than the line drop that typically follows the network's
+        // PAP Nak or Terminate-Request; otherwise carrier-lost.
         case "ppp.link.no-carrier":
-          end(session.status().lastCause ?? cause("carrier-lost"));
+        case "ppp.link.closed": {
+          const fallback = e.type === "ppp.link.closed" && e.cause ? e.cause : cause("carrier-lost");
+          if (e.type === "ppp.link.closed" && e.cause) lineCause = e.cause;
+          queueMicrotask(() => {
+            link.stop();
+            const own = session.status().lastCause;
+            end(own && own.code !== "carrier-lost" ? own : fallback);
+          });
           break;
-        case "ppp.link.closed":
-          end(session.status().lastCause ?? e.cause ?? cause("carrier-lost"));
-          break;
+        }
       }
     });
     const handle: PppLinkHandle = {

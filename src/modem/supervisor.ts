@@ -714,6 +714,8 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
     if (this.deps.emitPppEvents !== false) this.emit({ type: "ppp.down", at: this.scheduler.now(), cause: c });
     for (const fn of this.linkDownHooks) fn(c);
     await this.hangUp();
+    // Without a control port, signal is only visible between calls: take a reading now (it helps explain the drop).
+    if (!this.control && !this.stopping() && ch.pipe.isOpen && ch.mode === "command") await this.pollSignal(ch).catch(() => undefined);
     return c;
   }
 

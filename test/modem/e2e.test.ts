@@ -108,3 +108,36 @@ describe("supervisor + PPP + virtual modem (in-process)", () => {
     expect(await runUntil(r.sched, () => r.policy.connected >= 2, 60_000)).toBe(true);
   });
 });
+
+describe("field reports with the real PPP stack", () => {
+  test("a naive dial before attach ends terminated-after-auth; the supervisor then connects", async () => {
+    const r = rig(["dial-before-attach"]);
+    await runUntil(r.sched, () => r.im.modem.core.registrationStat === 1, 30_000);
+    const { AtChannel } = await import("../../src/at/channel.ts");
+    const pipe = r.im.reopen();
+    const ch = new AtChannel(pipe, r.sched);
+    const dial = ch.command("ATD*99#", 60_000);
+    await runUntil(r.sched, () => ch.mode === "data", 10_000);
+    expect((await dial).status).toBe("connect");
+    let down: Cause | null = null;
+    const config = testConfig('[auth]\nmethod = "auto"\nusername = "user"\npassword = "pass"\n');
+    const naive = pppLinkFactory({ config, scheduler: r.sched })(ch.dataPipe!, { up: () => {}, down: (c) => (down = c) });
+    naive.start();
+    await runUntil(r.sched, () => down !== null, 60_000);
+    expect(down!.code).toBe("terminated-after-auth");
+    await naive.stop();
+    await runUntil(r.sched, () => ch.mode === "command", 10_000);
+    ch.detach();
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 200_000)).toBe(true);
+  });
+
+  test("port-vanish after CONNECT: port-vanished, the port is reopened when it is back, connected again", async () => {
+    const r = rig(["port-vanish:10"]);
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+    await runUntil(r.sched, () => r.policy.lost.length > 0, 60_000);
+    expect(r.policy.lost[0]?.code).toBe("port-vanished");
+    expect(await runUntil(r.sched, () => r.policy.connected >= 2, 120_000)).toBe(true);
+  });
+});
