@@ -75,8 +75,14 @@ export function createInProcessModem(opts: VirtualModemOptions): InProcessModem 
     if (!e.present && present) {
       present = false;
       modem.detach();
-      current.vanish({ code: "port-vanished", hint: "the virtual modem rebooted and its port re-enumerates", detail: "port-vanish scenario" });
-      void modemEnd.close();
+      // Let what the modem said last (the OK to AT+CFUN=1,1) reach the agent
+      // first: memory-pipe deliveries are microtasks, queued before this one.
+      const gone = current;
+      const end = modemEnd;
+      queueMicrotask(() => {
+        gone.vanish({ code: "port-vanished", hint: "the virtual modem rebooted and its port re-enumerates", detail: "port-vanish scenario" });
+        void end.close();
+      });
     } else if (e.present && !present) {
       present = true;
       for (const fn of backListeners) fn();

@@ -84,9 +84,10 @@ export class SimPppServer implements DataSession {
       ncps: { ipv4: true, ipv6: false },
       ...(opts.random ? { random: opts.random } : {}),
     });
-    this.session.open(this.ctx.now);
-    this.started = true;
-    this.pump(this.ctx.now);
+    // Like pppd's "silent" option, LCP opens when the client's first frame
+    // arrives: an agent that hands the line from its AT channel to PPP a few
+    // milliseconds after CONNECT must not lose our first Configure-Request
+    // (and then wait a 3 s restart timer for the next).
   }
 
   get ended(): boolean {
@@ -102,16 +103,18 @@ export class SimPppServer implements DataSession {
 
   input(data: Uint8Array, now: number): void {
     if (this.dead || this.hungUp) return;
-    for (const ev of this.decoder.push(data)) {
-      if (ev.kind !== "frame") continue;
+    // Frame by frame: LCP may open on one frame, and the next frame of the
+    // same read already uses the receive ACCM just negotiated.
+    this.decoder.decode(data, (ev) => {
+      if (ev.kind !== "frame" || this.dead || this.hungUp) return;
       this.frame({ protocol: ev.protocol, info: ev.info }, now);
-    }
+      this.pump(now);
+    });
     this.pump(now);
   }
 
   poll(now: number): void {
-    if (this.hungUp) return;
-    if (this.dead) return;
+    if (this.hungUp || this.dead || !this.started) return;
     this.session.poll(now);
     this.pump(now);
   }
@@ -129,7 +132,7 @@ export class SimPppServer implements DataSession {
   }
 
   nextDeadline(): number | null {
-    if (this.dead || this.hungUp || this.ended_) return null;
+    if (this.dead || this.hungUp || this.ended_ || !this.started) return null;
     return this.session.nextDeadline();
   }
 
@@ -155,6 +158,10 @@ export class SimPppServer implements DataSession {
   }
 
   private frame(f: PppFrame, now: number): void {
+    if (!this.started) {
+      this.started = true;
+      this.session.open(now);
+    }
     if (f.protocol === PROTO.PAP && this.b.auth === null) {
       const pkt = parsePacket(f.info);
       const req = pkt && pkt.code === PAP_CODE.REQUEST ? parsePapRequest(pkt.data) : null;
@@ -198,15 +205,15 @@ export class SimPppServer implements DataSession {
         if (this.dead) continue;
         this.out.push(encodeFrame(f.protocol, f.info, f.protocol === PROTO.LCP ? DEFAULT_FRAMING : tx));
       }
-      const rx = this.session.rxFraming();
-      this.decoder.setAccm(rx.accm);
-      this.decoder.setMru(rx.mru);
       for (const e of d.events) this.onEvent(e, now);
       for (const ip of d.ip) {
         if (ip.version !== 4) continue;
         for (const reply of this.routeIp(ip.packet)) this.session.sendIp(4, reply, now);
       }
     }
+    const rx = this.session.rxFraming();
+    this.decoder.setAccm(rx.accm);
+    this.decoder.setMru(rx.mru);
   }
 
   private onEvent(e: ReturnType<PppSession["drain"]>["events"][number], now: number): void {

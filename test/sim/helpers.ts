@@ -5,8 +5,9 @@ import type { SimEvent } from "../../src/sim/events.ts";
 import { type InProcessModem, createInProcessModem } from "../../src/sim/in-process.ts";
 import type { VirtualModemOptions } from "../../src/sim/virtual-modem.ts";
 
-export const flushMicrotasks = async (n = 5) => {
-  for (let i = 0; i < n; i++) await Promise.resolve();
+/** Let every queued pipe delivery (and the deliveries they cause) run: microtasks drain before setImmediate. */
+export const flushMicrotasks = async (n = 2) => {
+  for (let i = 0; i < n; i++) await new Promise<void>((r) => setImmediate(r));
 };
 
 export class Terminal {
@@ -58,6 +59,7 @@ export class Terminal {
   async advance(ms: number): Promise<void> {
     // Step so microtask deliveries interleave with timers like a real loop.
     const end = this.clock.now() + ms;
+    await flushMicrotasks();
     for (;;) {
       const next = this.clock.nextDeadline();
       if (next === null || next > end) break;

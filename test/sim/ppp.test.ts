@@ -1,0 +1,345 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { buildEchoRequest, parseEcho } from "../../src/net/icmp.ts";
+import { type PppLinkEvent, PppLink } from "../../src/ppp/link.ts";
+import { PppSession, type PppSessionOptions } from "../../src/ppp/session.ts";
+import { CODE, parsePacket } from "../../src/ppp/packet.ts";
+import { HdlcDecoder } from "../../src/ppp/hdlc.ts";
+import { PROTO } from "../../src/ppp/types.ts";
+import type { SimPppServer } from "../../src/sim/ppp-server.ts";
+import { Terminal, flushMicrotasks, lines } from "./helpers.ts";
+
+let term: Terminal | null = null;
+let link: PppLink | null = null;
+afterEach(async () => {
+  link?.stop();
+  link = null;
+  await term?.stop();
+  term = null;
+});
+
+const fixedRandom = (n: number) => new Uint8Array(n).map((_, i) => (i * 37 + 11) & 0xff);
+/** The client needs other random bytes than the server, or LCP sees its own magic number (loopback). */
+const clientRandom = (n: number) => new Uint8Array(n).map((_, i) => (i * 53 + 7) & 0xff);
+
+/** A registered, attached modem in command mode with echo off. */
+async function ready(opts: ConstructorParameters<typeof Terminal>[0] = {}, settle = 3000): Promise<Terminal> {
+  term = new Terminal({ booted: true, random: fixedRandom, ...opts });
+  await term.at("ATE0");
+  await term.advance(settle);
+  term.take();
+  return term;
+}
+
+interface Client {
+  link: PppLink;
+  events: PppLinkEvent[];
+  ip: Uint8Array[];
+}
+
+function startClient(t: Terminal, auth: PppSessionOptions["auth"] = { method: "pap", username: "user", password: "s3cret" }, extra: Partial<PppSessionOptions> = {}): Client {
+  const session = new PppSession({ role: "client", auth, echo: { intervalMs: 0, failures: 0 }, random: clientRandom, ...extra });
+  link = new PppLink({ pipe: t.line, session, scheduler: t.clock });
+  const c: Client = { link, events: [], ip: [] };
+  link.onEvent((e) => c.events.push(e));
+  link.onIp((_v, p) => c.ip.push(p));
+  link.start();
+  return c;
+}
+
+const has = (c: Client, type: string) => c.events.some((e) => e.type === type);
+const ip4 = (s: string) => Uint8Array.from(s.split(".").map(Number));
+
+async function dial(t: Terminal, cmd = "ATD*99#"): Promise<string> {
+  t.take();
+  await t.write(`${cmd}\r`);
+  return t.take();
+}
+
+describe("data call over the PPP server role", () => {
+  test("healthy: CONNECT 150000000, PAP, IPCP assigns 10.64.0.2 with DNS, ping and DNS answered", async () => {
+    const t = await ready();
+    expect(lines(await dial(t))[0]).toBe("CONNECT 150000000");
+    expect(t.sim.modem.core.modeState).toBe("data");
+    const c = startClient(t);
+    await t.advance(100);
+    const up = c.events.find((e) => e.type === "ppp.ipcp.up") as { local: string; remote: string; dns: string[] } | undefined;
+    expect(up).toBeDefined();
+    expect(up!.local).toBe("10.64.0.2");
+    expect(up!.remote).toBe("10.64.0.1");
+    expect(up!.dns).toEqual(["10.64.0.53", "10.64.0.54"]);
+    expect(t.events.some((e) => e.type === "sim.ppp" && e.what === "auth-ok")).toBe(true);
+
+    // ICMP echo: 8.8.8.8 and the peer answer, 9.9.9.9 does not.
+    for (const [dst, seq] of [["8.8.8.8", 1], ["10.64.0.1", 2], ["9.9.9.9", 3]] as const) {
+      c.link.sendIp(4, buildEchoRequest({ source: ip4("10.64.0.2"), destination: ip4(dst), identifier: 0x4242, sequence: seq, payload: new Uint8Array(16).fill(seq) }));
+    }
+    await t.advance(10);
+    const replies = c.ip.map((p) => parseEcho(p)).filter((r) => r !== null);
+    expect(replies.map((r) => r!.sequence).sort()).toEqual([1, 2]);
+
+    // DNS A query for the probe name, and one for an unknown name.
+    c.link.sendIp(4, dnsQuery("probe.cellkeep.test", 0x1111));
+    c.link.sendIp(4, dnsQuery("nothing.example", 0x2222));
+    await t.advance(10);
+    const dns = c.ip.filter((p) => p[9] === 17).map((p) => p.subarray(28));
+    expect(dns).toHaveLength(2);
+    const hit = dns.find((d) => d[0] === 0x11)!;
+    expect(hit[3]! & 0x0f).toBe(0);
+    expect([...hit.subarray(hit.length - 4)]).toEqual([10, 64, 0, 80]);
+    const miss = dns.find((d) => d[0] === 0x22)!;
+    expect(miss[3]! & 0x0f).toBe(3);
+
+    // Client terminates: the server acks, the call ends, the modem says NO CARRIER.
+    t.take();
+    c.link.close("bye");
+    await t.advance(5000);
+    expect(t.text()).toContain("\r\nNO CARRIER\r\n");
+    expect(t.sim.modem.core.modeState).toBe("command");
+    expect(lines(await t.at("AT")).at(-1)).toBe("OK");
+  });
+
+  test("ATD*99***1# works; an undefined context gives NO CARRIER", async () => {
+    const t = await ready();
+    expect(lines(await dial(t, "ATD*99***3#"))).toEqual(["NO CARRIER"]);
+    expect(lines(await dial(t, "ATD*99***1#"))[0]).toBe("CONNECT 150000000");
+  });
+
+  test("dialling before registration gives NO CARRIER", async () => {
+    const t = await ready({}, 0);
+    expect(lines(await dial(t))).toEqual(["NO CARRIER"]);
+  });
+
+  test("CHAP against configured credentials", async () => {
+    const t = await ready({ behaviour: { auth: { username: "acme", password: "pw-123" } } });
+    await dial(t);
+    const c = startClient(t, { method: "chap", username: "acme", password: "pw-123" });
+    await t.advance(100);
+    expect(c.events.find((e) => e.type === "ppp.auth")).toMatchObject({ method: "chap", result: "success" });
+    expect(has(c, "ppp.ipcp.up")).toBe(true);
+  });
+
+  test("configured credentials: a wrong password fails over PAP too", async () => {
+    const t = await ready({ behaviour: { auth: { username: "acme", password: "pw-123" } } });
+    await dial(t);
+    const c = startClient(t, { method: "pap", username: "acme", password: "nope" });
+    await t.advance(100);
+    expect(c.events.find((e) => e.type === "ppp.auth")).toMatchObject({ method: "pap", result: "failure" });
+  });
+
+  test("wrong-credentials: PAP Nak, PPP ends, NO CARRIER", async () => {
+    const t = await ready({ scenarios: ["wrong-credentials"] });
+    await dial(t);
+    const seen = captureFrames(t);
+    const c = startClient(t);
+    await t.advance(100);
+    expect(c.events.find((e) => e.type === "ppp.auth")).toMatchObject({ result: "failure" });
+    expect(seen.some((f) => f.protocol === PROTO.PAP && f.info[0] === 3)).toBe(true); // PAP Authenticate-Nak
+    expect(has(c, "ppp.ipcp.up")).toBe(false);
+    await t.advance(10_000);
+    expect(t.text()).toContain("NO CARRIER");
+  });
+
+  test("dial-before-attach: CONNECT, PAP success, then LCP Terminate-Request; after CGATT=1 the dial works", async () => {
+    const t = await ready({ scenarios: ["dial-before-attach"] });
+    expect(lines(await t.at("AT+CGATT?"))).toEqual(["+CGATT: 0", "OK"]);
+    expect(lines(await dial(t))[0]).toBe("CONNECT 150000000");
+    const seen = captureFrames(t);
+    const c = startClient(t);
+    await t.advance(100);
+    const order = c.events.filter((e) => e.type === "ppp.auth" || e.type === "ppp.terminate").map((e) => e.type === "ppp.auth" ? `auth:${e.result}` : `term:${e.by}`);
+    expect(order).toEqual(["auth:success", "term:peer"]);
+    const authAck = seen.findIndex((f) => f.protocol === PROTO.PAP && f.info[0] === 2);
+    const termReq = seen.findIndex((f) => f.protocol === PROTO.LCP && f.info[0] === CODE.TERM_REQ);
+    expect(authAck).toBeGreaterThanOrEqual(0);
+    expect(termReq).toBeGreaterThan(authAck);
+    expect(has(c, "ppp.ipcp.up")).toBe(false);
+    expect(t.events.some((e) => e.type === "sim.ppp" && e.what === "terminate-after-auth")).toBe(true);
+    await t.advance(1000);
+    expect(t.text()).toContain("NO CARRIER");
+    link?.stop();
+
+    // The vendor procedure: attach first, then dial.
+    expect(lines(await t.at("AT+CGATT=1"))).toEqual([]);
+    await t.advance(500);
+    expect(lines(t.take())).toEqual(["OK"]);
+    expect(lines(await dial(t))[0]).toBe("CONNECT 150000000");
+    const c2 = startClient(t);
+    await t.advance(100);
+    expect(has(c2, "ppp.ipcp.up")).toBe(true);
+  });
+
+  test("no-ip: the network never acks an address", async () => {
+    const t = await ready({ scenarios: ["no-ip"] });
+    await dial(t);
+    const seen = captureFrames(t);
+    const c = startClient(t);
+    await t.advance(60_000);
+    expect(has(c, "ppp.ipcp.up")).toBe(false);
+    const ipcpFromServer = seen.filter((f) => f.protocol === PROTO.IPCP).map((f) => parsePacket(f.info)!);
+    const naks = ipcpFromServer.filter((p) => p.code === CODE.CONF_NAK);
+    expect(naks.length).toBeGreaterThan(0);
+    // Every Nak suggests 0.0.0.0; no Configure-Ack of a client address ever went out.
+    for (const n of naks) expect([...n.data.subarray(2, 6)]).toEqual([0, 0, 0, 0]);
+    expect(ipcpFromServer.some((p) => p.code === CODE.CONF_ACK && p.data.length >= 6 && p.data.subarray(2, 6).some((b) => b !== 0))).toBe(false);
+    expect(t.events.some((e) => e.type === "sim.ppp" && e.what === "no-ip")).toBe(true);
+  });
+
+  test("drop-after:5: NO CARRIER 5 s after CONNECT, the client sees it", async () => {
+    const t = await ready({ scenarios: ["drop-after:5"] });
+    await dial(t);
+    const c = startClient(t);
+    await t.advance(4900);
+    expect(has(c, "ppp.ipcp.up")).toBe(true);
+    expect(has(c, "ppp.link.no-carrier")).toBe(false);
+    await t.advance(200);
+    expect(has(c, "ppp.link.no-carrier")).toBe(true);
+    expect(t.sim.modem.core.modeState).toBe("command");
+  });
+
+  test("dead-peer: after IPCP the network stops answering LCP echo; the line stays in data mode", async () => {
+    const t = await ready({ scenarios: ["dead-peer"] });
+    await dial(t);
+    const c = startClient(t, undefined, { echo: { intervalMs: 1000, failures: 3 } });
+    await t.advance(100);
+    expect(has(c, "ppp.ipcp.up")).toBe(true);
+    await t.advance(10_000);
+    const down = c.events.find((e) => e.type === "ppp.down") as { cause?: { code: string } } | undefined;
+    expect(down?.cause?.code).toBe("peer-dead");
+    expect(t.sim.modem.core.modeState).toBe("data");
+    expect(has(c, "ppp.link.no-carrier")).toBe(false);
+  });
+
+  test("healthy peer answers LCP echo (control for dead-peer)", async () => {
+    const t = await ready();
+    await dial(t);
+    const c = startClient(t, undefined, { echo: { intervalMs: 1000, failures: 3 } });
+    await t.advance(10_000);
+    expect(c.events.some((e) => e.type === "ppp.down")).toBe(false);
+    expect(c.link.status().counters.echoRepliesReceived).toBeGreaterThan(5);
+  });
+});
+
+describe("leaving data mode", () => {
+  test("+++ with guard time → OK; ATO → CONNECT; +++ then ATH hangs up", async () => {
+    const t = await ready();
+    await dial(t);
+    await t.advance(1000);
+    await t.write("+++");
+    await t.advance(999);
+    expect(t.take()).toBe("");
+    await t.advance(1);
+    expect(lines(t.take())).toEqual(["OK"]);
+    expect(t.sim.modem.core.modeState).toBe("online-command");
+    expect(lines(await t.at("AT+CSQ"))).toEqual(["+CSQ: 24,99", "OK"]);
+    expect(lines(await t.at("ATO"))).toEqual(["CONNECT 150000000"]);
+    expect(t.sim.modem.core.modeState).toBe("data");
+    await t.advance(1000);
+    await t.write("+++");
+    await t.advance(1000);
+    expect(lines(t.take())).toEqual(["OK"]);
+    expect(lines(await t.at("ATH"))).toEqual(["OK"]);
+    expect(t.sim.modem.core.modeState).toBe("command");
+    expect(lines(await t.at("ATO"))).toEqual(["NO CARRIER"]);
+  });
+
+  test("+++ without the leading guard time is data, not an escape", async () => {
+    const t = await ready();
+    await dial(t);
+    await t.advance(100);
+    await t.write("+++");
+    await t.advance(5000);
+    expect(t.text()).not.toContain("OK");
+    expect(t.sim.modem.core.modeState).toBe("data");
+  });
+
+  test("+++ followed by more data within the guard time is data", async () => {
+    const t = await ready();
+    await dial(t);
+    await t.advance(2000);
+    await t.write("+++");
+    await t.advance(500);
+    await t.write("x");
+    await t.advance(5000);
+    expect(t.sim.modem.core.modeState).toBe("data");
+  });
+
+  test("DTR drop with AT&D2 hangs up (NO CARRIER); with AT&D1 goes to command mode", async () => {
+    const t = await ready();
+    expect(lines(await t.at("AT&D2"))).toEqual(["OK"]);
+    await dial(t);
+    await t.line.setLines!({ dtr: false });
+    expect(lines(t.take())).toEqual(["NO CARRIER"]);
+    expect(t.sim.modem.core.modeState).toBe("command");
+    await t.line.setLines!({ dtr: true });
+    expect(lines(await t.at("AT&D1"))).toEqual(["OK"]);
+    await dial(t);
+    await t.line.setLines!({ dtr: false });
+    expect(lines(t.take())).toEqual(["OK"]);
+    expect(t.sim.modem.core.modeState).toBe("online-command");
+  });
+});
+
+describe("IP hook and port-vanish", () => {
+  test("onIpFromClient diverts packets; sendIpToClient injects them", async () => {
+    const t = await ready();
+    const diverted: Uint8Array[] = [];
+    t.sim.modem.onIpFromClient((p) => diverted.push(p));
+    await dial(t);
+    const c = startClient(t);
+    await t.advance(100);
+    const ping = buildEchoRequest({ source: ip4("10.64.0.2"), destination: ip4("8.8.8.8"), identifier: 7, sequence: 1, payload: new Uint8Array(8) });
+    c.link.sendIp(4, ping);
+    await t.advance(10);
+    expect(diverted).toHaveLength(1);
+    expect(c.ip).toHaveLength(0); // the built-in network did not answer
+    expect(t.sim.modem.sendIpToClient(ping)).toBe(true);
+    await t.advance(10);
+    expect(c.ip).toHaveLength(1);
+    expect([...c.ip[0]!]).toEqual([...ping]);
+  });
+
+  test("port-vanish in-process: CFUN=1,1 closes the agent's pipe (port-vanished); reopen after boot", async () => {
+    const t = await ready({ scenarios: ["port-vanish"] });
+    let closedWith: string | null = null;
+    t.line.onClose((r) => (closedWith = r?.code ?? "null"));
+    expect(lines(await t.at("AT+CFUN=1,1"))).toEqual(["OK"]);
+    await flushMicrotasks();
+    expect(closedWith).toBe("port-vanished");
+    expect(t.sim.portPresent).toBe(false);
+    expect(() => t.sim.reopen()).toThrow();
+    await t.advance(1000);
+    expect(t.sim.portPresent).toBe(true);
+    t.bind(t.sim.reopen());
+    expect(lines(await t.at("AT"))).toEqual(["AT", "OK"]);
+  });
+});
+
+function dnsQuery(name: string, id: number): Uint8Array {
+  const labels = name.split(".").flatMap((l) => [l.length, ...new TextEncoder().encode(l)]);
+  const dns = [id >> 8, id & 0xff, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, ...labels, 0, 0, 1, 0, 1];
+  const udpLen = 8 + dns.length;
+  const udp = [0x30, 0x39, 0, 53, udpLen >> 8, udpLen & 0xff, 0, 0, ...dns];
+  const total = 20 + udp.length;
+  const p = new Uint8Array(total);
+  p.set([0x45, 0, total >> 8, total & 0xff, 0, 1, 0, 0, 64, 17, 0, 0, 10, 64, 0, 2, 10, 64, 0, 53]);
+  let s = 0;
+  for (let i = 0; i < 20; i += 2) s += (p[i]! << 8) | p[i + 1]!;
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  const c = ~s & 0xffff;
+  p[10] = c >> 8;
+  p[11] = c & 0xff;
+  p.set(udp, 20);
+  return p;
+}
+
+/** Decode every PPP frame the modem sends to the client from now on. */
+function captureFrames(t: Terminal): { protocol: number; info: Uint8Array }[] {
+  const dec = new HdlcDecoder({ accm: 0 });
+  const frames: { protocol: number; info: Uint8Array }[] = [];
+  t.line.onData((d) => {
+    for (const ev of dec.push(d)) if (ev.kind === "frame") frames.push({ protocol: ev.protocol, info: ev.info });
+  });
+  return frames;
+}
+
+export type { SimPppServer };
