@@ -14,11 +14,16 @@ import { CanceledError, FdReader } from "../serial/fd-io.ts";
 import type { IpLink } from "./ip-link.ts";
 import type { PacedIpLink } from "./pump.ts";
 
+/** Event-loop turns to retry a full tty before sleeping (see flushLater). */
+const MAX_SPINS = 64;
+const MIN_SPINS = 2;
+
 export class MeteredFdPipe extends PipeBase {
   private readonly reader: FdReader;
   private queue: Uint8Array[] = [];
   private queued = 0;
   private flushing = false;
+  private spinBudget = MAX_SPINS;
   droppedWrites = 0;
   bytesWritten = 0;
   bytesRead = 0;
@@ -35,6 +40,14 @@ export class MeteredFdPipe extends PipeBase {
   /** Bytes accepted by write() and not yet taken by the kernel. */
   backlogBytes(): number {
     return this.queued;
+  }
+
+  private drainListeners = new Set<() => void>();
+
+  /** Called each time the write backlog empties (the pump resumes reading TUN at once). */
+  onDrain(fn: () => void): () => void {
+    this.drainListeners.add(fn);
+    return () => this.drainListeners.delete(fn);
   }
 
   write(data: Uint8Array): void {
@@ -80,22 +93,48 @@ export class MeteredFdPipe extends PipeBase {
     return off;
   }
 
+  /**
+   * Write the queue out as the tty takes it. There is no "writable" event for
+   * an fd in Bun, so on EAGAIN we retry. Adaptive: a fast line (a pty, a USB
+   * CDC port) drains its ~10 KB buffer in well under a millisecond, so we first
+   * retry on the next turn of the event loop (setImmediate), up to a small
+   * budget; if that budget does not get the bytes out, the line is slow (a real
+   * UART) and we fall back to 1 ms sleeps, which cost nothing measurable. The
+   * budget shrinks while episodes end in sleeps and grows back when spinning
+   * pays off, so a slow modem line never keeps a core busy.
+   */
   private async flushLater(): Promise<void> {
     this.flushing = true;
+    let spins = 0;
     try {
       while (this.queue.length > 0 && !this.closed) {
-        // The tty's buffer is full: the far side is slower than us; give it a moment.
-        await Bun.sleep(1);
+        if (spins < this.spinBudget) {
+          spins++;
+          await new Promise<void>((r) => setImmediate(r));
+        } else {
+          await Bun.sleep(1);
+        }
+        let progressed = false;
         while (this.queue.length > 0 && !this.closed) {
           const head = this.queue[0]!;
           const off = this.tryWrite(head, 0);
           if (off < 0) return;
+          if (off > 0) progressed = true;
           this.queued -= off;
           if (off < head.byteLength) {
             this.queue[0] = head.subarray(off);
             break;
           }
           this.queue.shift();
+        }
+        if (this.queue.length === 0) for (const fn of this.drainListeners) fn();
+        if (progressed) {
+          // Spinning got bytes out: the line is fast; allow a full budget next time.
+          this.spinBudget = spins <= MAX_SPINS ? MAX_SPINS : this.spinBudget;
+          spins = 0;
+        } else if (spins >= this.spinBudget) {
+          // A whole budget without progress: the line is slow; spin less next time.
+          this.spinBudget = Math.max(MIN_SPINS, this.spinBudget >> 1);
         }
       }
     } finally {
@@ -128,11 +167,13 @@ export class MeteredFdPipe extends PipeBase {
   }
 }
 
-/** An IpLink plus a backlog gauge (e.g. a PppLink over a MeteredFdPipe), for PacketPump pacing. */
-export function pacedIpLink(link: IpLink, backlogBytes: () => number): PacedIpLink {
-  return {
+/** An IpLink plus the backlog gauge of the pipe under it (e.g. a PppLink over a MeteredFdPipe), for PacketPump pacing. */
+export function pacedIpLink(link: IpLink, pipe: { backlogBytes(): number; onDrain?(fn: () => void): () => void }): PacedIpLink {
+  const paced: PacedIpLink = {
     sendIp: (v, p) => link.sendIp(v, p),
     onIp: (cb) => link.onIp(cb),
-    backlogBytes,
+    backlogBytes: () => pipe.backlogBytes(),
   };
+  if (pipe.onDrain) paced.onDrain = (fn) => pipe.onDrain!(fn);
+  return paced;
 }

@@ -34,6 +34,8 @@ export interface PumpCounters {
 export interface PacedIpLink extends IpLink {
   /** Bytes accepted by sendIp but not yet on the wire. */
   backlogBytes?(): number;
+  /** Called when that backlog empties; lets the pump resume without waiting for its poll timer. */
+  onDrain?(fn: () => void): () => void;
 }
 
 export interface PacketPumpOptions {
@@ -45,7 +47,7 @@ export interface PacketPumpOptions {
   queuePackets?: number;
   /** Stop reading TUN while the link's backlog exceeds this many bytes (default 32 KiB). */
   highWaterBytes?: number;
-  /** How often to re-check a full link backlog, ms (default 1). */
+  /** How often to re-check a full link backlog, ms (default 1; 10 when the link reports drains). */
   drainPollMs?: number;
   scheduler?: Scheduler;
   /** Whether the link is open at start (default true). */
@@ -81,7 +83,7 @@ export class PacketPump {
     this.filter = opts.filter;
     this.queueLimit = opts.queuePackets ?? 64;
     this.highWater = opts.highWaterBytes ?? 32 * 1024;
-    this.drainPollMs = opts.drainPollMs ?? 1;
+    this.drainPollMs = opts.drainPollMs ?? (opts.link.onDrain ? 10 : 1);
     this.scheduler = opts.scheduler ?? new RealScheduler();
     this.linkOpen = opts.linkOpen ?? true;
   }
@@ -89,7 +91,15 @@ export class PacketPump {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.unsubscribe = this.link.onIp((v, p) => this.fromLink(v, p));
+    const offIp = this.link.onIp((v, p) => this.fromLink(v, p));
+    const offDrain = this.link.onDrain?.(() => {
+      this.flush();
+      if (this.canRead()) this.kick();
+    });
+    this.unsubscribe = () => {
+      offIp();
+      offDrain?.();
+    };
     this.loop = this.readLoop();
   }
 

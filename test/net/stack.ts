@@ -90,9 +90,9 @@ export async function buildStack(h: NetnsHarness, opts: StackOptions = {}): Prom
   const tunB = await ifB.open();
   h.defer(() => ifB.close());
 
-  const hw = opts.highWaterBytes ?? 16 * 1024;
-  const pumpA = new PacketPump({ tun: tunA, link: pacedIpLink(client, () => clientPipe.backlogBytes()), highWaterBytes: hw });
-  const pumpB = new PacketPump({ tun: tunB, link: pacedIpLink(server, () => serverPipe.backlogBytes()), highWaterBytes: hw });
+  const hw = opts.highWaterBytes ?? Number(process.env.CK_HW ?? 16 * 1024);
+  const pumpA = new PacketPump({ tun: tunA, link: pacedIpLink(client, clientPipe), highWaterBytes: hw });
+  const pumpB = new PacketPump({ tun: tunB, link: pacedIpLink(server, serverPipe), highWaterBytes: hw });
   h.defer(() => pumpA.stop());
   h.defer(() => pumpB.stop());
   pumpA.start();
