@@ -201,6 +201,8 @@ export class Fsm {
   private rnakLoops = 0;
   private reqId = 0;
   private lastRequest: Uint8Array | null = null;
+  /** An answer to the current request was already taken (lwIP/pppd `seen_ack`): duplicates are stale. */
+  private seenAnswer = false;
   private nextId = 1;
   private termReason: Uint8Array = new Uint8Array(0);
   readonly timers: FsmTimers;
@@ -313,7 +315,7 @@ export class Fsm {
   private rcvConfAck(pkt: ControlPacket, now: number): void {
     // RFC 1661 §5.2: the Identifier must match the last Configure-Request and
     // the options must match it exactly; otherwise silently discard.
-    if (this.lastRequest === null || pkt.id !== this.reqId || !bytesEqual(pkt.data, this.lastRequest)) {
+    if (this.lastRequest === null || pkt.id !== this.reqId || this.seenAnswer || !bytesEqual(pkt.data, this.lastRequest)) {
       if (this.state === "closed" || this.state === "stopped") return this.dispatch("RCA", now, pkt); // sta
       this.host.discarded?.("Configure-Ack does not match our request");
       return;
@@ -322,12 +324,13 @@ export class Fsm {
       const opts = parseOptions(pkt.data);
       if (opts) this.handler.ackReceived(opts);
     }
+    this.seenAnswer = true;
     this.dispatch("RCA", now, pkt);
   }
 
   private rcvConfNakRej(pkt: ControlPacket, now: number): void {
     if (this.state === "closed" || this.state === "stopped") return this.dispatch("RCN", now, pkt); // sta
-    if (this.lastRequest === null || pkt.id !== this.reqId) {
+    if (this.lastRequest === null || pkt.id !== this.reqId || this.seenAnswer) {
       this.host.discarded?.("Configure-Nak/Reject with a stale identifier");
       return;
     }
@@ -350,6 +353,7 @@ export class Fsm {
         return;
       }
     }
+    this.seenAnswer = true;
     this.dispatch("RCN", now, pkt);
   }
 
@@ -421,6 +425,7 @@ export class Fsm {
         const data = emitOptions(this.handler.buildRequest());
         this.reqId = this.allocId();
         this.lastRequest = data;
+        this.seenAnswer = false;
         this.host.send(this.protocol, emitPacket({ code: CODE.CONF_REQ, id: this.reqId, data }));
         this.restartCount--;
         this.deadline = now + this.timers.restartMs;

@@ -240,3 +240,19 @@ describe("Configure-Ack/Nak/Reject checks (RFC 1661 §5.2–5.4)", () => {
     expect(parseOptions(emitOptions(a.h.buildRequest()))).not.toBeNull();
   });
 });
+
+describe("duplicate answers", () => {
+  test("a second Ack for the same request does not tear an Opened link down (pppd/lwIP seen_ack)", () => {
+    const { fsm, sent, h } = setup();
+    fsm.open(0);
+    fsm.up(0);
+    const req = sent[0]!;
+    fsm.input(pkt(CODE.CONF_REQ, 40), 1);
+    fsm.input(pkt(CODE.CONF_ACK, req.id, req.data), 2);
+    expect(fsm.state).toBe("opened");
+    fsm.input(pkt(CODE.CONF_ACK, req.id, req.data), 3);
+    fsm.input(pkt(CODE.CONF_NAK, req.id, new Uint8Array(0)), 3);
+    expect(fsm.state).toBe("opened");
+    expect(h.calls.filter((c) => c === "down")).toEqual([]);
+  });
+});
