@@ -122,3 +122,14 @@ function removeOwnSymlink(link: string, target: string): void {
     // already gone or replaced by someone else
   }
 }
+
+/**
+ * Open the pair's slave for another process, e.g. `slirp` or `pppd` as the
+ * far PPP peer: `Bun.spawn(["slirp"], { stdin: fd, stdout: fd })`.
+ * Blocking by default (a new open file description, so the agent's
+ * non-blocking fds are unaffected); the caller closes it after spawning.
+ */
+export function openSlaveFd(pair: PtyPair, opts: { nonBlocking?: boolean } = {}): number {
+  const flags = libc.O.RDWR | libc.O.NOCTTY | libc.O.CLOEXEC | (opts.nonBlocking ? libc.O.NONBLOCK : 0);
+  return libc.check(libc.open(pair.slavePath, flags), "open", pair.slavePath);
+}

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as libc from "../../src/sys/libc.ts";
-import { openPtyPair, ptyMasterPipe, type PtyPair } from "../../src/serial/pty.ts";
+import { openPtyPair, openSlaveFd, ptyMasterPipe, type PtyPair } from "../../src/serial/pty.ts";
 import { getLflag, LFLAG } from "../../src/serial/termios.ts";
 import { collect, waitFor } from "./helpers.ts";
 
@@ -125,5 +125,27 @@ describe("ptyMasterPipe", () => {
       const n = libc.read(fd, buf);
       return n === 0 || (n < 0 && libc.errno() === libc.ERRNO.EIO);
     });
+  });
+});
+
+describe("openSlaveFd", () => {
+  test("a child process on the slave (cat as a stand-in for slirp) echoes bytes back to the master pipe", async () => {
+    const pair = openPtyPair();
+    pairs.push(pair);
+    const fd = openSlaveFd(pair);
+    expect(libc.fcntl(fd, libc.F.GETFL) & libc.O.NONBLOCK).toBe(0);
+    const child = Bun.spawn(["cat"], { stdin: fd, stdout: fd, stderr: "ignore" });
+    libc.close(fd);
+    try {
+      const master = ptyMasterPipe(pair);
+      const got = collect(master);
+      const payload = new Uint8Array(3000).map((_, i) => (i * 7) & 0xff);
+      master.write(payload);
+      await waitFor(() => got.length() >= payload.length, "echo");
+      expect(got.bytes()).toEqual(payload);
+    } finally {
+      child.kill();
+      await child.exited;
+    }
   });
 });
