@@ -192,11 +192,8 @@ export class BunSerialPort implements BindingPortInterface {
 
   async update(options: UpdateOptions): Promise<void> {
     this.assertOpen();
-    try {
-      setBaudRate(this.fd, options.baudRate);
-    } catch (err) {
-      throw err instanceof libc.SysError ? err : new Error(String(err));
-    }
+    // Rejects a SysError (EINVAL) for a rate the table or the driver refuses.
+    setBaudRate(this.fd, options.baudRate);
     this.openOptions.baudRate = options.baudRate;
   }
 
