@@ -678,6 +678,9 @@ export class PppSession {
       this.echoOutstanding = 0;
       return;
     }
+    if (this.echoOutstanding > 0) {
+      this.emit({ type: "ppp.notice", at: now, what: "echo-missed", detail: `${this.echoOutstanding} of ${e.failures} LCP Echo-Requests unanswered` });
+    }
     if (this.echoOutstanding >= e.failures) {
       this.echoAt = null;
       this.fail("peer-dead", `no reply to ${this.echoOutstanding} LCP Echo-Requests (${e.intervalMs} ms apart)`);

@@ -292,6 +292,7 @@ describe("failures and their causes", () => {
     expect(down.cause?.detail).toContain("3 LCP Echo-Requests");
     expect(p.now - silentAt).toBe(50_000);
     expect(p.a.status().counters.echoRequestsSent).toBe(9);
+    expect(ofType(p.eventsA, "ppp.notice").filter((e) => e.what === "echo-missed").length).toBe(3);
   });
 
   test("echo skipWhenBusy: no echoes while frames arrive", () => {
@@ -305,6 +306,24 @@ describe("failures and their causes", () => {
     p.advance(20_000);
     expect(p.a.status().counters.echoRequestsSent).toBeGreaterThan(0);
     expect(p.a.status().phase).toBe("open");
+  });
+
+  test("the same session can be opened again after a failure (redial)", () => {
+    const p = new Pair(client(), server());
+    p.drop = () => true;
+    p.a.open(p.now);
+    p.advance(40_000);
+    expect(downCause(p)).toBe("lcp-timeout");
+    p.drop = () => false;
+    p.openBoth();
+    expect(p.a.status().phase).toBe("open");
+    p.a.lowerDown(p.now);
+    p.b.lowerDown(p.now);
+    p.pump();
+    p.openBoth();
+    expect(p.a.status().phase).toBe("open");
+    expect(p.a.status().ipv4?.local).toBe("100.64.0.7");
+    expect(ofType(p.eventsA, "ppp.open").length).toBe(2);
   });
 
   test("carrier lost: carrier-lost, Dead at once, no frames sent", () => {
