@@ -96,12 +96,52 @@ export function encodeFrame(protocol: number, info: Uint8Array, framing: Framing
       out[o++] = b ^ ESCAPE_XOR;
     } else out[o++] = b;
   }
-  for (let i = 0; i < n; i++) {
-    const b = info[i]!;
-    if (esc[b] === 1) {
-      out[o++] = ESCAPE;
-      out[o++] = b ^ ESCAPE_XOR;
-    } else out[o++] = b;
+  if (framing.accm === 0) {
+    // ACCM 0 (the usual case once LCP is up): only FLAG and ESCAPE need
+    // escaping; find them with native indexOf and copy the runs with set().
+    // Where they are dense, indexOf calls cost more than they save, so a
+    // short run switches to per-octet copying for the next stretch.
+    let i = 0;
+    let nextFlag = -1;
+    let nextEsc = -1;
+    while (i < n) {
+      if (nextFlag < i) {
+        nextFlag = info.indexOf(FLAG, i);
+        if (nextFlag < 0) nextFlag = n;
+      }
+      if (nextEsc < i) {
+        nextEsc = info.indexOf(ESCAPE, i);
+        if (nextEsc < 0) nextEsc = n;
+      }
+      const end = nextFlag < nextEsc ? nextFlag : nextEsc;
+      if (end - i >= 16) {
+        out.set(info.subarray(i, end), o);
+        o += end - i;
+        i = end;
+      } else {
+        const stop = Math.min(n, i + 128);
+        for (; i < stop; i++) {
+          const b = info[i]!;
+          if (b === FLAG || b === ESCAPE) {
+            out[o++] = ESCAPE;
+            out[o++] = b ^ ESCAPE_XOR;
+          } else out[o++] = b;
+        }
+        continue;
+      }
+      if (i < n) {
+        out[o++] = ESCAPE;
+        out[o++] = info[i++]! ^ ESCAPE_XOR;
+      }
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const b = info[i]!;
+      if (esc[b] === 1) {
+        out[o++] = ESCAPE;
+        out[o++] = b ^ ESCAPE_XOR;
+      } else out[o++] = b;
+    }
   }
   for (let i = h; i < t; i++) {
     const b = edge[i]!;
@@ -267,7 +307,12 @@ export class HdlcDecoder {
     let carried = this.raw;
     let segStart = 0;
     let i = 0;
-    while (i < n) {
+    // Cached positions of the next FLAG / ESCAPE for the ACCM-0 fast path.
+    let nextFlag = -1;
+    let nextEsc = -1;
+    let shortRuns = 0;
+    let perOctet = false;
+    outer: while (i < n) {
       if (hunting) {
         // Slow path, only after start-up, an oversize frame or modem text:
         // skip to the next flag, watching for "NO CARRIER" anywhere.
@@ -314,58 +359,147 @@ export class HdlcDecoder {
         i++;
         continue;
       }
-      // Hot path: collect octets between flags. Direct compares beat a class
-      // table here (fewer mispredicted branches on random data).
-      for (; i < n; i++) {
-        let b = bytes[i]!;
-        if (b === ESCAPE) {
-          // Control characters the DCE inserted may sit between ESCAPE and its octet.
-          let j = i + 1;
-          while (j < n && bytes[j]! < 0x20 && ((accm >> bytes[j]!) & 1) !== 0) j++;
-          if (j >= n) {
+      let over = false;
+      if (accm === 0 && !perOctet) {
+        // Fast path for receive ACCM 0, the usual case once LCP is up: only
+        // FLAG and ESCAPE are special, so the runs between them are found
+        // with native indexOf and copied with set(). Positions are cached so
+        // each octet is searched once.
+        while (i < n) {
+          if (nextFlag < i) {
+            nextFlag = bytes.indexOf(FLAG, i);
+            if (nextFlag < 0) nextFlag = n;
+          }
+          if (nextEsc < i) {
+            nextEsc = bytes.indexOf(ESCAPE, i);
+            if (nextEsc < 0) nextEsc = n;
+          }
+          const end = nextFlag < nextEsc ? nextFlag : nextEsc;
+          // Dense escapes make indexOf calls cost more than they save: after
+          // a few short runs finish this frame on the per-octet path.
+          if (end - i < 16) {
+            if (++shortRuns > 4) {
+              perOctet = true;
+              continue outer;
+            }
+          } else shortRuns = 0;
+          if (end > i) {
+            if (len + (end - i) > max) {
+              over = true;
+              break;
+            }
+            if (end - i < 16) while (i < end) buf[len++] = bytes[i++]!;
+            else {
+              buf.set(bytes.subarray(i, end), len);
+              len += end - i;
+              i = end;
+            }
+            if (i >= n) break;
+          }
+          if (i === nextFlag) {
+            const raw = carried + (i - segStart);
+            carried = 0;
+            segStart = ++i;
+            if (len > 0) {
+              const l = len;
+              len = 0;
+              this.finishFrame(l, raw, sink);
+              accm = this.rxAccm;
+              buf = this.buf;
+              max = this.maxLen;
+              if (accm !== 0) continue outer; // the sink changed the ACCM
+            } else this.counters.discardedBytes += raw;
+            continue;
+          }
+          // ESCAPE at i
+          if (i + 1 >= n) {
             pendingEscape = true;
             i = n;
             break;
           }
-          const next = bytes[j]!;
+          const next = bytes[i + 1]!;
           if (next === FLAG) {
-            // ESCAPE FLAG = abort sequence: drop the frame (RFC 1662 §4.2).
-            this.abort(carried + (j - segStart));
+            // ESCAPE FLAG = abort sequence (RFC 1662 §4.2).
+            this.abort(carried + (i + 1 - segStart));
             carried = 0;
-            segStart = j + 1;
+            i += 2;
+            segStart = i;
             len = 0;
-            i = j;
             continue;
           }
-          // (ESCAPE ESCAPE never comes from a correct sender; the FCS decides.)
-          b = next ^ ESCAPE_XOR;
-          i = j;
-        } else if (b === FLAG) {
-          const raw = carried + (i - segStart);
-          if (len > 0) {
-            this.finishFrame(len, raw, sink);
-            // The sink may have changed the receive settings.
-            accm = this.rxAccm;
-            buf = this.buf;
-            max = this.maxLen;
-          } else this.counters.discardedBytes += raw; // back-to-back flags, or ignored control chars only
-          carried = 0;
-          segStart = i + 1;
-          len = 0;
-          continue;
-        } else if (b < 0x20 && ((accm >> b) & 1) !== 0) {
-          // An unescaped control character in the receive ACCM was inserted
-          // by the DCE (XON/XOFF): removed before the FCS check (RFC 1662 §4.2).
-          continue;
+          if (len === max) {
+            over = true;
+            break;
+          }
+          buf[len++] = next ^ ESCAPE_XOR;
+          i += 2;
         }
-        if (len === max) break;
-        buf[len++] = b;
+      } else {
+        // General path, per octet. Direct compares beat a class table here
+        // (fewer mispredicted branches on random data).
+        for (; i < n; i++) {
+          let b = bytes[i]!;
+          if (b === ESCAPE) {
+            // Control characters the DCE inserted may sit between ESCAPE and its octet.
+            let j = i + 1;
+            while (j < n && bytes[j]! < 0x20 && ((accm >> bytes[j]!) & 1) !== 0) j++;
+            if (j >= n) {
+              pendingEscape = true;
+              i = n;
+              break;
+            }
+            const next = bytes[j]!;
+            if (next === FLAG) {
+              // ESCAPE FLAG = abort sequence: drop the frame (RFC 1662 §4.2).
+              this.abort(carried + (j - segStart));
+              carried = 0;
+              segStart = j + 1;
+              len = 0;
+              i = j;
+              continue;
+            }
+            // (ESCAPE ESCAPE never comes from a correct sender; the FCS decides.)
+            b = next ^ ESCAPE_XOR;
+            i = j;
+          } else if (b === FLAG) {
+            const raw = carried + (i - segStart);
+            carried = 0;
+            segStart = i + 1;
+            if (len > 0) {
+              const l = len;
+              len = 0;
+              this.finishFrame(l, raw, sink);
+              // The sink may have changed the receive settings.
+              accm = this.rxAccm;
+              buf = this.buf;
+              max = this.maxLen;
+              if (accm === 0) {
+                // Back to the fast path for the next frame.
+                perOctet = false;
+                shortRuns = 0;
+                i++;
+                continue outer;
+              }
+            } else this.counters.discardedBytes += raw; // back-to-back flags, or ignored control chars only
+            continue;
+          } else if (b < 0x20 && ((accm >> b) & 1) !== 0) {
+            // An unescaped control character in the receive ACCM was inserted
+            // by the DCE (XON/XOFF): removed before the FCS check (RFC 1662 §4.2).
+            continue;
+          }
+          if (len === max) {
+            over = true;
+            break;
+          }
+          buf[len++] = b;
+        }
       }
-      if (i < n) {
+      if (over) {
         // Longer than the MRU allows: drop it and hunt for the next flag.
         this.oversize();
         hunting = true;
         tm = 0;
+        len = 0;
       }
     }
     // Modem result text after the last frame ("\r\nNO CARRIER\r\n") sits in

@@ -279,4 +279,37 @@ describe("HdlcDecoder", () => {
     expect(fr.map((f) => f.protocol)).toEqual([PROTO.LCP, PROTO.IPV4]);
     expect([...fr[1]!.info]).toEqual([...data]);
   });
+
+  test("ACCM-0 fast path and the per-octet path agree on noisy streams (differential)", () => {
+    // Receive ACCM 0x80000000 ignores only 0x1f; streams without 0x1f must decode
+    // identically through the per-octet path and the ACCM-0 fast path.
+    let seed = 4242;
+    const rnd = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) >>> 24) & 0xff;
+    const fast = new HdlcDecoder({ accm: 0 });
+    const slow = new HdlcDecoder({ accm: 0x80000000 });
+    // The sender escapes 0x1f, so no raw 0x1f is on the wire.
+    const framing: Framing = { accm: 0x80000000, acfc: true, pfc: true, fcs32: false };
+    for (let k = 0; k < 3000; k++) {
+      const info = new Uint8Array(rnd() * 4).map(() => rnd());
+      let wire = [...encodeFrame(PROTO.IPV4, info, framing)];
+      const r = rnd();
+      if (r < 40) wire.splice(1 + (rnd() % (wire.length - 1)), 0, 0x7d, 0x7e); // abort
+      else if (r < 80) wire[1 + (rnd() % (wire.length - 2))]! ^= 0x04; // corrupt
+      else if (r < 100) wire = [...wire, ...Array.from({ length: 2000 }, () => 0x41), 0x7e]; // oversize frame
+      else if (r < 120) wire.push(0x7d); // escape at the end of a chunk
+      const bytes = new Uint8Array(wire);
+      const cut = rnd() % (bytes.length + 1);
+      for (const part of [bytes.subarray(0, cut), bytes.subarray(cut)]) {
+        const a = fast.push(part);
+        const b = slow.push(part);
+        expect(a.length).toBe(b.length);
+        for (let j = 0; j < a.length; j++) expect(a[j]).toEqual(b[j]!);
+      }
+    }
+    expect(fast.counters).toEqual(slow.counters);
+    expect(fast.counters.frames).toBeGreaterThan(1000);
+    expect(fast.counters.aborted).toBeGreaterThan(100);
+    expect(fast.counters.oversize).toBeGreaterThan(50);
+    expect(fast.counters.badFcs).toBeGreaterThan(100);
+  });
 });
