@@ -18,7 +18,7 @@ describe.skipIf(!enabled)("data plane end to end: TUN ↔ PPP ↔ pty ↔ PPP �
   const dnsFile = path.join(dir, "resolv.conf.cell");
 
   beforeAll(async () => {
-    s = await buildStack(h, { dns: dnsFile });
+    s = await buildStack(h, { dns: dnsFile, ipv6: true });
   }, 20_000);
 
   afterAll(async () => {
@@ -44,6 +44,18 @@ describe.skipIf(!enabled)("data plane end to end: TUN ↔ PPP ↔ pty ↔ PPP �
     expect(ba.stdout).toContain("3 received");
     expect(s.pumpA.counters.toLink.packets).toBeGreaterThanOrEqual(6);
     expect(s.pumpB.counters.toTun.packets).toBeGreaterThanOrEqual(6);
+  }, 20_000);
+
+  test("IPv6 link-local from IPV6CP: addresses set, ping6 across (PPP 0x0057)", async () => {
+    const a = s.client.status().ipv6!;
+    const b = s.server.status().ipv6!;
+    expect(a.local).toStartWith("fe80::");
+    expect(await ipShow(s.nsA, ["-6", "addr", "show", "dev", s.ifA.name])).toContain(`inet6 ${a.local}/64 scope link`);
+    expect(await ipShow(s.nsB, ["-6", "addr", "show", "dev", s.ifB.name])).toContain(`inet6 ${b.local}/64 scope link`);
+    const before = s.server.session.status().counters.byClass.ipv6.framesIn;
+    const r = await h.exec(s.nsA, ["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", `${a.remote}%${s.ifA.name}`], { timeoutMs: 10_000 });
+    expect(r.stdout).toContain("2 received");
+    expect(s.server.session.status().counters.byClass.ipv6.framesIn - before).toBeGreaterThanOrEqual(2);
   }, 20_000);
 
   test("iperf3 TCP A→B and B→A moves real bytes through the pty", async () => {

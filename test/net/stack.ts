@@ -28,6 +28,8 @@ export interface StackOptions {
   mru?: number;
   /** Pump high-water mark for the link backlog, bytes. */
   highWaterBytes?: number;
+  /** Run IPV6CP too and give both TUNs their link-local addresses. */
+  ipv6?: boolean;
 }
 
 export interface Stack {
@@ -68,11 +70,12 @@ export async function buildStack(h: NetnsHarness, opts: StackOptions = {}): Prom
 
   const scheduler = new RealScheduler();
   const mru = opts.mru ?? 1500;
-  const client = new PppLink({ pipe: clientPipe, scheduler, session: new PppSession({ role: "client", mru, echo: { intervalMs: 0, failures: 3 } }) });
+  const ncps = { ipv4: true, ipv6: opts.ipv6 ?? false };
+  const client = new PppLink({ pipe: clientPipe, scheduler, session: new PppSession({ role: "client", mru, ncps, echo: { intervalMs: 0, failures: 3 } }) });
   const server = new PppLink({
     pipe: serverPipe,
     scheduler,
-    session: new PppSession({ role: "server", mru, echo: { intervalMs: 0, failures: 3 }, server: { localIPv4: SERVER_IP, peerIPv4: CLIENT_IP, dns: SERVER_DNS } }),
+    session: new PppSession({ role: "server", mru, ncps, echo: { intervalMs: 0, failures: 3 }, server: { localIPv4: SERVER_IP, peerIPv4: CLIENT_IP, dns: SERVER_DNS } }),
   });
   h.defer(() => client.stop());
   h.defer(() => server.stop());
@@ -100,11 +103,16 @@ export async function buildStack(h: NetnsHarness, opts: StackOptions = {}): Prom
 
   server.start();
   client.start();
-  await waitUntil(() => client.status().phase === "open" && server.status().phase === "open" && client.status().ipv4 !== null, 5000, "PPP open on both sides");
+  const ready = () => {
+    const c = client.status();
+    const s = server.status();
+    return c.phase === "open" && s.phase === "open" && c.ipv4 !== null && (!ncps.ipv6 || (c.ipv6 !== null && s.ipv6 !== null));
+  };
+  await waitUntil(ready, 5000, "PPP open on both sides");
   const a = client.status();
   const b = server.status();
-  await ifA.up({ mtu: a.peerMru, local: a.ipv4!.local, peer: a.ipv4!.remote, dns: a.ipv4!.dns });
-  await ifB.up({ mtu: b.peerMru, local: b.ipv4!.local, peer: b.ipv4!.remote, dns: [] });
+  await ifA.up({ mtu: a.peerMru, local: a.ipv4!.local, peer: a.ipv4!.remote, dns: a.ipv4!.dns, ipv6: a.ipv6 });
+  await ifB.up({ mtu: b.peerMru, local: b.ipv4!.local, peer: b.ipv4!.remote, dns: [], ipv6: b.ipv6 });
   return { nsA, nsB, ifA, ifB, client, server, pumpA, pumpB, clientPipe, serverPipe, netEvents, pppEvents };
 }
 

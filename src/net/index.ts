@@ -1,0 +1,12 @@
+/** The data plane's public API (see /tmp/readme-parts/net.md and the report of issue 7). */
+export type { IpLink, IpVersion } from "./ip-link.ts";
+export { createIpLinkPair, MemoryIpLink } from "./ip-link.ts";
+export type { TunDevice } from "./tun.ts";
+export { FdTun, MemoryTun, hasNetAdmin } from "./tun.ts";
+export { PacketPump, type PacedIpLink, type PumpCounters, type DropReason } from "./pump.ts";
+export { InLinkPinger, randomIdentifier, buildEchoRequest, parseEcho, type PingResult, type PingStats } from "./icmp.ts";
+export { PingService } from "./ping-service.ts";
+export { LinkInterface, type LinkInterfaceOptions, type LinkUpParams, type LinkInterfaceState } from "./iface.ts";
+export { MeteredFdPipe, pacedIpLink } from "./metered-pipe.ts";
+export type { NetEvent, NetStaleCleanupEvent, NetDefaultRouteEvent } from "./events.ts";
+export { splitPackets } from "./packet.ts";
