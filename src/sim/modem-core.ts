@@ -564,7 +564,7 @@ export class ModemCore {
     this.executing = false;
     // Information responses of every command, in order, then one final result.
     for (const r of results) {
-      if ((r.kind === "ok" || r.kind === "final" || r.kind === "later") && r.info) for (const i of r.info) this.info(i);
+      if ((r.kind === "ok" || r.kind === "final" || r.kind === "later") && r.info) this.info(r.info);
     }
     this.finishLine(text, last, now);
   }
@@ -626,7 +626,7 @@ export class ModemCore {
     if (!p) return;
     this.pending = null;
     this.disarm("pending");
-    if ((r.kind === "ok" || r.kind === "final") && r.info) for (const i of r.info) this.info(i);
+    if ((r.kind === "ok" || r.kind === "final") && r.info) this.info(r.info);
     let result: string;
     if (r.kind === "ok") result = "OK";
     else if (r.kind === "cme") result = this.cmeResult(r.code);
@@ -1145,9 +1145,11 @@ export class ModemCore {
 
   // ---------------------------------------------------------------- output helpers
 
-  private info(text: string): void {
-    if (this.quiet) return;
-    this.out.push(this.enc.encode(this.verbose ? `\r\n${text}\r\n` : `${text}\r\n`));
+  /** One command's information response: <CR><LF>line<CR><LF>line...<CR><LF> (V.250 §5.7.2). */
+  private info(text: readonly string[]): void {
+    if (this.quiet || text.length === 0) return;
+    const body = text.join("\r\n");
+    this.out.push(this.enc.encode(this.verbose ? `\r\n${body}\r\n` : `${body}\r\n`));
   }
 
   private final(text: string): void {

@@ -32,7 +32,8 @@ describe("power-on and basic AT", () => {
   test("ATI identifies a Quectel BG96", async () => {
     const t = await booted({ booted: true });
     await t.at("ATE0");
-    expect(lines(await t.at("ATI"))).toEqual(["Quectel", "BG96", "Revision: BG96MAR02A07M1G", "OK"]);
+    // One information block: lines joined by CR LF, then the final result (V.250 §5.7).
+    expect(await t.at("ATI")).toBe("\r\nQuectel\r\nBG96\r\nRevision: BG96MAR02A07M1G\r\n\r\nOK\r\n");
     expect(lines(await t.at("AT+CGMM"))).toEqual(["BG96", "OK"]);
     expect(lines(await t.at("AT+CGMR"))).toEqual(["BG96MAR02A07M1G", "OK"]);
     expect(lines(await t.at("AT+CGSN"))).toEqual(["866425031234567", "OK"]);

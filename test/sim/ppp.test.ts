@@ -300,11 +300,11 @@ describe("IP hook and port-vanish", () => {
 
   test("port-vanish in-process: CFUN=1,1 closes the agent's pipe (port-vanished); reopen after boot", async () => {
     const t = await ready({ scenarios: ["port-vanish"] });
-    let closedWith: string | null = null;
-    t.line.onClose((r) => (closedWith = r?.code ?? "null"));
+    const closed: { with: string | null } = { with: null };
+    t.line.onClose((r) => (closed.with = r?.code ?? "null"));
     expect(lines(await t.at("AT+CFUN=1,1"))).toEqual(["OK"]);
     await flushMicrotasks();
-    expect(closedWith).toBe("port-vanished");
+    expect(closed.with).toBe("port-vanished");
     expect(t.sim.portPresent).toBe(false);
     expect(() => t.sim.reopen()).toThrow();
     await t.advance(1000);
