@@ -80,6 +80,7 @@ export class AtChannelCore {
   private splitter = new LineSplitter();
   private nextId = 1;
   private matchPos = 0;
+  private skipLf = false;
   private lastCommand: string | null = null;
   mode: "command" | "data" = "command";
   readonly stats: AtCoreStats = { commands: 0, timeouts: 0, urcs: 0, echoes: 0, garbageBytes: 0, dataBytes: 0 };
@@ -146,6 +147,11 @@ export class AtChannelCore {
   }
 
   private receiveData(data: Uint8Array, from: number, now: number): number {
+    if (this.skipLf && from < data.length) {
+      // "CONNECT\r\n": the line ended at CR; its LF is not PPP data.
+      this.skipLf = false;
+      if (data[from] === 0x0a) from++;
+    }
     for (let i = from; i < data.length; i++) {
       const b = data[i]!;
       if (b === NO_CARRIER[this.matchPos]) {
@@ -214,6 +220,7 @@ export class AtChannelCore {
 
   private enterData(): void {
     this.mode = "data";
+    this.skipLf = true;
     this.matchPos = 0;
     this.splitter.reset();
     this.sink.dataStarted();

@@ -141,7 +141,7 @@ describe("AtChannelCore", () => {
     expect(responses.get(id)!.status).toBe("connect");
     expect(responses.get(id)!.detail).toBe("150000000");
     expect(core.mode).toBe("data");
-    expect(data.join("")).toBe("\n~\x7d\x23\xc0\x21OK\r\n");
+    expect(data.join("")).toBe("~\x7d\x23\xc0\x21OK\r\n");
     // queued commands wait for command mode, with no time limit running
     expect(writes).toEqual(["ATD*99#\r"]);
     expect(core.nextDeadline()).toBeNull();

@@ -1,0 +1,104 @@
+import { describe, expect, test } from "bun:test";
+import { AtChannel } from "../../src/at/channel.ts";
+import { runScript } from "../../src/at/script.ts";
+import { ManualScheduler } from "../../src/core/clock.ts";
+import { createPipePair, type BytePipe } from "../../src/core/pipe.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const flush = () => new Promise((r) => setImmediate(r));
+
+/** A modem end that answers each command line from a table. */
+function modemEnd(pipe: BytePipe, answers: Record<string, string | null>, heard: string[] = []): void {
+  let buf = "";
+  pipe.onData((d) => {
+    buf += dec.decode(d);
+    let i: number;
+    while ((i = buf.indexOf("\r")) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      heard.push(line);
+      const a = line in answers ? answers[line] : "\r\nOK\r\n";
+      if (a !== null && a !== undefined) pipe.write(enc.encode(a));
+    }
+  });
+}
+
+describe("AtChannel adapter", () => {
+  test("commands resolve in order over a pipe; time limits fire on the scheduler", async () => {
+    const sched = new ManualScheduler();
+    const [a, m] = createPipePair();
+    modemEnd(m, { "AT+CGMM": "\r\nBG77\r\n\r\nOK\r\n", "AT+SILENT": null });
+    const ch = new AtChannel(a, sched);
+    const r1 = ch.command("AT+CGMM");
+    const r2 = ch.command("AT+SILENT", 5_000);
+    await flush();
+    expect((await r1).lines).toEqual(["BG77"]);
+    sched.advance(4_999);
+    await flush();
+    let done = false;
+    void r2.then(() => (done = true));
+    await flush();
+    expect(done).toBe(false);
+    sched.advance(1);
+    expect((await r2).status).toBe("timeout");
+    expect(sched.pendingCount()).toBe(0);
+  });
+
+  test("data mode: bytes after CONNECT wait for PPP to subscribe; closing the view keeps the port", async () => {
+    const sched = new ManualScheduler();
+    const [a, m] = createPipePair();
+    m.onData(() => m.write(enc.encode("\r\nCONNECT 150000000\r\n~\xff\x03~")));
+    const ch = new AtChannel(a, sched);
+    const r = await ch.command("ATD*99#", 60_000);
+    expect(r.status).toBe("connect");
+    const view = ch.dataPipe!;
+    expect(view).not.toBeNull();
+    const got: number[] = [];
+    view.onData((d) => got.push(...d));
+    await flush();
+    // the LF that ended the CONNECT line is not PPP data; 0xff is two bytes in UTF-8
+    expect(got).toEqual([0x7e, 0xc3, 0xbf, 0x03, 0x7e]);
+    view.write(enc.encode("to-modem"));
+    await view.close();
+    expect(a.isOpen).toBe(true);
+    m.write(enc.encode("\r\nNO CARRIER\r\n"));
+    await flush();
+    expect(ch.mode).toBe("command");
+  });
+
+  test("the port closing ends pending commands as aborted and the data view with port-vanished", async () => {
+    const sched = new ManualScheduler();
+    const [a, m] = createPipePair();
+    modemEnd(m, { "AT+COPS=0": null });
+    const ch = new AtChannel(a, sched);
+    const p = ch.command("AT+COPS=0", 180_000);
+    await flush();
+    await m.close();
+    await flush();
+    expect((await p).status).toBe("aborted");
+    expect(sched.pendingCount()).toBe(0);
+  });
+
+  test("AT scripts as data: success, abort on a match, timeout", async () => {
+    const sched = new ManualScheduler();
+    const [a, m] = createPipePair();
+    modemEnd(m, {
+      "AT+CPIN?": "\r\n+CPIN: READY\r\n\r\nOK\r\n",
+      "AT+CGATT?": "\r\n+CGATT: 0\r\n\r\nOK\r\n",
+      "AT+BAD": "\r\n+CME ERROR: operation not allowed\r\n",
+      "AT+HANG": null,
+    });
+    const ch = new AtChannel(a, sched);
+    const ok = await runScript(ch, { name: "sim", steps: [{ request: "ATE0" }, { request: "AT+CPIN?", expect: "+CPIN: READY" }] });
+    expect(ok.outcome).toBe("success");
+    const notAttached = await runScript(ch, { name: "attach", steps: [{ request: "AT+CGATT?", expect: "+CGATT: 1" }] });
+    expect(notAttached.outcome).toBe("abort");
+    const aborted = await runScript(ch, { name: "x", steps: [{ request: "AT+BAD" }, { request: "AT" }], abort: [/^\+CME ERROR/, "ERROR"] });
+    expect(aborted).toMatchObject({ outcome: "abort", step: 0, matched: "+CME ERROR: operation not allowed" });
+    const p = runScript(ch, { name: "hang", steps: [{ request: "AT+HANG", timeoutMs: 2_000 }] });
+    await flush();
+    sched.advance(2_000);
+    expect((await p).outcome).toBe("timeout");
+  });
+});
