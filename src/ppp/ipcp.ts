@@ -115,8 +115,10 @@ export class Ipcp implements OptionHandler {
       }
       // RFC 1332 §3.3: the Nak carries the address the peer wants us to use.
       if (o.type === IPCP_OPT.IP_ADDRESS && this.wantAddr) this.wantAddr = o.data.slice();
-      else if (o.type === IPCP_OPT.PRIMARY_DNS && this.wantDns1) this.wantDns1 = o.data.slice();
-      else if (o.type === IPCP_OPT.SECONDARY_DNS && this.wantDns2) this.wantDns2 = o.data.slice();
+      // A DNS Nak that repeats what we asked (typically 0.0.0.0: "I have none")
+      // would loop forever; stop asking instead, the address matters more.
+      else if (o.type === IPCP_OPT.PRIMARY_DNS && this.wantDns1) this.wantDns1 = bytesEqual(o.data, this.wantDns1) ? null : o.data.slice();
+      else if (o.type === IPCP_OPT.SECONDARY_DNS && this.wantDns2) this.wantDns2 = bytesEqual(o.data, this.wantDns2) ? null : o.data.slice();
     }
     return true;
   }

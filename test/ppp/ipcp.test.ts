@@ -86,6 +86,15 @@ describe("IPCP client", () => {
     expect(optsOf(lastOf(r, CODE.CONF_REQ))).toEqual([{ type: 3, addr: "0.0.0.0" }]);
   });
 
+  test("a DNS Nak repeating 0.0.0.0 (no DNS available) stops the DNS request instead of looping", () => {
+    const r = rig();
+    answer(r, CODE.CONF_NAK, [opt(3, "10.1.2.3"), opt(129, "0.0.0.0"), opt(131, "0.0.0.0")]);
+    expect(optsOf(lastOf(r, CODE.CONF_REQ))).toEqual([{ type: 3, addr: "10.1.2.3" }]);
+    ackOurs(r);
+    peerReq(r, 1, [opt(3, "10.0.0.1")]);
+    expect(r.ipcp.result()).toMatchObject({ local: "10.1.2.3", dns: [] });
+  });
+
   test("an Ack of 0.0.0.0 leaves no local address (the session reports ipcp-no-address)", () => {
     const r = rig();
     ackOurs(r);

@@ -56,6 +56,21 @@ describe("client against server, in memory", () => {
     expect(lcpStates).toEqual(["starting", "req-sent", "ack-sent", "opened"]);
   });
 
+  test("events are plain JSON data with ppp.* types and the injected time", () => {
+    const p = new Pair(client(), server());
+    p.openBoth();
+    p.a.close("bye", p.now + 5);
+    p.advance(10_000);
+    const all = [...p.eventsA, ...p.eventsB];
+    expect(all.length).toBeGreaterThan(20);
+    expect(JSON.parse(JSON.stringify(all))).toEqual(all);
+    for (const e of all) {
+      expect(e.type.startsWith("ppp.")).toBe(true);
+      expect(e.at).toBeGreaterThanOrEqual(T0);
+      expect(e.at).toBeLessThanOrEqual(p.now);
+    }
+  });
+
   test("PAP on both sides", () => {
     const p = new Pair(client({ auth: { method: "pap", username: "wwan", password: SECRET } }), server({ auth: { method: "pap", verifier } }));
     p.openBoth();
