@@ -70,8 +70,10 @@ describe("supervisor over a real pty", () => {
     expect(r.events.some((e) => e.type === "ppp.up" && e.ipv4 !== null)).toBe(true);
     await r.sup.stop();
     expect(r.sup.state).toBe("stopped");
-    const hang = r.events.find((e) => e.type === "modem.hangup") as { verified: boolean } | undefined;
+    const hang = r.events.find((e) => e.type === "modem.hangup") as { method: string; verified: boolean } | undefined;
     expect(hang?.verified).toBe(true);
+    // a pty has no DTR wire (ENOTTY): the way out was "+++" with guard times, then ATH
+    expect(hang?.method).toBe("escape");
     expect(r.modem.core.modeState).toBe("command");
   });
 

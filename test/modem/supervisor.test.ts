@@ -500,6 +500,27 @@ describe("signal, registration and the health check", () => {
     expect(sig?.sinr).toBe(10);
   });
 
+  test("while connected, signal is polled on the control port on a timer", async () => {
+    const sched = new ManualScheduler();
+    const data = new ScriptedModem(sched, HEALTHY_RULES);
+    const ctl = new ScriptedModem(sched, HEALTHY_RULES);
+    const r = build(sched, { stop: () => (data.stop(), ctl.stop()) }, data.openPort, {
+      deps: {
+        openControlPort: ctl.openPort,
+        timing: { signalPollMs: 30_000 },
+        createPppLink: (_p, hooks) => ({ start: () => hooks.up({ ipv4: null, ipv6: null, mru: 1500 }), stop: async () => {} }),
+      },
+    });
+    r.sup.start();
+    await runUntil(sched, () => r.sup.state === "connected", 60_000);
+    const before = r.events.filter((e) => e.type === "modem.signal").length;
+    await runUntil(sched, () => ctl.commands.filter((c) => c === "AT+CSQ").length >= 2, 100_000);
+    expect(ctl.commands.filter((c) => c === "AT+CSQ").length).toBeGreaterThanOrEqual(2);
+    expect(r.events.filter((e) => e.type === "modem.signal").length).toBeGreaterThan(before);
+    // the data port carried no AT command while PPP owned it
+    expect(data.commands.filter((c) => c === "AT+CSQ").length).toBe(1);
+  });
+
   test("pollModem without a control port answers from the last known values while connected", async () => {
     const r = rig();
     r.sup.start();
