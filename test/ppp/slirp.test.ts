@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { RealScheduler } from "../../src/core/clock.ts";
 import { PcapBuffer } from "../../src/ppp/pcap.ts";
-import { TCP, icmpEcho, parseIcmpEcho, parseTcp, parseUdp, tcp, udp } from "../support/ip.ts";
+import { TCP, icmpEcho, parseIcmpEcho, parsePppPcap, parseTcp, parseUdp, tcp, udp } from "../support/ip.ts";
 import { type LinkUnderTest, hasEvent, makeLink, waitFor } from "../support/ppp-pair.ts";
 import { type SlirpPeer, slirpAvailable, startSlirp } from "../support/slirp.ts";
 
@@ -40,7 +40,7 @@ function diag(peer: SlirpPeer, lut: LinkUnderTest): string {
 
 describe.skipIf(!slirpAvailable())("slirp interop over a pty (client role)", () => {
   test("no auth: LCP, IPCP with 10.0.2.15 and DNS; ICMP, UDP and TCP round trips through slirp", async () => {
-    const { peer, lut } = await connect();
+    const { peer, lut, pcap } = await connect();
     try {
       await waitFor(() => hasEvent(lut.events, "ppp.open") || hasEvent(lut.events, "ppp.down"), 8000, "ppp.open");
     } catch (e) {
@@ -85,7 +85,14 @@ describe.skipIf(!slirpAvailable())("slirp interop over a pty (client role)", () 
     const c = lut.link.counters();
     expect(c.decoder.frames).toBeGreaterThan(5);
     expect(c.decoder.badFcs).toBe(0);
-    expect(st.counters.protocolRejectsSent).toBeGreaterThanOrEqual(0);
+    // slirp offers CCP right after LCP opens: we answer with LCP Protocol-Reject.
+    // It also offers VJ compression in IPCP: we Configure-Reject option 2.
+    expect(st.counters.protocolRejectsSent).toBeGreaterThanOrEqual(1);
+    const recs = parsePppPcap(pcap.bytes());
+    expect(recs.some((r) => r.dir === "in" && r.protocol === 0x80fd)).toBe(true);
+    expect(recs.some((r) => r.dir === "out" && r.protocol === 0xc021 && r.info[0] === 8 && r.info[4] === 0x80 && r.info[5] === 0xfd)).toBe(true);
+    const vjReject = recs.find((r) => r.dir === "out" && r.protocol === 0x8021 && r.info[0] === 4);
+    expect(vjReject?.info[4]).toBe(2);
 
     // Terminate-Request: slirp answers with Terminate-Ack right away
     lut.link.close("test done");

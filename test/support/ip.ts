@@ -168,3 +168,17 @@ export function parseTcp(p: Uint8Array): TcpSegment | null {
     data: t.subarray(hl),
   };
 }
+
+/** Records of a classic pcap (LINKTYPE_PPP_WITH_DIR) buffer: direction, protocol, information. */
+export function parsePppPcap(bytes: Uint8Array): { dir: "in" | "out"; protocol: number; info: Uint8Array }[] {
+  const out: { dir: "in" | "out"; protocol: number; info: Uint8Array }[] = [];
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let o = 24;
+  while (o + 16 <= bytes.length) {
+    const incl = v.getUint32(o + 8, true);
+    const d = bytes.subarray(o + 16, o + 16 + incl);
+    out.push({ dir: d[0] === 1 ? "out" : "in", protocol: (d[3]! << 8) | d[4]!, info: d.subarray(5) });
+    o += 16 + incl;
+  }
+  return out;
+}
