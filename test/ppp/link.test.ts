@@ -160,4 +160,34 @@ describe("PppLink in-process: client against our own server role", () => {
     server.link.stop();
     client.link.stop();
   });
+
+  test("echo keep-alive: a peer that stops answering ends in peer-dead, driven by the link's one timer", async () => {
+    const sched = new ManualScheduler();
+    const [a, b] = createPipePair();
+    const client = makeLink(a, { ...clientOptions("none"), echo: { intervalMs: 1000, failures: 3 } }, sched);
+    const server = makeLink(b, serverOptions("none"), sched);
+    server.link.start();
+    client.link.start();
+    for (let i = 0; i < 20 && !hasEvent(client.events, "ppp.open"); i++) {
+      await settle(5);
+      sched.advance(100);
+    }
+    expect(hasEvent(client.events, "ppp.open")).toBe(true);
+    // While the server answers, echoes keep the link up.
+    for (let i = 0; i < 5; i++) {
+      sched.advance(1000);
+      await settle(5);
+    }
+    expect(client.link.status().phase).toBe("open");
+    expect(client.link.status().counters.echoRepliesReceived).toBeGreaterThan(0);
+    server.link.stop(); // silent peer from now on
+    for (let i = 0; i < 10; i++) {
+      sched.advance(1000);
+      await settle(5);
+    }
+    const down = client.events.find((e) => e.type === "ppp.down");
+    expect(down && "cause" in down ? down.cause?.code : undefined).toBe("peer-dead");
+    client.link.stop();
+    expect(sched.pendingCount()).toBe(0);
+  });
 });
