@@ -17,6 +17,7 @@
  */
 import type { DataSession, DataSessionFactory } from "./data-session.ts";
 import type { SimEvent, SimMode, SimPowerState } from "./events.ts";
+import { maskSecrets, sRegister, splitArgs, splitCommands } from "./at-syntax.ts";
 import type { SimBehaviour } from "./scenario.ts";
 import {
   ACT_CATM1,
@@ -835,6 +836,11 @@ export class ModemCore {
         this.arm("pending", now + Math.max(1, Math.round(this.behaviour.bootMs / 2)));
         return { kind: "later", pending: { kind: "qpowd", line: "AT+QPOWD" } };
       }
+      case "+CGAUTH":
+      case "+QICSGP":
+        // PDP authentication set by AT command (27.007 §10.1.31 / Quectel): accepted, not checked;
+        // the PPP exchange is what the network verifies.
+        return ok();
       case "+CGEREP":
       case "+CTZU":
       case "+CMGF":
@@ -1183,76 +1189,4 @@ export class ModemCore {
   private emit(e: SimEvent): void {
     this.events.push(e);
   }
-}
-
-/**
- * Split the part after "AT" into commands: extended commands are separated
- * by ';', basic commands follow each other directly ("E0V1&D2"), and D eats
- * the rest of the line. Returns null for a malformed line.
- */
-export function splitCommands(body: string): string[] | null {
-  const out: string[] = [];
-  let i = 0;
-  while (i < body.length) {
-    const c = body[i]!;
-    if (c === ";" || c === " ") {
-      i++;
-      continue;
-    }
-    if (c === "+" || c === "$" || c === "%") {
-      let j = i + 1;
-      let quoted = false;
-      while (j < body.length) {
-        const d = body[j]!;
-        if (d === '"') quoted = !quoted;
-        else if (d === ";" && !quoted) break;
-        j++;
-      }
-      out.push(body.slice(i, j));
-      i = j;
-      continue;
-    }
-    const u = c.toUpperCase();
-    if (u === "D") {
-      out.push(body.slice(i));
-      break;
-    }
-    let j = i + 1;
-    if (u === "&") j++;
-    if (u === "S") {
-      while (j < body.length && /[0-9=?]/.test(body[j]!)) j++;
-    } else {
-      while (j < body.length && /[0-9]/.test(body[j]!)) j++;
-    }
-    if (!/[A-Z&]/.test(u)) return null;
-    out.push(body.slice(i, j));
-    i = j;
-  }
-  return out;
-}
-
-/** Split "1,\"IP\",\"apn\"" into ["1","IP","apn"] (quotes removed, commas inside quotes kept). */
-export function splitArgs(s: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let quoted = false;
-  for (const ch of s) {
-    if (ch === '"') quoted = !quoted;
-    else if (ch === "," && !quoted) {
-      out.push(cur.trim());
-      cur = "";
-    } else cur += ch;
-  }
-  out.push(quoted ? cur : cur.trim());
-  return out;
-}
-
-function sRegister(n: number): string {
-  const values: Record<number, number> = { 0: 0, 3: 13, 4: 10, 5: 8, 6: 2, 7: 0, 8: 2, 10: 15, 12: 50 };
-  return String(values[n] ?? 0).padStart(3, "0");
-}
-
-/** AT+CPIN="1234" must not show the PIN in events. */
-function maskSecrets(line: string): string {
-  return line.replace(/(\+CPIN\s*=\s*)(.*)$/i, "$1***");
 }

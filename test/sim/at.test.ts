@@ -298,3 +298,33 @@ describe("garbage", () => {
     expect(lines(await t.at("AT+CGATT?"))).toEqual(["+CGATT: 1", "OK"]);
   });
 });
+
+describe("robustness", () => {
+  test("random bytes from the DTE never throw; the modem still answers AT afterwards", async () => {
+    const t = await booted({ booted: true });
+    let seed = 12345;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    for (let i = 0; i < 500; i++) {
+      const chunk = new Uint8Array(1 + Math.floor(rnd() * 64)).map(() => Math.floor(rnd() * 256));
+      await t.write(chunk);
+    }
+    // Finish whatever line the noise left open, then talk normally.
+    await t.write("\r");
+    await t.advance(5000);
+    if (t.sim.modem.core.modeState !== "command") {
+      await t.advance(1000);
+      await t.write("+++");
+      await t.advance(1000);
+      await t.at("ATH");
+    }
+    t.take();
+    expect(lines(await t.at("AT")).at(-1)).toBe("OK");
+  });
+
+  test("overlong command line is cut, not grown without bound", async () => {
+    const t = await booted({ booted: true });
+    await t.at("ATE0");
+    expect(lines(await t.at(`AT${"E0".repeat(2500)}`))).toEqual(["OK"]);
+    expect(lines(await t.at(`AT+${"X".repeat(5000)}`))).toEqual(["ERROR"]);
+  });
+});
