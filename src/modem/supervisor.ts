@@ -57,6 +57,8 @@ export type CreatePppLink<L extends PppLinkLike = PppLinkLike> = (pipe: BytePipe
 export interface SupervisorTiming {
   /** Sync: AT every this often (vendor: 100 ms). */
   syncIntervalMs: number;
+  /** Sync: after this long without OK, try to leave a data call left over from an earlier run. */
+  syncEscapeAfterMs: number;
   /** +CPIN? until READY for at most this long. */
   simReadyTimeoutMs: number;
   simPollMs: number;
@@ -79,6 +81,7 @@ export interface SupervisorTiming {
 
 export const DEFAULT_TIMING: SupervisorTiming = {
   syncIntervalMs: 100,
+  syncEscapeAfterMs: 3_000,
   simReadyTimeoutMs: 10_000,
   simPollMs: 1_000,
   registrationTimeoutMs: 180_000,
@@ -386,10 +389,18 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
   private async sync(): Promise<void> {
     const ch = this.requireChannel();
     const started = this.scheduler.now();
+    let escaped = false;
     for (;;) {
       const r = await ch.command("AT", this.t.syncIntervalMs);
       this.checkInterrupt(r);
       if (r.status === "ok") break;
+      if (!escaped && this.scheduler.now() - started >= this.t.syncEscapeAfterMs) {
+        // Still silent: the modem may be in data mode from an earlier run (agent restarted
+        // while connected). Leave it the vendor's ways: DTR drop (AT&D2 persists), "+++", ATH.
+        escaped = true;
+        await this.escapeDataMode(ch);
+        continue;
+      }
       if (this.scheduler.now() - started >= this.profile.limits.hungAfter) {
         throw new StepFailure("modem-hung", `no OK to AT for ${Math.round((this.scheduler.now() - started) / 1000)} s`);
       }
@@ -759,6 +770,25 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
       verified = (await ch.command("AT", this.profile.limits.basic)).status === "ok";
     }
     this.emit({ type: "modem.hangup", at: this.scheduler.now(), method, verified });
+  }
+
+  /** DTR pulse and "+++" with guard times, then ATH, without knowing whether a call is up. */
+  private async escapeDataMode(ch: AtChannel): Promise<void> {
+    this.log.info("no answer to AT; trying to leave a data call left over from an earlier run");
+    if (ch.pipe.setLines) {
+      try {
+        await ch.pipe.setLines({ dtr: false });
+        await this.sleepRaw(200);
+        await ch.pipe.setLines({ dtr: true });
+      } catch {
+        // no modem lines (pty)
+      }
+    }
+    await this.sleepRaw(this.t.escapeGuardMs);
+    ch.writeRaw(enc.encode("+++"));
+    await this.sleepRaw(this.t.escapeGuardMs);
+    const r = await ch.command("ATH", this.profile.limits.basic * 3);
+    this.checkInterrupt(r);
   }
 
   private waitDataEnd(ch: AtChannel, ms: number): Promise<boolean> {

@@ -161,6 +161,31 @@ describe("bring-up against the virtual modem core", () => {
     expect(r.sched.pendingCount()).toBeLessThanOrEqual(1); // at most the modem core's own timer
   });
 
+  test("a modem still in data mode from an earlier run is brought back with +++ and ATH", async () => {
+    const sched = new ManualScheduler();
+    const modem = new TestModem(sched, {});
+    await runUntil(sched, () => modem.core.registrationStat === 1, 30_000);
+    const { AtChannel } = await import("../../src/at/channel.ts");
+    const old = await modem.openPort();
+    // an earlier agent dialled and died; its port had no DTR wire
+    (old as { setLines?: unknown }).setLines = undefined;
+    const prev = new AtChannel(old, sched);
+    const dial = prev.command("ATD*99#", 60_000);
+    await runUntil(sched, () => prev.mode === "data", 10_000);
+    expect((await dial).status).toBe("connect");
+    prev.detach();
+    expect(modem.core.modeState).toBe("data");
+    const r = build(sched, modem, async () => {
+      const p = await modem.openPort();
+      (p as { setLines?: unknown }).setLines = undefined;
+      return p;
+    }, {});
+    r.sup.start();
+    expect(await runUntil(sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+    expect(modem.received.join("")).toContain("+++");
+    expect(r.policy.failures).toEqual([]);
+  });
+
   test("start from a cold modem: waits through boot (RDY) with AT every 100 ms", async () => {
     const r = rig({ booted: false });
     r.sup.start();
