@@ -333,6 +333,16 @@ describe("every cause the modem layer reaches", () => {
     expect(r.modem.received.join("")).toContain("AT+CFUN=1,1");
   });
 
+  test("modem-hung at start: a modem that never answers AT (escape tried once) fails after 60 s, not before", async () => {
+    const r = scripted([[/.*/, null]]);
+    const t0 = r.sched.now();
+    r.sup.start();
+    expect(await firstFailure(r, 120_000)).toBe("modem-hung");
+    expect(r.sched.now() - t0).toBeGreaterThanOrEqual(60_000);
+    expect(r.sched.now() - t0).toBeLessThan(61_000);
+    expect(r.modem.commands.filter((c) => c === "+++ATH").length).toBe(1); // "+++" has no CR: it reaches this line reader glued to ATH
+  });
+
   test("port-vanished when the port goes away and does not come back", async () => {
     const r = rig({ scenarios: ["slow-registration:30"] });
     r.sup.start();
