@@ -33,7 +33,14 @@ export interface PppPipeClosedEvent extends EventBase {
   cause: Cause | null;
 }
 
-export type PppLinkEvent = PppEvent | PppNoCarrierEvent | PppPipeClosedEvent;
+/** The pcap file (`ppp.pcap`) could not be opened; the link runs without recording. */
+export interface PppPcapErrorEvent extends EventBase {
+  type: "ppp.link.pcap-error";
+  path: string;
+  detail: string;
+}
+
+export type PppLinkEvent = PppEvent | PppNoCarrierEvent | PppPipeClosedEvent | PppPcapErrorEvent;
 
 export interface PppLinkCounters {
   /** Octets read from / written to the pipe (flags, escapes and FCS included). */
@@ -69,7 +76,9 @@ export class PppLink {
   private readonly scheduler: Scheduler;
   private readonly decoder = new HdlcDecoder();
   private readonly wake: WakeTimer;
-  private readonly pcap: PcapSink | null;
+  /** Recording sink: given by the caller, or a PcapFile this link opens on start() and closes on stop(). */
+  private pcap: PcapSink | null;
+  private readonly pcapPath: string | null;
   private readonly ipListeners = new Set<IpListener>();
   private readonly eventListeners = new Set<EventListener>();
   private unsubscribe: (() => void)[] = [];
@@ -91,14 +100,26 @@ export class PppLink {
     this.session = opts.session;
     this.pipe = opts.pipe;
     this.scheduler = opts.scheduler;
-    this.pcap = opts.pcap === undefined ? null : typeof opts.pcap === "string" ? new PcapFile(opts.pcap) : opts.pcap;
+    this.pcapPath = typeof opts.pcap === "string" ? opts.pcap : null;
+    this.pcap = typeof opts.pcap === "object" ? opts.pcap : null;
     this.wake = new WakeTimer(this.scheduler, () => this.onWake());
   }
 
-  /** Attach to the pipe and open the session (LCP starts). Call once the modem is in data mode. */
+  /**
+   * Attach to the pipe and open the session (LCP starts). Call once the modem
+   * is in data mode. A stopped link can be started again (next data call).
+   */
   start(): void {
     if (this.started) return;
     this.started = true;
+    if (this.pcapPath !== null && this.pcap === null) {
+      try {
+        this.pcap = new PcapFile(this.pcapPath);
+      } catch (err) {
+        // Recording is a diagnostic aid: never let it stop the link.
+        this.emit({ type: "ppp.link.pcap-error", at: this.scheduler.now(), path: this.pcapPath, detail: String((err as Error).message ?? err) });
+      }
+    }
     this.unsubscribe.push(this.pipe.onData((d) => this.onBytes(d)));
     this.unsubscribe.push(this.pipe.onClose((reason) => this.onPipeClosed(reason)));
     this.decoder.reset();
@@ -122,11 +143,7 @@ export class PppLink {
     if (!this.started) return;
     this.session.lowerDown(this.scheduler.now());
     this.flush();
-    this.started = false;
-    for (const u of this.unsubscribe) u();
-    this.unsubscribe = [];
-    this.wake.disarm();
-    this.pcap?.close();
+    this.detach();
   }
 
   get isStarted(): boolean {
@@ -198,11 +215,19 @@ export class PppLink {
     this.emit({ type: "ppp.link.closed", at: now, cause: reason });
     this.session.lowerDown(now);
     this.flush();
+    this.detach();
+  }
+
+  private detach(): void {
     this.started = false;
     for (const u of this.unsubscribe) u();
     this.unsubscribe = [];
     this.wake.disarm();
-    this.pcap?.close();
+    // Close only the file we opened; a caller's sink stays the caller's.
+    if (this.pcapPath !== null) {
+      this.pcap?.close();
+      this.pcap = null;
+    }
   }
 
   private onWake(): void {

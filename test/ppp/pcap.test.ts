@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ManualScheduler } from "../../src/core/clock.ts";
 import { createPipePair } from "../../src/core/pipe.ts";
+import { PppLink } from "../../src/ppp/link.ts";
+import { PppSession } from "../../src/ppp/session.ts";
 import { LINKTYPE_PPP_WITH_DIR, PcapBuffer, PcapFile, pcapGlobalHeader, pcapRecord, redactPap } from "../../src/ppp/pcap.ts";
 import { PROTO } from "../../src/ppp/types.ts";
 import { USERS, clientOptions, hasEvent, makeLink, serverOptions, settle } from "../support/ppp-pair.ts";
@@ -112,5 +114,41 @@ describe("pcap file read by tshark", () => {
     const mem = new PcapBuffer();
     mem.record("in", PROTO.LCP, new Uint8Array([2, 1, 0, 4]), 0);
     expect(mem.bytes().length).toBe(24 + 16 + 9);
+  });
+
+  test("PppLink with a pcap path: records across a restart of the link; a bad path is an event, not a failure", async () => {
+    const path = join(dir, "link-restart.pcap");
+    const sched = new ManualScheduler();
+    const [a, b] = createPipePair();
+    const client = new PppLink({ pipe: a, session: new PppSession(clientOptions("none")), scheduler: sched, pcap: path });
+    const opened: string[] = [];
+    client.onEvent((e) => e.type === "ppp.open" && opened.push(e.type));
+    const server = makeLink(b, serverOptions("none"), sched);
+    server.link.start();
+    for (let run = 1; run <= 2; run++) {
+      client.start();
+      for (let i = 0; i < 40 && opened.length < run; i++) {
+        await settle(5);
+        sched.advance(100);
+      }
+      expect(opened.length).toBe(run);
+      client.stop();
+    }
+    server.link.stop();
+    const r = tshark(["-r", path, "-Y", "lcp", "-T", "fields", "-e", "ppp.code"]);
+    expect(r.code).toBe(0);
+    // Each run opens with Configure-Requests both ways: two runs, one file.
+    const lcpCodes = r.out.trim().split("\n");
+    expect(lcpCodes.filter((c) => c === "1").length).toBeGreaterThanOrEqual(4); // ConfReq both ways, twice
+    expect(r.out + r.err).not.toMatch(/Malformed/i);
+
+    const [c2] = createPipePair();
+    const bad = new PppLink({ pipe: c2, session: new PppSession(clientOptions("none")), scheduler: sched, pcap: join(dir, "no-such-dir", "x.pcap") });
+    const evs: string[] = [];
+    bad.onEvent((e) => evs.push(e.type));
+    expect(() => bad.start()).not.toThrow();
+    expect(evs[0]).toBe("ppp.link.pcap-error");
+    expect(bad.counters().framesOut).toBe(1); // LCP went ahead without recording
+    bad.stop();
   });
 });
