@@ -80,6 +80,12 @@ export interface LadderSnapshot {
   rung: RecoveryRung | null;
   /** The decided action not yet started ("next allowed action" and its time). */
   pending: PendingAction | null;
+  /**
+   * When the next reset-class action is allowed, fixed when it is first decided
+   * and kept until a reset starts: redials the supervisor makes meanwhile do not
+   * push the reset further out.
+   */
+  resetDueAt: number | null;
   /** When the link last came up (phase "connected"). */
   connectedSince: number | null;
   /** `now` of the input that produced this snapshot. */
@@ -130,6 +136,7 @@ export function freshSnapshot(now: number): LadderSnapshot {
     lastResetAt: null,
     rung: null,
     pending: null,
+    resetDueAt: null,
     connectedSince: null,
     updatedAt: now,
   };
@@ -229,6 +236,7 @@ export class RecoveryLadder implements RecoveryPolicy {
       // A forced (planned) reset does not climb the backoff, but it is a reset: the count of failed dials starts over.
       if (!forced) this.s.resets++;
       this.s.failuresSinceReset = 0;
+      this.s.resetDueAt = null;
       this.s.lastResetAt = now;
       this.s.phase = "resetting";
     } else {
@@ -320,6 +328,8 @@ export class RecoveryLadder implements RecoveryPolicy {
     const rung = rungForFailures(this.s.failuresSinceReset, this.s.resets, this.opts, cause);
     if (RESET_RUNGS.has(rung)) {
       const wait = backoffFor(this.s.resets, this.opts);
+      if (this.s.resetDueAt === null) this.s.resetDueAt = now + wait;
+      const notBefore = Math.max(now, this.s.resetDueAt);
       const why =
         cause.code === "modem-hung"
           ? "the modem is hung (no AT answer)"
@@ -327,7 +337,7 @@ export class RecoveryLadder implements RecoveryPolicy {
       this.s.phase = "resetting";
       this.s.pending = {
         action: rung,
-        notBefore: now + wait,
+        notBefore,
         reason: `${why}: ${rung} ${ORDINAL(this.s.resets + 1)}${wait > 0 ? ` after the vendor's ${formatDuration(wait)} backoff` : " at once"}`,
       };
     } else {
@@ -378,6 +388,7 @@ export function parseLadderSnapshot(value: unknown): LadderSnapshot | string {
   for (const k of ["consecutiveFailures", "failuresSinceReset", "resets"]) if (!count(k)) return `bad ${k}`;
   if (!timeOrNull(o.lastResetAt)) return "bad lastResetAt";
   if (!timeOrNull(o.connectedSince)) return "bad connectedSince";
+  if (o.resetDueAt !== undefined && !timeOrNull(o.resetDueAt)) return "bad resetDueAt";
   if (typeof o.updatedAt !== "number" || !Number.isFinite(o.updatedAt)) return "bad updatedAt";
   if (o.rung !== null && !(RUNGS as readonly unknown[]).includes(o.rung)) return `bad rung ${JSON.stringify(o.rung)}`;
   let pending: PendingAction | null = null;
@@ -398,6 +409,7 @@ export function parseLadderSnapshot(value: unknown): LadderSnapshot | string {
     lastResetAt: o.lastResetAt as number | null,
     rung: o.rung as RecoveryRung | null,
     pending,
+    resetDueAt: (o.resetDueAt as number | null | undefined) ?? null,
     connectedSince: o.connectedSince as number | null,
     updatedAt: o.updatedAt,
   };

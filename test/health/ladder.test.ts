@@ -213,6 +213,22 @@ describe("the whole ladder under a fake clock", () => {
     expect(ladder.onBringUpFailure(cause("modem-hung"), 90 * S)).toMatchObject({ action: "module-reset", notBefore: 90 * S + 10 * M });
   });
 
+  test("redials the supervisor makes during a reset's backoff do not push the reset further out", () => {
+    const ladder = new RecoveryLadder(VENDOR, null, 0);
+    for (let i = 0; i < 3; i++) ladder.onActionStarted(ladder.onBringUpFailure(cause("no-carrier"), i).action, i); // reset #1 at t=2
+    ladder.onBringUpFailure(cause("no-carrier"), 100);
+    ladder.onActionStarted("redial", 100);
+    ladder.onBringUpFailure(cause("no-carrier"), 200);
+    ladder.onActionStarted("radio-cycle", 200);
+    const d = ladder.onBringUpFailure(cause("no-carrier"), 300);
+    expect(d).toMatchObject({ action: "module-reset", notBefore: 300 + 10 * M });
+    // the supervisor dials anyway while waiting, and that fails again
+    ladder.onActionStarted("redial", 5 * M);
+    expect(ladder.onBringUpFailure(cause("no-carrier"), 6 * M)).toMatchObject({ action: "module-reset", notBefore: 300 + 10 * M });
+    ladder.onActionStarted("module-reset", 300 + 10 * M);
+    expect(ladder.snapshot()).toMatchObject({ resets: 2, resetDueAt: null, lastResetAt: 300 + 10 * M });
+  });
+
   test("a planned (forced) action is reported forced and does not climb the backoff", () => {
     const events: LadderEvent[] = [];
     const ladder = new RecoveryLadder(VENDOR, null, 0, { emit: (e) => events.push(e) });
