@@ -1081,7 +1081,10 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
 
   /** A command that must answer OK; else the given cause. */
   private async required(command: string, code: CauseCode): Promise<AtResponse> {
-    const r = await this.cmd(command);
+    let r = await this.cmd(command);
+    // Right after a reset some modems spray ERROR lines; one of them can land on our command.
+    // The required commands are idempotent, so a bare ERROR earns one more try.
+    if (r.status === "error") r = await this.cmd(command);
     if (r.status === "ok") return r;
     if (r.status === "timeout") await this.timeoutFailure(r);
     this.commandFailed(r);

@@ -422,6 +422,15 @@ describe("field reports", () => {
     expect(r.sup.atChannel!.stats.garbageBytes + r.sup.atChannel!.stats.urcs).toBeGreaterThan(0);
   });
 
+  test("a stray ERROR landing on a required command costs one retry, not the bring-up", async () => {
+    let n = 0;
+    const r = scripted([[/^ATE0$/, () => (n++ === 0 ? "ERROR" : "OK")]]);
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "negotiating", 60_000)).toBe(true);
+    expect(n).toBe(2);
+    expect(r.policy.failures).toEqual([]);
+  });
+
   test("a URC and ERROR spam right after reset on a scripted modem: each command still gets its own answer", async () => {
     const r = scripted([]);
     let storms = 0;
@@ -431,6 +440,8 @@ describe("field reports", () => {
         // storm injected right before the answer
         storms++;
         r.modem.inject("\r\n+CEREG: 2\r\n+QIND: \"csq\",31,99\r\n\x00\xff\xfe\r\n+CGEV: ME DETACH\r\nRDY\r\n");
+        // ERROR spam between commands (nothing in flight yet when it arrives)
+        r.sched.setTimer(r.sched.now() + 20, () => r.modem.inject("\r\nERROR\r\n\r\nERROR\r\n"));
         return "+CPIN: READY\nOK";
       },
     ]);
