@@ -128,6 +128,34 @@ describe("PacketPump", () => {
     expect(sched.pendingCount()).toBe(0);
   });
 
+  test("a link that reports drains resumes the pump at once, without its poll timer", async () => {
+    const sched = new ManualScheduler(0);
+    const tun = new MemoryTun();
+    const drains = new Set<() => void>();
+    const link = Object.assign(new SlowLink(), {
+      onDrain: (fn: () => void) => {
+        drains.add(fn);
+        return () => drains.delete(fn);
+      },
+    });
+    const pump = new PacketPump({ tun, link, scheduler: sched, highWaterBytes: 1500 });
+    pump.start();
+    for (let i = 0; i < 5; i++) tun.inject(v4(1000, i));
+    await tick();
+    expect(link.sent.length).toBe(2);
+    link.backlog = 0;
+    for (const fn of drains) fn();
+    await tick();
+    await tick();
+    // time did not move: the drain callback alone resumed reading
+    expect(sched.now()).toBe(0);
+    expect(link.sent.length).toBe(4);
+    await pump.stop();
+    expect(drains.size).toBe(0);
+    await tun.close();
+    await pump.done();
+  });
+
   test("a merged chunk bigger than the queue drops the excess as queue-full", async () => {
     const tun = new MemoryTun();
     const link = new SlowLink();

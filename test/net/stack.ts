@@ -146,3 +146,56 @@ export async function iperf(h: NetnsHarness, to: string, from: string, addr: str
   if (!s) throw new Error(`iperf3 gave no result: ${j.error ?? r.stderr}`);
   return { bytes: s.bytes, bitsPerSecond: s.bits_per_second, seconds: s.seconds };
 }
+
+export interface SplitStack {
+  nsA: string;
+  nsB: string;
+  ifA: LinkInterface;
+  client: PppLink;
+  pumpA: PacketPump;
+  clientPipe: MeteredFdPipe;
+  /** pid of the peer process (PPP server role + its TUN in ns B). */
+  peerPid: number;
+}
+
+/**
+ * Like buildStack, but the far end (PPP server + TUN in ns B) runs in its own
+ * process, as the modem would: this process then holds exactly what cellkeep
+ * holds in production (one PPP end, one TUN, one pump), so its CPU share is
+ * the agent's.
+ */
+export async function buildSplitStack(h: NetnsHarness): Promise<SplitStack> {
+  const nsA = await h.create("ckA");
+  const nsB = await h.create("ckB");
+  const pair = openPtyPair({ holdSlave: false });
+  h.defer(() => pair.close());
+  const nameB = uniqueName("ckb");
+  h.trackLink(nameB);
+  const peer = h.spawn(null, [process.execPath, `${import.meta.dir}/fixtures/ppp-peer.ts`, pair.slavePath, nsB, nameB, SERVER_IP, CLIENT_IP], { stdout: "pipe", stderr: "ignore" });
+  const clientPipe = new MeteredFdPipe(pair.masterFd, "pty master");
+  h.defer(() => clientPipe.close());
+  const scheduler = new RealScheduler();
+  const client = new PppLink({ pipe: clientPipe, scheduler, session: new PppSession({ role: "client", echo: { intervalMs: 0, failures: 3 } }) });
+  h.defer(() => client.stop());
+  const ifA = new LinkInterface({ name: uniqueName("cka"), netns: nsA, defaultRoute: true, routeMetric: 700, replaceDefault: false, dns: "none" });
+  h.trackLink(ifA.name);
+  const tunA = await ifA.open();
+  h.defer(() => ifA.close());
+  const pumpA = new PacketPump({ tun: tunA, link: pacedIpLink(client, clientPipe), highWaterBytes: Number(process.env.CK_HW ?? 16 * 1024), queuePackets: Number(process.env.CK_Q ?? 64) });
+  h.defer(() => pumpA.stop());
+  pumpA.start();
+  client.start();
+  const reader = (peer.stdout as ReadableStream<Uint8Array>).getReader();
+  let text = "";
+  const deadline = Date.now() + 10_000;
+  while (!text.includes("\n")) {
+    const r = await Promise.race([reader.read(), Bun.sleep(Math.max(0, deadline - Date.now())).then(() => null)]);
+    if (r === null || r.done) throw new Error(`peer process did not come up: ${text}`);
+    text += new TextDecoder().decode(r.value);
+  }
+  reader.releaseLock();
+  await waitUntil(() => client.status().phase === "open" && client.status().ipv4 !== null, 5000, "PPP open");
+  const a = client.status();
+  await ifA.up({ mtu: a.peerMru, local: a.ipv4!.local, peer: a.ipv4!.remote, dns: [] });
+  return { nsA, nsB, ifA, client, pumpA, clientPipe, peerPid: peer.pid };
+}
