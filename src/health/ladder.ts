@@ -122,6 +122,12 @@ export type LadderEvent = RecoveryActionEvent | RecoveryStateEvent;
 export interface LadderSinks {
   /** Every "recovery.state" and "recovery.action" event. */
   emit?: (event: LadderEvent) => void;
+  /**
+   * Emit "recovery.action" from onActionStarted (default true). Set false when
+   * the supervisor already emits its own "recovery.action" for each action it
+   * runs, so each action is reported once.
+   */
+  emitActions?: boolean;
   /** Called with the new snapshot after every change (the state file adapter writes it). */
   persist?: (snapshot: LadderSnapshot) => void;
 }
@@ -245,7 +251,7 @@ export class RecoveryLadder implements RecoveryPolicy {
     this.s.connectedSince = null;
     this.s.rung = action;
     this.s.pending = null;
-    this.sinks.emit?.({ type: "recovery.action", at: now, rung: action, reason, forced });
+    if (this.sinks.emitActions !== false) this.sinks.emit?.({ type: "recovery.action", at: now, rung: action, reason, forced });
     this.commit(now);
   }
 

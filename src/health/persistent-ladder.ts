@@ -21,6 +21,8 @@ export interface PersistentLadderOptions {
   now: () => number;
   /** recovery.state, recovery.action and recovery.state-file events. */
   emit?: (event: LadderEvent | RecoveryStateFileEvent) => void;
+  /** See LadderSinks.emitActions (default true). */
+  emitActions?: boolean;
 }
 
 export function openPersistentLadder(o: PersistentLadderOptions): { ladder: RecoveryLadder; file: LadderStateFile } {
@@ -28,6 +30,7 @@ export function openPersistentLadder(o: PersistentLadderOptions): { ladder: Reco
   const initial = file.load();
   const ladder = new RecoveryLadder(o.ladder, initial, o.now(), {
     ...(o.emit ? { emit: o.emit } : {}),
+    ...(o.emitActions !== undefined ? { emitActions: o.emitActions } : {}),
     persist: (s) => void file.save(s),
   });
   return { ladder, file };
@@ -83,12 +86,14 @@ export function openRecoveryFromConfig(
   config: Config,
   scheduler: Scheduler,
   emit?: PersistentLadderOptions["emit"],
+  opts: { emitActions?: boolean } = {},
 ): { policy: ScheduledLadder; ladder: RecoveryLadder; file: LadderStateFile } {
   const { ladder, file } = openPersistentLadder({
     stateFile: config.recovery.state_file,
     ladder: ladderOptionsFromConfig(config.recovery),
     now: () => scheduler.now(),
     ...(emit ? { emit } : {}),
+    ...opts,
   });
   return { policy: new ScheduledLadder(ladder, scheduler), ladder, file };
 }

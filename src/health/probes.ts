@@ -124,3 +124,19 @@ export class ModemCheckProbe implements Probe {
     return { ok: r.registered, rttMs: null, loss: null, detail: `${r.status}, ${signal}` };
   }
 }
+
+/** The supervisor's pollModem() answer (src/modem/supervisor.ts ModemPollResult), structurally. */
+export interface ModemPollLike {
+  ok: boolean;
+  source: string;
+  rssi: number | null;
+  detail: string;
+}
+
+/** Adapts ModemSupervisor.pollModem to the modem check: `new ModemCheckProbe(modemCheckFromPoll(() => sup.pollModem()))`. */
+export function modemCheckFromPoll(poll: () => Promise<ModemPollLike>): () => Promise<ModemCheckResult | null> {
+  return async () => {
+    const r = await poll();
+    return { registered: r.ok, status: r.source === "cached" ? `${r.detail} (last known)` : r.detail, signalDbm: r.rssi };
+  };
+}

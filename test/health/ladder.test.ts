@@ -240,6 +240,13 @@ describe("the whole ladder under a fake clock", () => {
     expect(ladder.snapshot().resets).toBe(0);
     expect(ladder.snapshot().lastResetAt).toBe(H);
   });
+
+  test("emitActions: false leaves recovery.action to the supervisor, state events stay", () => {
+    const events: LadderEvent[] = [];
+    const ladder = new RecoveryLadder(VENDOR, null, 0, { emit: (e) => events.push(e), emitActions: false });
+    ladder.onActionStarted(ladder.onLinkLost(cause("peer-dead"), 0).action, 0);
+    expect(events.map((e) => e.type)).toEqual(["recovery.state", "recovery.state", "recovery.state"]);
+  });
 });
 
 describe("persistence across restarts", () => {

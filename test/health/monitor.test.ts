@@ -244,3 +244,14 @@ describe("probes", () => {
     expect(await p.run()).toBeNull();
   });
 });
+
+describe("modem check from the supervisor's pollModem()", () => {
+  test("live and cached answers", async () => {
+    const { modemCheckFromPoll } = await import("../../src/health/probes.ts");
+    let r: { ok: boolean; source: string; stat: number; rssi: number | null; detail: string } = { ok: true, source: "control-port", stat: 1, rssi: -67, detail: "home" };
+    const p = new ModemCheckProbe(modemCheckFromPoll(async () => r));
+    expect(await p.run()).toEqual({ ok: true, rttMs: null, loss: null, detail: "home, -67 dBm" });
+    r = { ok: false, source: "cached", stat: 2, rssi: null, detail: "searching" };
+    expect(await p.run()).toMatchObject({ ok: false, detail: "searching (last known), no signal report" });
+  });
+});
