@@ -29,6 +29,8 @@ export interface DataSessionContext {
   attached: boolean;
   cid: number;
   apn: string;
+  /** PDP type of the dialled context (AT+CGDCONT): "IP", "IPV6", "IPV4V6"... Default "IP". */
+  pdpType?: string;
 }
 
 export type DataSessionFactory = (ctx: DataSessionContext) => DataSession;

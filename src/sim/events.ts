@@ -50,7 +50,7 @@ export interface SimGarbageEvent extends EventBase {
 }
 export interface SimPppEvent extends EventBase {
   type: "sim.ppp";
-  /** What the network side of PPP did: "auth-ok", "auth-failed", "terminate-after-auth", "ip-assigned", "no-ip", "dead", "down". */
+  /** What the network side of PPP did: "auth-ok", "auth-failed", "terminate-after-auth", "ip-assigned", "ipv6-up", "no-ip", "dead", "down". */
   what: string;
   detail?: string;
 }

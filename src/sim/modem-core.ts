@@ -1002,7 +1002,7 @@ export class ModemCore {
   private startCall(cid: number, now: number): void {
     this.counters.calls++;
     const ctx = this.contexts.get(cid);
-    this.session = this.makeSession?.({ now, attached: this.attached, cid, apn: ctx?.apn ?? "" }) ?? null;
+    this.session = this.makeSession?.({ now, attached: this.attached, cid, apn: ctx?.apn ?? "", pdpType: ctx?.type ?? "IP" }) ?? null;
     this.deadSet = false;
     this.ipUpAt = null;
     this.lastRxAt = now;

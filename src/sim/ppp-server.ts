@@ -31,7 +31,7 @@ export interface SimPppServerOptions {
   behaviour: SimBehaviour;
   context: DataSessionContext;
   network: SimNetwork;
-  /** Where client IP packets go; returns reply packets to send back (the default is network.handle). */
+  /** Where client IP packets (v4 and v6) go; returns reply packets to send back. Default: IPv4 to network.handle, IPv6 dropped. */
   routeIp?: (packet: Uint8Array) => Uint8Array[];
   random?: (n: number) => Uint8Array;
 }
@@ -61,7 +61,7 @@ export class SimPppServer implements DataSession {
   constructor(opts: SimPppServerOptions) {
     this.b = opts.behaviour;
     this.ctx = opts.context;
-    this.routeIp = opts.routeIp ?? ((p) => opts.network.handle(p));
+    this.routeIp = opts.routeIp ?? ((p) => (p[0]! >> 4 === 4 ? opts.network.handle(p) : []));
     const auth = this.b.auth;
     this.session = new PppSession({
       role: "server",
@@ -81,7 +81,8 @@ export class SimPppServer implements DataSession {
       },
       server: { localIPv4: this.b.peerAddress, peerIPv4: this.b.poolStart, dns: [...this.b.dns] },
       echo: { intervalMs: 0, failures: 0 },
-      ncps: { ipv4: true, ipv6: false },
+      // The network offers what the context asks for: IPV6CP only for IPV6 / IPV4V6 contexts.
+      ncps: ncpsFor(this.ctx.pdpType ?? "IP"),
       ...(opts.random ? { random: opts.random } : {}),
     });
     // Like pppd's "silent" option, LCP opens when the client's first frame
@@ -149,10 +150,12 @@ export class SimPppServer implements DataSession {
     this.dead = dead;
   }
 
-  /** Queue an IP packet for the client; false when IPCP is not open. */
+  /** Queue an IP packet (v4 or v6, by its first nibble) for the client; false when that NCP is not open. */
   sendIp(packet: Uint8Array, now: number): boolean {
-    if (this.dead || this.hungUp) return false;
-    const ok = this.session.sendIp(4, packet, now);
+    if (this.dead || this.hungUp || packet.length === 0) return false;
+    const version = packet[0]! >> 4;
+    if (version !== 4 && version !== 6) return false;
+    const ok = this.session.sendIp(version, packet, now);
     this.pump(now);
     return ok;
   }
@@ -207,8 +210,10 @@ export class SimPppServer implements DataSession {
       }
       for (const e of d.events) this.onEvent(e, now);
       for (const ip of d.ip) {
-        if (ip.version !== 4) continue;
-        for (const reply of this.routeIp(ip.packet)) this.session.sendIp(4, reply, now);
+        for (const reply of this.routeIp(ip.packet)) {
+          const v = reply[0]! >> 4;
+          if (v === 4 || v === 6) this.session.sendIp(v, reply, now);
+        }
       }
     }
     const rx = this.session.rxFraming();
@@ -230,6 +235,12 @@ export class SimPppServer implements DataSession {
           this.events.push({ type: "sim.ppp", at: now, what: "auth-failed", detail: `${e.method} ${e.result}` });
         }
         break;
+      case "ppp.ipv6cp.up":
+        this.events.push({ type: "sim.ppp", at: now, what: "ipv6-up", detail: `${e.remote} (ours ${e.local})` });
+        break;
+      case "ppp.open":
+        this.ipUp_ = true;
+        break;
       case "ppp.ipcp.up":
         this.ipUp_ = true;
         this.events.push({ type: "sim.ppp", at: now, what: "ip-assigned", detail: `${e.remote} (ours ${e.local})` });
@@ -244,4 +255,9 @@ export class SimPppServer implements DataSession {
         break;
     }
   }
+}
+
+function ncpsFor(pdpType: string): { ipv4: boolean; ipv6: boolean } {
+  const t = pdpType.toUpperCase();
+  return { ipv4: t !== "IPV6", ipv6: t === "IPV6" || t === "IPV4V6" };
 }

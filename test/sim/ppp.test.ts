@@ -298,6 +298,37 @@ describe("IP hook and port-vanish", () => {
     expect([...c.ip[0]!]).toEqual([...ping]);
   });
 
+  test("IPV4V6 context: the network runs IPV6CP too; IPv6 packets go through the hook", async () => {
+    const t = await ready();
+    expect(lines(await t.at('AT+CGDCONT=1,"IPV4V6","internet"'))).toEqual(["OK"]);
+    const diverted: Uint8Array[] = [];
+    t.sim.modem.onIpFromClient((p) => diverted.push(p));
+    await dial(t);
+    const c = startClient(t, undefined, { ncps: { ipv4: true, ipv6: true } });
+    await t.advance(100);
+    expect(has(c, "ppp.ipcp.up")).toBe(true);
+    expect(has(c, "ppp.ipv6cp.up")).toBe(true);
+    const v6 = new Uint8Array(40);
+    v6[0] = 0x60;
+    v6[6] = 59; // no next header
+    v6[7] = 64;
+    expect(c.link.sendIp(6, v6)).toBe(true);
+    await t.advance(10);
+    expect(diverted.map((p) => p[0]! >> 4)).toEqual([6]);
+    expect(t.sim.modem.sendIpToClient(v6)).toBe(true);
+    await t.advance(10);
+    expect(c.ip.map((p) => p[0]! >> 4)).toEqual([6]);
+  });
+
+  test("IP context: IPV6CP from the client is rejected, IPv4 still comes up", async () => {
+    const t = await ready();
+    await dial(t);
+    const c = startClient(t, undefined, { ncps: { ipv4: true, ipv6: true } });
+    await t.advance(100);
+    expect(has(c, "ppp.ipcp.up")).toBe(true);
+    expect(has(c, "ppp.ipv6cp.up")).toBe(false);
+  });
+
   test("port-vanish in-process: CFUN=1,1 closes the agent's pipe (port-vanished); reopen after boot", async () => {
     const t = await ready({ scenarios: ["port-vanish"] });
     const closed: { with: string | null } = { with: null };
