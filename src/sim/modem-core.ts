@@ -18,6 +18,7 @@
 import type { DataSession, DataSessionFactory } from "./data-session.ts";
 import type { SimEvent, SimMode, SimPowerState } from "./events.ts";
 import { maskSecrets, sRegister, splitArgs, splitCommands } from "./at-syntax.ts";
+import { garbageBurst, seededRandom } from "./garbage.ts";
 import type { SimBehaviour } from "./scenario.ts";
 import {
   ACT_CATM1,
@@ -91,18 +92,6 @@ interface Context {
   apn: string;
 }
 
-/** 32-bit PRNG (mulberry32) so garbage is reproducible from the scenario seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface ModemCounters {
   commands: number;
   /** Bytes dropped because the modem was off, booting or hung. */
@@ -173,7 +162,7 @@ export class ModemCore {
   constructor(opts: ModemCoreOptions) {
     this.behaviour = opts.behaviour;
     this.makeSession = opts.dataSession;
-    this.random = prng(opts.behaviour.seed);
+    this.random = seededRandom(opts.behaviour.seed);
     this.sim = opts.behaviour.sim;
     this.now = opts.now;
     this.contexts.set(1, { cid: 1, type: "IP", apn: "" });
@@ -1116,37 +1105,9 @@ export class ModemCore {
     // Only between commands: never inside a response, never in data mode.
     if (this.power !== "on" || this.hung || this.mode !== "command" || this.pending || this.line.length > 0) return;
     this.counters.garbageBursts++;
-    if (this.random() < 0.5) {
-      const n = 4 + Math.floor(this.random() * 28);
-      const bytes: number[] = [CR, LF];
-      for (let i = 0; i < n; i++) {
-        // High bytes and punctuation: never forms OK/ERROR/CONNECT/NO CARRIER.
-        const r = this.random();
-        bytes.push(r < 0.7 ? 0x80 + Math.floor(this.random() * 0x7f) : "#$%&*~^|"!.charCodeAt(Math.floor(this.random() * 8)));
-      }
-      bytes.push(CR, LF);
-      this.out.push(Uint8Array.from(bytes));
-      this.emit({ type: "sim.garbage", at: now, kind: "bytes", bytes: bytes.length });
-    } else {
-      // A storm of URCs the agent must skip (true facts, so it cannot be misled).
-      let total = 0;
-      const count = 5 + Math.floor(this.random() * 10);
-      for (let i = 0; i < count; i++) {
-        const pick = Math.floor(this.random() * 4);
-        const text =
-          pick === 0
-            ? `+QIND: "csq",${rssiIndex(-65)},99`
-            : pick === 1
-              ? `+CEREG: ${this.stat}`
-              : pick === 2
-                ? '+QIND: "act","eMTC"'
-                : '+QIND: "FOTA","HTTPSTART"';
-        const bytes = this.enc.encode(`\r\n${text}\r\n`);
-        total += bytes.length;
-        this.out.push(bytes);
-      }
-      this.emit({ type: "sim.garbage", at: now, kind: "urc-storm", bytes: total });
-    }
+    const burst = garbageBurst(this.random, this.stat);
+    this.out.push(burst.data);
+    this.emit({ type: "sim.garbage", at: now, kind: burst.kind, bytes: burst.data.length });
   }
 
   // ---------------------------------------------------------------- output helpers
