@@ -373,4 +373,54 @@ function captureFrames(t: Terminal): { protocol: number; info: Uint8Array }[] {
   return frames;
 }
 
+
+
+describe("scenarios that reboot the module", () => {
+  test("port-vanish:5 reboots the module 5 s after the first CONNECT: no NO CARRIER, the port vanishes, then RDY on a new pipe", async () => {
+    const t = await ready({ scenarios: ["port-vanish:5"] });
+    await dial(t);
+    const c = startClient(t);
+    await t.advance(100);
+    expect(has(c, "ppp.ipcp.up")).toBe(true);
+    const closed: { code: string | null } = { code: null };
+    t.line.onClose((r) => (closed.code = r?.code ?? "null"));
+    t.take();
+    await t.advance(5000);
+    expect(closed.code).toBe("port-vanished");
+    expect(t.text()).not.toContain("NO CARRIER");
+    expect(has(c, "ppp.link.closed")).toBe(true);
+    link?.stop();
+    await t.advance(1000);
+    t.bind(t.sim.reopen());
+    expect(lines(await t.at("ATE0")).at(-1)).toBe("OK");
+    // Only once: the next call stays up.
+    await t.advance(3000);
+    expect(lines(await dial(t))[0]).toBe("CONNECT 150000000");
+    await t.advance(60_000);
+    expect(t.sim.portPresent).toBe(true);
+    expect(t.sim.modem.core.modeState).toBe("data");
+  });
+
+  test("reboot-loop in a call: the line goes silent (no NO CARRIER), RDY comes back in command mode", async () => {
+    const t = await ready({ scenarios: ["reboot-loop:every=10,times=1"] }, 0);
+    await t.advance(3000);
+    await dial(t);
+    t.take();
+    await t.advance(7000);
+    expect(t.sim.modem.core.powerState).toBe("booting");
+    expect(t.text()).not.toContain("NO CARRIER");
+    await t.advance(1000);
+    expect(lines(t.take())).toContain("RDY");
+    expect(t.sim.modem.core.modeState).toBe("command");
+  });
+
+  test("garbage stays out of data mode", async () => {
+    const t = await ready({ scenarios: ["garbage:1"] });
+    await dial(t);
+    t.take();
+    await t.advance(10_000);
+    expect(t.events.filter((e) => e.type === "sim.garbage" && e.at > t.clock.now() - 9000)).toHaveLength(0);
+  });
+});
+
 export type { SimPppServer };
