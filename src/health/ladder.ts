@@ -218,6 +218,7 @@ export class RecoveryLadder implements RecoveryPolicy {
   }
 
   onNetworkBackoff(untilMs: number, now: number): RecoveryDecision {
+    this.forcedNext = null;
     const until = Math.max(untilMs, now);
     this.s.phase = "network-backoff";
     this.s.connectedSince = null;
@@ -267,7 +268,8 @@ export class RecoveryLadder implements RecoveryPolicy {
   /**
    * The next action the supervisor starts is a planned one (maintenance window,
    * user request): it is reported with `forced: true` and does not climb the
-   * backoff.
+   * backoff. The mark lapses at the next failure the supervisor reports (the
+   * request was not run), so it can never excuse a reset the ladder decided.
    */
   markNextForced(rung: RecoveryRung, reason: string): void {
     this.forcedNext = { rung, reason };
@@ -323,6 +325,8 @@ export class RecoveryLadder implements RecoveryPolicy {
   // --- transitions ---------------------------------------------------------------
 
   private onFailure(cause: Cause, now: number, pauseMs: number, what: string): RecoveryDecision {
+    // A planned action the supervisor never ran must not later pass for one of ours (it would skip the backoff).
+    this.forcedNext = null;
     // A decided action that has not started yet answers every further failure: no escalation, no duplicate.
     if (this.s.pending) {
       this.commit(now);

@@ -241,6 +241,14 @@ describe("the whole ladder under a fake clock", () => {
     expect(ladder.snapshot().lastResetAt).toBe(H);
   });
 
+  test("a forced mark the supervisor never acted on lapses at the next failure", () => {
+    const ladder = new RecoveryLadder({ ...VENDOR, dialFailures: 1 }, null, 0);
+    ladder.markNextForced("module-reset", "reset requested");
+    const d = ladder.onBringUpFailure(cause("no-carrier"), 10); // the request was dropped; the ladder decides a reset itself
+    ladder.onActionStarted(d.action, 10);
+    expect(ladder.snapshot().resets).toBe(1); // counted: the backoff climbs
+  });
+
   test("emitActions: false leaves recovery.action to the supervisor, state events stay", () => {
     const events: LadderEvent[] = [];
     const ladder = new RecoveryLadder(VENDOR, null, 0, { emit: (e) => events.push(e), emitActions: false });

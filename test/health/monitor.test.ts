@@ -255,3 +255,23 @@ describe("modem check from the supervisor's pollModem()", () => {
     expect(await p.run()).toMatchObject({ ok: false, detail: "searching (last known), no signal report" });
   });
 });
+
+describe("LCP echo status from the PPP session's counters", () => {
+  test("per-round window: unanswered echoes since the last round; a new session starts over", async () => {
+    const { lcpEchoFromPppStatus } = await import("../../src/health/probes.ts");
+    let st: { lcp: string; counters: { echoRequestsSent: number; echoRepliesReceived: number } } | null = {
+      lcp: "opened",
+      counters: { echoRequestsSent: 5, echoRepliesReceived: 4 },
+    };
+    const f = lcpEchoFromPppStatus(() => st);
+    expect(f()).toEqual({ open: true, missed: 0, rttMs: null }); // first look: an old loss does not count
+    st = { lcp: "opened", counters: { echoRequestsSent: 7, echoRepliesReceived: 6 } };
+    expect(f()).toEqual({ open: true, missed: 0, rttMs: null });
+    st = { lcp: "opened", counters: { echoRequestsSent: 9, echoRepliesReceived: 6 } };
+    expect(f()).toEqual({ open: true, missed: 2, rttMs: null });
+    st = { lcp: "opened", counters: { echoRequestsSent: 1, echoRepliesReceived: 0 } }; // new session
+    expect(f()!.missed).toBe(0);
+    st = null;
+    expect(f()).toBeNull();
+  });
+});
