@@ -10,13 +10,12 @@
  * timers or modem input, so tests run it on a ManualScheduler.
  */
 import { AtChannel, redactCommand, type AtResponse, type AtUrc } from "../at/channel.ts";
-import type { LinkState, PppUpEvent, RecoveryRung } from "../core/agent-events.ts";
+import type { LinkState, RecoveryRung } from "../core/agent-events.ts";
 import { cause, CellkeepError, type Cause, type CauseCode } from "../core/cause.ts";
 import type { CancelTimer, Scheduler } from "../core/clock.ts";
 import { nullLogger, type Logger } from "../core/log.ts";
 import type { BytePipe } from "../core/pipe.ts";
-import type { RecoveryDecision, RecoveryPolicy } from "../core/recovery-policy.ts";
-import type { Config } from "../config/schema.ts";
+import type { RecoveryDecision } from "../core/recovery-policy.ts";
 import type { ModemEvent } from "./events.ts";
 import {
   accessTechnology,
@@ -24,95 +23,28 @@ import {
   isRegistered,
   isWrongPassword,
   parseBackoff,
-  parseCops,
   parseCpin,
-  parseCsq,
-  parseQcsq,
-  parseQnwinfo,
   parseRegistration,
   registrationStatus,
   type Registration,
 } from "./parse.ts";
+import { escapeUnknownState, leaveDataMode, type HangupTiming } from "./hangup.ts";
 import { limitFor, PROFILES, resolveProfile, type ModemProfile } from "./profiles.ts";
+import { readSignal } from "./signal.ts";
+import {
+  DEFAULT_TIMING,
+  type CreatePppLink,
+  type ModemIdentity,
+  type ModemPollResult,
+  type PppLinkHooks,
+  type PppLinkLike,
+  type PppUpInfo,
+  type SupervisorDeps,
+  type SupervisorTiming,
+} from "./types.ts";
 
-/** What the supervisor needs from a PPP link (src/ppp/link.ts PppLink, or a test double). */
-export interface PppLinkLike {
-  /** Begin LCP negotiation on the pipe. */
-  start(): void;
-  /** Close gracefully (LCP Terminate-Request); resolves when done or given up. */
-  stop(): Promise<void>;
-}
-
-export type PppUpInfo = Omit<PppUpEvent, "type" | "at">;
-
-export interface PppLinkHooks {
-  /** IPCP/IPV6CP opened: the link carries IP. */
-  up(info: PppUpInfo): void;
-  /** The link closed (after `up` or instead of it), with the PPP cause. */
-  down(c: Cause | null): void;
-}
-
-export type CreatePppLink<L extends PppLinkLike = PppLinkLike> = (pipe: BytePipe, hooks: PppLinkHooks) => L;
-
-export interface SupervisorTiming {
-  /** Sync: AT every this often (vendor: 100 ms). */
-  syncIntervalMs: number;
-  /** Sync: after this long without OK, try to leave a data call left over from an earlier run. */
-  syncEscapeAfterMs: number;
-  /** +CPIN? until READY for at most this long. */
-  simReadyTimeoutMs: number;
-  simPollMs: number;
-  registrationTimeoutMs: number;
-  registrationPollMs: number;
-  attachTimeoutMs: number;
-  attachPollMs: number;
-  /** From CONNECT to PPP up. */
-  negotiateTimeoutMs: number;
-  /** PPP Terminate handshake before giving up on it. */
-  pppStopTimeoutMs: number;
-  /** Escape guard time before and after "+++" (V.250 S12 default 1 s). */
-  escapeGuardMs: number;
-  /** How long a vanished port may stay away before the failure is port-vanished. */
-  portReturnTimeoutMs: number;
-  portRetryMs: number;
-  /** Signal/cell polling on the control port while connected; 0 = off. */
-  signalPollMs: number;
-}
-
-export const DEFAULT_TIMING: SupervisorTiming = {
-  syncIntervalMs: 100,
-  syncEscapeAfterMs: 3_000,
-  simReadyTimeoutMs: 10_000,
-  simPollMs: 1_000,
-  registrationTimeoutMs: 180_000,
-  registrationPollMs: 2_000,
-  attachTimeoutMs: 140_000,
-  attachPollMs: 1_000,
-  negotiateTimeoutMs: 60_000,
-  pppStopTimeoutMs: 5_000,
-  escapeGuardMs: 1_000,
-  portReturnTimeoutMs: 60_000,
-  portRetryMs: 1_000,
-  signalPollMs: 60_000,
-};
-
-export interface SupervisorDeps<L extends PppLinkLike = PppLinkLike> {
-  config: Config;
-  scheduler: Scheduler;
-  /** Opens (or reopens) the modem's AT/data port; throws a CellkeepError when it cannot. */
-  openPort: () => Promise<BytePipe>;
-  /** The second AT port for polling while PPP owns the data port; null when there is none. */
-  openControlPort?: () => Promise<BytePipe | null>;
-  policy: RecoveryPolicy;
-  emit: (e: ModemEvent) => void;
-  log?: Logger;
-  createPppLink: CreatePppLink<L>;
-  /** Runs recovery.power_cycle / recovery.reboot_command; resolves with the exit code. */
-  runCommand?: (command: string) => Promise<number>;
-  timing?: Partial<SupervisorTiming>;
-  /** Emit "ppp.up"/"ppp.down" (set false when the PPP module emits them itself). */
-  emitPppEvents?: boolean;
-}
+export { DEFAULT_TIMING };
+export type { CreatePppLink, ModemIdentity, ModemPollResult, PppLinkHooks, PppLinkLike, PppUpInfo, SupervisorDeps, SupervisorTiming };
 
 /** Allowed transitions; anything else is a bug and is logged. */
 const TRANSITIONS: Readonly<Record<LinkState, readonly LinkState[]>> = {
@@ -139,31 +71,12 @@ class NetworkBackoff extends CellkeepError {
   }
 }
 
-export interface ModemIdentity {
-  manufacturer: string | null;
-  model: string | null;
-  firmware: string | null;
-  imei: string | null;
-  imsi: string | null;
-  iccid: string | null;
-}
-
-export interface ModemPollResult {
-  ok: boolean;
-  /** Where the answer came from: a live query or the last known values. */
-  source: "control-port" | "data-port" | "cached";
-  stat: number | null;
-  rssi: number | null;
-  detail: string;
-}
-
 type Interrupt =
   | { kind: "stop" }
   | { kind: "link-lost"; cause: Cause }
   | { kind: "redial" }
   | { kind: "reset" };
 
-const enc = new TextEncoder();
 /** EMM cause #22 "Congestion" (TS 24.301 annex A). */
 const EMM_CONGESTION = 22;
 
@@ -398,7 +311,8 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
         // Still silent: the modem may be in data mode from an earlier run (agent restarted
         // while connected). Leave it the vendor's ways: DTR drop (AT&D2 persists), "+++", ATH.
         escaped = true;
-        await this.escapeDataMode(ch);
+        this.log.info("no answer to AT; trying to leave a data call left over from an earlier run");
+        this.checkInterrupt(await escapeUnknownState(ch, this.scheduler, this.hangupTiming()));
         continue;
       }
       if (this.scheduler.now() - started >= this.profile.limits.hungAfter) {
@@ -730,81 +644,19 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
     return c;
   }
 
-  /**
-   * Leaving data mode, in the vendor's order of preference: LCP Terminate
-   * (the modem then prints NO CARRIER), DTR drop (AT&D2), "+++" with 1 s guard
-   * times and ATH. Back in command mode, AT must answer.
-   */
+  /** Leaving data mode: PPP's LCP Terminate first, then hangup.ts's procedure. */
   private async hangUp(): Promise<void> {
     const ch = this.channel;
     const link = this.link;
     this.link = null;
-    if (link) {
-      await this.race(link.stop(), this.t.pppStopTimeoutMs);
-    }
+    if (link) await this.race(link.stop(), this.t.pppStopTimeoutMs);
     if (!ch || !ch.pipe.isOpen) return;
-    let method: "no-carrier" | "dtr" | "escape" | "none" = "none";
-    if (ch.mode === "data") {
-      if (await this.waitDataEnd(ch, 1_000)) method = "no-carrier";
-    } else method = "no-carrier";
-    if (ch.mode === "data" && ch.pipe.setLines) {
-      try {
-        await ch.pipe.setLines({ dtr: false });
-        const ended = await this.waitDataEnd(ch, 1_000);
-        await ch.pipe.setLines({ dtr: true });
-        if (ended) method = "dtr";
-      } catch {
-        // a pty has no modem lines (ENOTTY); fall through to the escape
-      }
-    }
-    if (ch.mode === "data") {
-      await this.sleepRaw(this.t.escapeGuardMs);
-      ch.writeRaw(enc.encode("+++"));
-      await this.sleepRaw(this.t.escapeGuardMs);
-      ch.resumeCommandMode();
-      await ch.command("ATH", this.profile.limits.basic * 3);
-      method = "escape";
-    }
-    let verified = false;
-    for (let i = 0; i < 3 && !verified && ch.pipe.isOpen; i++) {
-      verified = (await ch.command("AT", this.profile.limits.basic)).status === "ok";
-    }
+    const { method, verified } = await leaveDataMode(ch, this.scheduler, this.hangupTiming());
     this.emit({ type: "modem.hangup", at: this.scheduler.now(), method, verified });
   }
 
-  /** DTR pulse and "+++" with guard times, then ATH, without knowing whether a call is up. */
-  private async escapeDataMode(ch: AtChannel): Promise<void> {
-    this.log.info("no answer to AT; trying to leave a data call left over from an earlier run");
-    if (ch.pipe.setLines) {
-      try {
-        await ch.pipe.setLines({ dtr: false });
-        await this.sleepRaw(200);
-        await ch.pipe.setLines({ dtr: true });
-      } catch {
-        // no modem lines (pty)
-      }
-    }
-    await this.sleepRaw(this.t.escapeGuardMs);
-    ch.writeRaw(enc.encode("+++"));
-    await this.sleepRaw(this.t.escapeGuardMs);
-    const r = await ch.command("ATH", this.profile.limits.basic * 3);
-    this.checkInterrupt(r);
-  }
-
-  private waitDataEnd(ch: AtChannel, ms: number): Promise<boolean> {
-    if (ch.mode === "command") return Promise.resolve(true);
-    return new Promise((resolve) => {
-      let cancel: CancelTimer = () => {};
-      const off = ch.onDataEnd(() => {
-        off();
-        cancel();
-        resolve(true);
-      });
-      cancel = this.scheduler.setTimer(this.scheduler.now() + ms, () => {
-        off();
-        resolve(ch.mode === "command");
-      });
-    });
+  private hangupTiming(): HangupTiming {
+    return { guardMs: this.t.escapeGuardMs, basicMs: this.profile.limits.basic, noCarrierWaitMs: 1_000 };
   }
 
   // ───────────────────────────── recovery actions ─────────────────────────────
@@ -984,41 +836,10 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
 
   /** +CSQ, +QCSQ, +QNWINFO, +COPS? → "modem.signal" and, with operator/band, "modem.registration". */
   private async pollSignal(ch: AtChannel): Promise<void> {
-    let rssi: number | null = null;
-    let rsrp: number | null = null;
-    let rsrq: number | null = null;
-    let sinr: number | null = null;
-    let act: string | null = accessTechnology(this.lastReg?.act ?? null);
-    let operator: string | null = null;
-    let band: string | null = null;
-    for (const c of this.profile.signalCommands) {
-      const r = await ch.command(c, limitFor(this.profile, c));
-      if (r.status !== "ok") continue;
-      for (const line of r.lines) {
-        const csq = parseCsq(line);
-        if (csq !== null) rssi = csq;
-        const q = parseQcsq(line);
-        if (q) {
-          rssi = q.rssi ?? rssi;
-          rsrp = q.rsrp;
-          rsrq = q.rsrq;
-          sinr = q.sinr;
-        }
-        const nw = parseQnwinfo(line);
-        if (nw) {
-          act = nw.act;
-          band = nw.band;
-        }
-        const cops = parseCops(line);
-        if (cops) {
-          operator = cops.operator;
-          if (!act) act = accessTechnology(cops.act);
-        }
-      }
-    }
-    this.lastRssi = rssi;
-    this.emit({ type: "modem.signal", at: this.scheduler.now(), rssi, rsrp, rsrq, sinr, act });
-    if (operator || band) this.emitRegistration(operator, band);
+    const r = await readSignal(ch, this.profile, accessTechnology(this.lastReg?.act ?? null));
+    this.lastRssi = r.rssi;
+    this.emit({ type: "modem.signal", at: this.scheduler.now(), rssi: r.rssi, rsrp: r.rsrp, rsrq: r.rsrq, sinr: r.sinr, act: r.act });
+    if (r.operator || r.band) this.emitRegistration(r.operator, r.band);
   }
 
   // ───────────────────────────── URCs ─────────────────────────────
@@ -1200,13 +1021,6 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
       const c = this.interruptCause();
       throw new StepFailure(c.code, c.detail);
     }
-  }
-
-  /** A sleep that only a timer ends (guard times must not be cut short by URCs). */
-  private sleepRaw(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.scheduler.setTimer(this.scheduler.now() + ms, resolve);
-    });
   }
 
   /** Resolves at `at` (null = never), on wake() ("woken") or on an interrupt ("interrupted"). */

@@ -1,0 +1,109 @@
+/**
+ * The supervisor's seams: what it needs from a PPP link, its timing knobs,
+ * its dependencies, and what it reports. Types only (plus defaults).
+ */
+import type { PppUpEvent } from "../core/agent-events.ts";
+import type { Cause } from "../core/cause.ts";
+import type { Scheduler } from "../core/clock.ts";
+import type { Logger } from "../core/log.ts";
+import type { BytePipe } from "../core/pipe.ts";
+import type { RecoveryPolicy } from "../core/recovery-policy.ts";
+import type { Config } from "../config/schema.ts";
+import type { ModemEvent } from "./events.ts";
+
+/** What the supervisor needs from a PPP link (src/ppp/link.ts PppLink, or a test double). */
+export interface PppLinkLike {
+  /** Begin LCP negotiation on the pipe. */
+  start(): void;
+  /** Close gracefully (LCP Terminate-Request); resolves when done or given up. */
+  stop(): Promise<void>;
+}
+
+export type PppUpInfo = Omit<PppUpEvent, "type" | "at">;
+
+export interface PppLinkHooks {
+  /** IPCP/IPV6CP opened: the link carries IP. */
+  up(info: PppUpInfo): void;
+  /** The link closed (after `up` or instead of it), with the PPP cause. */
+  down(c: Cause | null): void;
+}
+
+export type CreatePppLink<L extends PppLinkLike = PppLinkLike> = (pipe: BytePipe, hooks: PppLinkHooks) => L;
+
+export interface SupervisorTiming {
+  /** Sync: AT every this often (vendor: 100 ms). */
+  syncIntervalMs: number;
+  /** Sync: after this long without OK, try to leave a data call left over from an earlier run. */
+  syncEscapeAfterMs: number;
+  /** +CPIN? until READY for at most this long. */
+  simReadyTimeoutMs: number;
+  simPollMs: number;
+  registrationTimeoutMs: number;
+  registrationPollMs: number;
+  attachTimeoutMs: number;
+  attachPollMs: number;
+  /** From CONNECT to PPP up. */
+  negotiateTimeoutMs: number;
+  /** PPP Terminate handshake before giving up on it. */
+  pppStopTimeoutMs: number;
+  /** Escape guard time before and after "+++" (V.250 S12 default 1 s). */
+  escapeGuardMs: number;
+  /** How long a vanished port may stay away before the failure is port-vanished. */
+  portReturnTimeoutMs: number;
+  portRetryMs: number;
+  /** Signal/cell polling on the control port while connected; 0 = off. */
+  signalPollMs: number;
+}
+
+export const DEFAULT_TIMING: SupervisorTiming = {
+  syncIntervalMs: 100,
+  syncEscapeAfterMs: 3_000,
+  simReadyTimeoutMs: 10_000,
+  simPollMs: 1_000,
+  registrationTimeoutMs: 180_000,
+  registrationPollMs: 2_000,
+  attachTimeoutMs: 140_000,
+  attachPollMs: 1_000,
+  negotiateTimeoutMs: 60_000,
+  pppStopTimeoutMs: 5_000,
+  escapeGuardMs: 1_000,
+  portReturnTimeoutMs: 60_000,
+  portRetryMs: 1_000,
+  signalPollMs: 60_000,
+};
+
+export interface SupervisorDeps<L extends PppLinkLike = PppLinkLike> {
+  config: Config;
+  scheduler: Scheduler;
+  /** Opens (or reopens) the modem's AT/data port; throws a CellkeepError when it cannot. */
+  openPort: () => Promise<BytePipe>;
+  /** The second AT port for polling while PPP owns the data port; null when there is none. */
+  openControlPort?: () => Promise<BytePipe | null>;
+  policy: RecoveryPolicy;
+  emit: (e: ModemEvent) => void;
+  log?: Logger;
+  createPppLink: CreatePppLink<L>;
+  /** Runs recovery.power_cycle / recovery.reboot_command; resolves with the exit code. */
+  runCommand?: (command: string) => Promise<number>;
+  timing?: Partial<SupervisorTiming>;
+  /** Emit "ppp.up"/"ppp.down" (set false when the PPP module emits them itself). */
+  emitPppEvents?: boolean;
+}
+
+export interface ModemIdentity {
+  manufacturer: string | null;
+  model: string | null;
+  firmware: string | null;
+  imei: string | null;
+  imsi: string | null;
+  iccid: string | null;
+}
+
+export interface ModemPollResult {
+  ok: boolean;
+  /** Where the answer came from: a live query or the last known values. */
+  source: "control-port" | "data-port" | "cached";
+  stat: number | null;
+  rssi: number | null;
+  detail: string;
+}
