@@ -68,7 +68,9 @@ export class VirtualModem {
         }));
     this.wake = new WakeTimer(this.scheduler, () => this.step());
     this.core = new ModemCore({ behaviour: this.behaviour, now: this.scheduler.now(), dataSession: factory, ...(opts.booted ? { booted: true } : {}) });
-    this.flush();
+    // Events of the power-on wait for attach(), so a listener added right
+    // after construction still sees them; the timer runs from now.
+    this.wake.arm(this.core.nextDeadline());
   }
 
   /** Connect the line: `pipe` is the modem's end (what the agent writes arrives here). */
@@ -85,6 +87,7 @@ export class VirtualModem {
         if (this.pipe === pipe) this.detach();
       }),
     );
+    this.flush();
   }
 
   /** Disconnect the line (the modem keeps running). */
