@@ -119,10 +119,19 @@ export class LadderStateFile {
     }
   }
 
+  /** Make the rename durable. Some file systems (FUSE, some network mounts) refuse fsync on a directory: the file is written, so that is not an error. */
   private syncDir(): void {
-    const fd = openSync(dirname(this.path), "r");
+    let fd: number;
+    try {
+      fd = openSync(dirname(this.path), "r");
+    } catch {
+      return;
+    }
     try {
       fsyncSync(fd);
+    } catch (err) {
+      const code = errCode(err);
+      if (code !== "EINVAL" && code !== "ENOTSUP" && code !== "EBADF") throw err;
     } finally {
       closeSync(fd);
     }
