@@ -586,9 +586,10 @@ export class ModemCore {
         break;
     }
     if (result !== null) this.final(result);
-    if (!this.pending) this.flushUrcs();
     this.emit({ type: "sim.command", at: now, line: maskSecrets(text), result: r.kind === "later" ? "(pending)" : result });
     if (r.kind === "connect") this.startCall(r.cid, now);
+    // URCs raised while the line ran go out after its result (dropped once in data mode).
+    if (!this.pending) this.flushUrcs();
     if (r.kind === "reset") this.reboot(now, "cfun-reset");
     this.afterCommand(now);
   }
