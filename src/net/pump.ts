@@ -43,8 +43,16 @@ export interface PacketPumpOptions {
   link: PacedIpLink;
   /** Inbound filter, called on every packet from the link before TUN: return true to take it off (e.g. InLinkPinger replies). */
   filter?: (version: IpVersion, packet: Uint8Array) => boolean;
-  /** Max packets waiting for the link (default 64). */
+  /** Stop reading TUN while this many packets wait for the link (default 64). */
   queuePackets?: number;
+  /**
+   * Hard cap on bytes waiting for the link (default 256 KiB). One TUN read can
+   * bring a whole merged chunk (Bun reads up to 256 KiB at once, bun-facts §4);
+   * the chunk is kept as long as it fits under this cap, because dropping the
+   * tail of a burst we already read would hit TCP with a burst loss for no
+   * gain. Packets beyond it are dropped as queue-full.
+   */
+  queueBytesCap?: number;
   /** Stop reading TUN while the link's backlog exceeds this many bytes (default 32 KiB). */
   highWaterBytes?: number;
   /** How often to re-check a full link backlog, ms (default 1; 10 when the link reports drains). */
@@ -66,6 +74,8 @@ export class PacketPump {
   private readonly link: PacedIpLink;
   private readonly filter: ((version: IpVersion, packet: Uint8Array) => boolean) | undefined;
   private readonly queueLimit: number;
+  private readonly queueBytesCap: number;
+  private queueBytes = 0;
   private readonly highWater: number;
   private readonly drainPollMs: number;
   private readonly scheduler: Scheduler;
@@ -82,6 +92,7 @@ export class PacketPump {
     this.link = opts.link;
     this.filter = opts.filter;
     this.queueLimit = opts.queuePackets ?? 64;
+    this.queueBytesCap = opts.queueBytesCap ?? 256 * 1024;
     this.highWater = opts.highWaterBytes ?? 32 * 1024;
     this.drainPollMs = opts.drainPollMs ?? (opts.link.onDrain ? 10 : 1);
     this.scheduler = opts.scheduler ?? new RealScheduler();
@@ -109,6 +120,7 @@ export class PacketPump {
     if (!open) {
       this.counters.drops["link-not-open"] += this.queue.length;
       this.queue = [];
+      this.queueBytes = 0;
     }
     this.kick();
   }
@@ -121,6 +133,10 @@ export class PacketPump {
     return this.queue.length;
   }
 
+  queuedBytes(): number {
+    return this.queueBytes;
+  }
+
   /** Stop pumping. Does not close the TUN device or the link (their owners do). */
   async stop(): Promise<void> {
     if (!this.running) return;
@@ -131,6 +147,7 @@ export class PacketPump {
     this.drainTimer = null;
     this.kick();
     this.queue = [];
+    this.queueBytes = 0;
     // The read loop ends when the TUN read resolves (next packet or close).
   }
 
@@ -178,10 +195,11 @@ export class PacketPump {
       const version = ipVersion(packet)!;
       if (!this.linkOpen || !this.running) {
         this.counters.drops["link-not-open"]++;
-      } else if (this.queue.length >= this.queueLimit) {
+      } else if (this.queueBytes + packet.byteLength > this.queueBytesCap) {
         this.counters.drops["queue-full"]++;
       } else {
         this.queue.push({ version, packet });
+        this.queueBytes += packet.byteLength;
       }
     }
   }
@@ -198,6 +216,7 @@ export class PacketPump {
   private flush(): void {
     while (this.queue.length > 0 && this.linkOpen && !this.linkBusy()) {
       const item = this.queue.shift()!;
+      this.queueBytes -= item.packet.byteLength;
       if (this.link.sendIp(item.version, item.packet)) {
         this.counters.toLink.packets++;
         this.counters.toLink.bytes += item.packet.byteLength;

@@ -156,19 +156,25 @@ describe("PacketPump", () => {
     await pump.done();
   });
 
-  test("a merged chunk bigger than the queue drops the excess as queue-full", async () => {
+  test("a merged chunk is kept whole up to the byte cap; beyond it the excess is dropped as queue-full", async () => {
     const tun = new MemoryTun();
     const link = new SlowLink();
     link.open = true;
     const sched = new ManualScheduler(0);
-    const pump = new PacketPump({ tun, link, scheduler: sched, queuePackets: 3, highWaterBytes: 0 });
+    const pump = new PacketPump({ tun, link, scheduler: sched, queuePackets: 3, queueBytesCap: 300, highWaterBytes: 0 });
     pump.start();
     tun.inject(cat(v4(100), v4(100), v4(100), v4(100), v4(100)));
     await tick();
-    // The queue takes 3 of the 5, the other 2 are dropped; then the first goes out and the link is busy.
+    // The cap holds 3 of the 5, the other 2 are dropped; then the first goes out and the link is busy.
     expect(pump.counters.drops["queue-full"]).toBe(2);
     expect(link.sent.length).toBe(1);
     expect(pump.queueLength()).toBe(2);
+    expect(pump.queuedBytes()).toBe(200);
+    // The link is busy: the next chunk stays in the device, not in our memory.
+    tun.inject(cat(v4(50), v4(50)));
+    await tick();
+    expect(tun.pendingChunks()).toBe(1);
+    expect(pump.queuedBytes()).toBe(200);
     await pump.stop();
     await tun.close();
     await pump.done();
