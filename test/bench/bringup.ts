@@ -96,7 +96,7 @@ async function series(label: string, kind: "memory" | "pty", overrides: Behaviou
   console.log(`${label} (${n} runs, ${samples[0]!.commands} AT commands per bring-up)`);
   console.log(`  start → CONNECT : ${stats(samples.map((s) => s.connectMs))}`);
   console.log(`  start → PPP up  : ${stats(samples.map((s) => s.pppUpMs))}`);
-  console.log(`  stop() (LCP Terminate → NO CARRIER → AT verified): ${stats(samples.map((s) => s.stopMs))}`);
+  console.log(`  stop() (LCP Terminate; 1 s for NO CARRIER; DTR drop (in-process) or +++/ATH (pty); AT): ${stats(samples.map((s) => s.stopMs))}`);
   if (modemDelayMs > 0) {
     console.log(`  modem's own delays: ${modemDelayMs} ms → overhead to CONNECT ${stats(samples.map((s) => s.connectMs - modemDelayMs))}`);
   }
