@@ -977,7 +977,8 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
     if (previous === next) return;
     if (!TRANSITIONS[previous].includes(next)) this.log.error("unexpected transition", { from: previous, to: next });
     this._state = next;
-    this.log.info(`state ${previous} → ${next}`, c ? { cause: c.code, detail: c.detail } : undefined);
+    // The readable transition line comes from the event log view (modem.state); this is the raw trace.
+    this.log.debug(`state ${previous} → ${next}`, c ? { cause: c.code, detail: c.detail } : undefined);
     this.emit({ type: "modem.state", at: this.scheduler.now(), state: next, previous, cause: c });
   }
 

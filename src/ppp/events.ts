@@ -17,6 +17,8 @@ export interface PppPhaseEvent extends EventBase {
   type: "ppp.phase";
   from: PppPhase;
   to: PppPhase;
+  /** Same as `to`: the agent-level PppPhaseEvent contract (src/core/agent-events.ts). */
+  phase: PppPhase;
 }
 
 /** Every automaton state change (LCP, IPCP, IPV6CP). */

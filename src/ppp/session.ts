@@ -103,6 +103,8 @@ export interface PppStatus {
   lastCause: Cause | null;
   /** Text of the last Terminate-Request the peer sent. */
   peerTerminateMessage: string | null;
+  /** LCP echo keep-alive: requests unanswered since the last reply, and the last round trip. */
+  echo: { open: boolean; missed: number; rttMs: number | null };
 }
 
 type NcpState = "off" | "pending" | "open" | "failed";
@@ -159,6 +161,8 @@ export class PppSession {
   // echo keep-alive
   private echoAt: number | null = null;
   private echoOutstanding = 0;
+  private echoSentAt: number | null = null;
+  private echoRttMs: number | null = null;
   private lastRxAt = 0;
   private lastEchoTick = 0;
   private readonly counters: PppCounters = {
@@ -193,6 +197,8 @@ export class PppSession {
         finished: () => this.lcpFinished(),
         echoReply: () => {
           this.counters.echoRepliesReceived++;
+          if (this.echoSentAt !== null) this.echoRttMs = this.now - this.echoSentAt;
+          this.echoSentAt = null;
           this.echoOutstanding = 0;
         },
         protocolRejected: (p) => this.peerProtocolReject(p),
@@ -367,6 +373,7 @@ export class PppSession {
       counters: structuredClone(this.counters),
       lastCause: this.lastCause,
       peerTerminateMessage: this.peerTermMessage,
+      echo: { open: this.lcpFsm.state === "opened", missed: this.echoOutstanding, rttMs: this.echoRttMs },
     };
   }
 
@@ -384,7 +391,7 @@ export class PppSession {
     if (this.phase === to) return;
     const from = this.phase;
     this.phase = to;
-    this.emit({ type: "ppp.phase", at: this.now, from, to });
+    this.emit({ type: "ppp.phase", at: this.now, from, to, phase: to });
   }
 
   private sendFrame(protocol: number, info: Uint8Array): void {
@@ -688,6 +695,7 @@ export class PppSession {
     }
     if (!this.lcp.echoSupported) return;
     this.lcp.sendEchoRequest();
+    this.echoSentAt ??= now;
     this.counters.echoRequestsSent++;
     this.echoOutstanding++;
   }

@@ -1,0 +1,259 @@
+/**
+ * The composition root: the only module that knows all others (DESIGN.md).
+ * It builds the event bus and its views (log, HTTP, systemd), the recovery
+ * ladder with its state file, the modem supervisor with the PPP link factory,
+ * the data plane, health monitoring and the maintenance window, and tears
+ * them down in reverse order.
+ */
+import type { Config } from "./config/schema.ts";
+import { CellkeepError, type Cause } from "./core/cause.ts";
+import { RealScheduler, type Scheduler } from "./core/clock.ts";
+import { EventBus, type EventBase } from "./core/events.ts";
+import type { BytePipe } from "./core/pipe.ts";
+import type { Logger } from "./core/log.ts";
+import type { LinkState } from "./core/agent-events.ts";
+import { VERSION } from "./version.ts";
+import { attachEventLog } from "./agent/event-log.ts";
+import { serialPortOpeners } from "./agent/ports.ts";
+import { DataPlane } from "./agent/dataplane.ts";
+import { ladderGuardedActions } from "./agent/actions.ts";
+import { ModemSupervisor, type SupervisorTiming } from "./modem/supervisor.ts";
+import { pppLinkFactory, type PppLinkHandle } from "./modem/ppp-link.ts";
+import { openRecoveryFromConfig } from "./health/persistent-ladder.ts";
+import { createHealthMonitor, createMaintenanceWindow } from "./health/setup.ts";
+import type { HealthMonitor } from "./health/monitor.ts";
+import type { MaintenanceWindow } from "./health/maintenance.ts";
+import type { CronOptions } from "./health/schedule.ts";
+import { createHttpApp, startHttpServer, type HttpApp, type HttpServerHandle, type StatusSnapshot } from "./http/index.ts";
+import { parseTokenFile } from "./http/auth.ts";
+import { SdNotifier, SystemdWatchdog, watchdogIntervalMs, type Notifier } from "./systemd/notify.ts";
+import { SystemdStatus } from "./systemd/status.ts";
+import { registrationStatus, isRegistered } from "./modem/parse.ts";
+import { readFileSync } from "node:fs";
+
+/** Seams for the demo and tests: a different port, clock or listen address. */
+export interface AgentOverrides {
+  scheduler?: Scheduler;
+  openPort?: () => Promise<BytePipe>;
+  openControlPort?: () => Promise<BytePipe | null>;
+  /** Replaces http.listen ("127.0.0.1:0" picks a free port). */
+  httpListen?: string;
+  /** Skip the HTTP server entirely. */
+  noHttp?: boolean;
+  notifier?: Notifier;
+  timing?: Partial<SupervisorTiming>;
+  cron?: CronOptions;
+  /** tun mode: configure the interface inside this network namespace (tests). */
+  netns?: string;
+}
+
+export interface AgentOptions extends AgentOverrides {
+  log: Logger;
+  configFile?: string;
+}
+
+export interface Agent {
+  readonly events: EventBus<EventBase>;
+  readonly supervisor: ModemSupervisor<PppLinkHandle>;
+  readonly dataPlane: DataPlane;
+  /** The HTTP server's base URL, or null without HTTP. */
+  readonly httpUrl: string | null;
+  /** Resolves once the agent has fully stopped. */
+  readonly stopped: Promise<void>;
+  state(): LinkState;
+  status(): StatusSnapshot | null;
+  stop(reason?: string): Promise<void>;
+  /** Apply a new config. Parts that need a restart of the link are applied on the next bring-up. */
+  reload(config: Config): Promise<void>;
+}
+
+export async function startAgent(config: Config, opts: AgentOptions): Promise<Agent> {
+  const scheduler = opts.scheduler ?? new RealScheduler();
+  const log = opts.log;
+  const events = new EventBus<EventBase>(2000);
+  const detachLog = attachEventLog(events, log);
+  const emit = (e: EventBase) => events.emit(e);
+  const startedAt = scheduler.now();
+  const teardown: Array<() => Promise<void> | void> = [];
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+
+  try {
+    const notifier = opts.notifier ?? SdNotifier.fromEnv(process.env, log.child("systemd"));
+    const systemdStatus = new SystemdStatus(notifier);
+    teardown.push(events.on((e) => systemdStatus.observe(e)));
+
+    const recovery = openRecoveryFromConfig(config, scheduler, emit);
+    teardown.push(() => recovery.policy.stop());
+
+    const dataPlane = new DataPlane(config, { scheduler, log: log.child("net"), emit, ...(opts.netns ? { netns: opts.netns } : {}) });
+    await dataPlane.open();
+    teardown.push(() => dataPlane.close(null));
+
+    const ports =
+      opts.openPort !== undefined
+        ? { openPort: opts.openPort, openControlPort: opts.openControlPort ?? (async () => null) }
+        : serialPortOpeners(config, { clock: scheduler, emit, log: log.child("serial") });
+
+    const supervisor = new ModemSupervisor<PppLinkHandle>({
+      config,
+      scheduler,
+      openPort: ports.openPort,
+      openControlPort: ports.openControlPort,
+      policy: recovery.policy,
+      emit,
+      log: log.child("modem"),
+      createPppLink: pppLinkFactory({ config, scheduler, onEvent: emit }),
+      runCommand,
+      ...(opts.timing ? { timing: opts.timing } : {}),
+    });
+
+    supervisor.onLinkUp((info) => {
+      const handle = supervisor.pppLink;
+      monitor.setLinkUp(true);
+      // The first probe round runs as soon as the data plane is ready: a person watching the
+      // bring-up sees the link carry traffic, not just negotiate.
+      void (handle ? dataPlane.linkUp(handle.link, info) : Promise.resolve()).then(() => {
+        if (supervisor.state === "connected" || supervisor.state === "negotiating") void monitor.runRound();
+      });
+    });
+    supervisor.onLinkDown((c: Cause | null) => {
+      monitor.setLinkUp(false);
+      void dataPlane.linkDown(c);
+    });
+
+    const monitor: HealthMonitor = createHealthMonitor(
+      config,
+      {
+        icmp: dataPlane.prober,
+        lcpStatus: () => supervisor.pppLink?.session.status().echo ?? null,
+        modemCheck: async () => {
+          const r = await supervisor.pollModem();
+          if (r.stat === null) return null; // cannot ask now (no control port while connected)
+          return { registered: isRegistered(r.stat), status: registrationStatus(r.stat), signalDbm: r.rssi };
+        },
+        dnsServers: () => dataPlane.dnsServers,
+        localAddress: () => dataPlane.localAddress,
+        scheduler,
+      },
+      {
+        scheduler,
+        onUnhealthy: (c) => supervisor.linkLost(c),
+        emit,
+        log: log.child("health"),
+        ...(opts.cron ? { cron: opts.cron } : {}),
+      },
+    );
+    teardown.push(() => monitor.stop());
+
+    const maintenance: MaintenanceWindow | null = createMaintenanceWindow(config, {
+      scheduler,
+      emit,
+      ...(opts.cron ? { cron: opts.cron } : {}),
+      onMaintenance: (rung) => {
+        recovery.ladder.markNextForced(rung, "maintenance window");
+        if (rung === "redial") supervisor.requestRedial();
+        else supervisor.requestModemReset();
+      },
+    });
+    if (maintenance) teardown.push(() => maintenance.stop());
+
+    let app: HttpApp | null = null;
+    let server: HttpServerHandle | null = null;
+    if (!opts.noHttp) {
+      const token = config.http.token_file ? parseTokenFile(readFileSync(config.http.token_file, "utf8")) : null;
+      app = createHttpApp({
+        events,
+        clock: scheduler,
+        version: VERSION,
+        startedAt,
+        counters: () => dataPlane.counters(),
+        actions: ladderGuardedActions(supervisor, recovery.ladder, scheduler),
+        token,
+        logger: log.child("http"),
+      });
+      teardown.push(() => app?.close());
+      server = startHttpServer(app, opts.httpListen ?? config.http.listen);
+      teardown.push(() => server?.stop());
+    }
+
+    emit({ type: "agent.started", at: scheduler.now(), version: VERSION, detail: server ? `status on ${server.url}` : undefined } as EventBase);
+    supervisor.start();
+    monitor.start();
+    maintenance?.start();
+
+    const wdInterval = watchdogIntervalMs();
+    if (wdInterval !== null) {
+      const watchdog = new SystemdWatchdog({
+        scheduler,
+        notifier,
+        intervalMs: wdInterval,
+        // Alive = the event loop ran this tick (we are in a timer) and the supervisor has not died.
+        isAlive: () => supervisor.state !== "stopped",
+        log: log.child("systemd"),
+      });
+      watchdog.start();
+      teardown.push(() => watchdog.stop());
+    }
+    notifier.ready(systemdStatus.current);
+    teardown.push(() => {
+      notifier.stopping("shutting down");
+      notifier.close();
+    });
+
+    let stopping: Promise<void> | null = null;
+    const agent: Agent = {
+      events,
+      supervisor,
+      dataPlane,
+      httpUrl: server?.url ?? null,
+      stopped,
+      state: () => supervisor.state,
+      status: () => app?.view.snapshot(scheduler.now(), { version: VERSION, startedAt, counters: dataPlane.counters() }) ?? null,
+      stop(reason = "stop requested") {
+        stopping ??= (async () => {
+          emit({ type: "agent.stopping", at: scheduler.now(), version: VERSION, detail: reason } as EventBase);
+          monitor.stop();
+          maintenance?.stop();
+          await supervisor.stop();
+          await runTeardown(teardown, log);
+          detachLog();
+          resolveStopped();
+        })();
+        return stopping;
+      },
+      async reload(next) {
+        // The log level/format and probe settings take effect on restart; say what changed.
+        const changed = (Object.keys(next) as Array<keyof Config>).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+        emit({ type: "agent.reloaded", at: scheduler.now(), version: VERSION, detail: changed.length ? `changed: ${changed.join(", ")} (applied on the next bring-up or restart)` : "no changes" } as EventBase);
+        if (changed.some((k) => k === "network" || k === "auth" || k === "ppp" || k === "modem")) {
+          Object.assign(config, next);
+          supervisor.requestRedial();
+        }
+      },
+    };
+    return agent;
+  } catch (err) {
+    await runTeardown(teardown, log);
+    detachLog();
+    resolveStopped();
+    if (err instanceof CellkeepError) throw err;
+    throw err;
+  }
+}
+
+async function runTeardown(steps: Array<() => Promise<void> | void>, log: Logger): Promise<void> {
+  for (const step of steps.splice(0).reverse()) {
+    try {
+      await step();
+    } catch (err) {
+      log.warn(`teardown step failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** recovery.power_cycle / reboot_command: run through the shell, exit code back. */
+async function runCommand(command: string): Promise<number> {
+  const proc = Bun.spawn(["/bin/sh", "-c", command], { stdin: "ignore", stdout: "inherit", stderr: "inherit" });
+  return await proc.exited;
+}

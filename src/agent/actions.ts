@@ -1,0 +1,62 @@
+/**
+ * Operator actions (POST /actions/*, the maintenance window): they go through
+ * the recovery ladder so a person cannot undo the vendor's backoff by
+ * accident. Without `force`, a reset is refused while the ladder is waiting
+ * out a reset backoff, and a redial is refused while any decided action is
+ * still waiting for its time. With `force` the action runs now and is
+ * recorded as forced (it does not climb the ladder).
+ */
+import type { Clock } from "../core/clock.ts";
+import type { RecoveryLadder } from "../health/ladder.ts";
+import type { ActionResult, HttpActions } from "../http/types.ts";
+import type { LinkState } from "../core/agent-events.ts";
+
+export interface ActionTarget {
+  readonly state: LinkState;
+  requestRedial(): void;
+  requestModemReset(): void;
+}
+
+export function ladderGuardedActions(supervisor: ActionTarget, ladder: RecoveryLadder, clock: Clock): HttpActions {
+  const unavailable = (): ActionResult | null =>
+    supervisor.state === "stopped" ? { outcome: "unavailable", message: "the agent is stopping or stopped" } : null;
+
+  return {
+    async redial(force) {
+      const no = unavailable();
+      if (no) return no;
+      const now = clock.now();
+      const pending = ladder.pending();
+      if (!force && pending && pending.notBefore > now) {
+        return {
+          outcome: "refused-backoff",
+          message: `the recovery ladder waits until ${new Date(pending.notBefore).toISOString()} (${pending.reason}); add ?force=1 to redial anyway`,
+          nextActionAt: pending.notBefore,
+        };
+      }
+      if (supervisor.state !== "connected" && supervisor.state !== "negotiating" && supervisor.state !== "waiting") {
+        return { outcome: "busy", message: `bring-up in progress (state ${supervisor.state}); a dial follows on its own` };
+      }
+      ladder.markNextForced("redial", force ? "redial requested (forced)" : "redial requested");
+      supervisor.requestRedial();
+      return { outcome: "started", message: "hanging up and dialling again" };
+    },
+    async resetModem(force) {
+      const no = unavailable();
+      if (no) return no;
+      const now = clock.now();
+      const snap = ladder.snapshot();
+      const dueAt = ladder.isWaitingForReset(now) ? (snap.pending?.notBefore ?? null) : snap.resetDueAt !== null && snap.resetDueAt > now ? snap.resetDueAt : null;
+      if (!force && dueAt !== null) {
+        return {
+          outcome: "refused-backoff",
+          message: `the vendor backoff allows the next module reset at ${new Date(dueAt).toISOString()}; add ?force=1 to reset anyway`,
+          nextActionAt: dueAt,
+        };
+      }
+      ladder.markNextForced("module-reset", force ? "module reset requested (forced)" : "module reset requested");
+      supervisor.requestModemReset();
+      return { outcome: "started", message: "resetting the modem module" };
+    },
+  };
+}

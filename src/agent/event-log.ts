@@ -1,0 +1,116 @@
+/**
+ * The log is a view of the event stream (DESIGN.md rule 4): one readable line
+ * per meaningful event, at a level that fits it. Events this view does not
+ * know are logged at debug level as JSON, so nothing is ever hidden.
+ */
+import type { AgentEvent } from "../core/agent-events.ts";
+import type { EventBase } from "../core/events.ts";
+import type { Logger, LogLevel } from "../core/log.ts";
+
+export interface LogLine {
+  level: LogLevel;
+  component: string;
+  text: string;
+}
+
+const FAILURE_STATES = new Set(["recovering", "waiting"]);
+
+export function describeEvent(event: EventBase): LogLine | null {
+  const e = event as AgentEvent;
+  switch (e.type) {
+    case "agent.started":
+      return { level: "info", component: "agent", text: `cellkeep ${e.version} started${e.detail ? ` (${e.detail})` : ""}` };
+    case "agent.stopping":
+      return { level: "info", component: "agent", text: `stopping${e.detail ? `: ${e.detail}` : ""}` };
+    case "agent.reloaded":
+      return { level: "info", component: "agent", text: `configuration reloaded${e.detail ? `: ${e.detail}` : ""}` };
+    case "modem.state": {
+      const because = e.cause ? ` (cause ${e.cause.code}${e.cause.detail ? `: ${e.cause.detail}` : ""}; hint: ${e.cause.hint})` : "";
+      const level: LogLevel = e.cause ? "warn" : FAILURE_STATES.has(e.state) ? "warn" : "info";
+      return { level, component: "modem", text: `${e.previous} → ${e.state}${because}` };
+    }
+    case "modem.identity":
+      return {
+        level: "info",
+        component: "modem",
+        text: `identity: ${[e.manufacturer, e.model].filter(Boolean).join(" ") || "unknown model"}, firmware ${e.firmware ?? "?"}, IMEI ${e.imei ?? "?"}, profile ${e.profile}`,
+      };
+    case "modem.registration":
+      return {
+        level: e.status === "denied" ? "warn" : "info",
+        component: "modem",
+        text: `registration: ${e.status} (stat ${e.stat})${e.operator ? ` on ${e.operator}` : ""}${e.act ? ` ${e.act}` : ""}${e.tac ? ` tac ${e.tac}` : ""}${e.cell ? ` cell ${e.cell}` : ""}`,
+      };
+    case "modem.signal": {
+      const parts = [
+        e.rssi !== null ? `rssi ${e.rssi} dBm` : null,
+        e.rsrp !== null ? `rsrp ${e.rsrp} dBm` : null,
+        e.rsrq !== null ? `rsrq ${e.rsrq} dB` : null,
+        e.sinr !== null ? `sinr ${e.sinr} dB` : null,
+      ].filter(Boolean);
+      return { level: "debug", component: "modem", text: `signal: ${parts.join(", ") || "unknown"}${e.act ? ` (${e.act})` : ""}` };
+    }
+    case "modem.dial":
+      return e.result === "connect"
+        ? { level: "info", component: "modem", text: `dial attempt ${e.attempt}: CONNECT` }
+        : { level: "warn", component: "modem", text: `dial attempt ${e.attempt} failed: ${e.cause?.code ?? "unknown"}${e.cause?.detail ? ` (${e.cause.detail})` : ""}` };
+    case "ppp.phase":
+      return { level: "info", component: "ppp", text: `phase ${e.phase}` };
+    case "ppp.up": {
+      const v4 = e.ipv4 ? `IPCP ${e.ipv4.local} peer ${e.ipv4.remote}${e.ipv4.dns.length ? ` dns ${e.ipv4.dns.join(", ")}` : ""}` : null;
+      const v6 = e.ipv6 ? `IPV6CP ${e.ipv6.local}` : null;
+      return { level: "info", component: "ppp", text: `link up: ${[v4, v6].filter(Boolean).join("; ")} (mru ${e.mru})` };
+    }
+    case "ppp.down":
+      // The session reports its own end with a `reason` (debug detail); the supervisor's
+      // agent-level ppp.down carries the cause a person needs.
+      if ("reason" in e) return { level: "debug", component: "ppp", text: `session ended: ${String((e as { reason: unknown }).reason)}` };
+      return { level: "warn", component: "ppp", text: `link down${e.cause ? `: ${e.cause.code} (${e.cause.hint})` : ""}` };
+    case "health.probe":
+      return e.ok
+        ? { level: "info", component: "health", text: `probe ${e.probe}${e.target ? ` ${e.target}` : ""} ok${e.rttMs !== null ? ` in ${e.rttMs.toFixed(1)} ms` : ""}` }
+        : {
+            level: "warn",
+            component: "health",
+            text: `probe ${e.probe}${e.target ? ` ${e.target}` : ""} failed (${e.consecutiveFailures} in a row)${e.detail ? `: ${e.detail}` : ""}`,
+          };
+    case "recovery.action":
+      return { level: "warn", component: "recovery", text: `action ${e.rung}${e.forced ? " (forced)" : ""}: ${e.reason}` };
+    case "recovery.state":
+      return {
+        level: "debug",
+        component: "recovery",
+        text: `ladder: rung ${e.rung ?? "none"}, ${e.consecutiveFailures} consecutive failures${e.nextActionAt ? `, next action at ${new Date(e.nextActionAt).toISOString()}` : ""}${e.waitingReason ? ` (${e.waitingReason})` : ""}`,
+      };
+    case "link.interface":
+      return e.up
+        ? { level: "info", component: "net", text: `interface ${e.name} up: ${e.ipv4 ?? "?"} peer ${e.peer ?? "?"}${e.defaultRoute ? ", default route added" : ""}` }
+        : { level: e.cause ? "warn" : "info", component: "net", text: `interface ${e.name} down${e.cause ? `: ${e.cause.code} (${e.cause.hint})` : ""}` };
+    case "serial.opened":
+      return { level: "info", component: "serial", text: `port ${e.path} opened` };
+    case "serial.vanished":
+      return { level: "warn", component: "serial", text: `port ${e.path} vanished${e.cause ? ` (${e.cause.hint})` : ""}` };
+    case "serial.reopened":
+      return { level: "info", component: "serial", text: `port ${e.path} is back and reopened` };
+    default:
+      return null;
+  }
+}
+
+/** Subscribe a logger to an event source. Returns the unsubscribe function. */
+export function attachEventLog(source: { on(fn: (e: EventBase) => void): () => void }, log: Logger): () => void {
+  const children = new Map<string, Logger>();
+  const child = (c: string) => {
+    let l = children.get(c);
+    if (!l) children.set(c, (l = log.child(c)));
+    return l;
+  };
+  return source.on((event) => {
+    const line = describeEvent(event);
+    if (line) child(line.component)[line.level](line.text);
+    else {
+      const { type, at: _at, ...rest } = event as EventBase & Record<string, unknown>;
+      child(type.split(".")[0] ?? "event").debug(type, rest);
+    }
+  });
+}

@@ -1,0 +1,88 @@
+/**
+ * `cellkeep run --config FILE`: load the config (exit 2 on any error, before
+ * anything touches the modem), start the agent, and map signals: SIGINT and
+ * SIGTERM stop cleanly (exit 0), SIGHUP re-reads the config and keeps the old
+ * one when the new one is invalid.
+ */
+import { loadConfigFile, formatIssue, type LoadResult } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { createLogger } from "../core/log.ts";
+import { CellkeepError } from "../core/cause.ts";
+import { EXIT } from "./exit-codes.ts";
+import type { Output } from "./check.ts";
+import { startAgent, type AgentOverrides } from "../agent.ts";
+
+export async function runCommand(file: string, io: Output, overrides: AgentOverrides = {}): Promise<number> {
+  const loaded = loadConfigFile(file);
+  if (!loaded.ok) {
+    for (const issue of loaded.issues) io.err(formatIssue(file, issue));
+    io.err(`${file}: ${loaded.issues.length} error${loaded.issues.length === 1 ? "" : "s"}; nothing was started`);
+    return EXIT.USAGE;
+  }
+  return runCommandWithConfig(loaded.config, file, loaded.warnings, io, overrides, () => loadConfigFile(file));
+}
+
+/** Run the agent with an already validated config until a signal stops it. */
+export async function runCommandWithConfig(
+  config: Config,
+  file: string,
+  warnings: string[],
+  _io: Output,
+  overrides: AgentOverrides = {},
+  reloadFrom: (() => LoadResult) | null = null,
+): Promise<number> {
+  const log = createLogger({ level: config.log.level, format: config.log.format });
+  for (const w of warnings) log.warn(w);
+
+  let agent;
+  try {
+    agent = await startAgent(config, { log, configFile: file, ...overrides });
+  } catch (err) {
+    if (err instanceof CellkeepError) {
+      log.error(`cannot start: ${err.causeInfo.code}${err.causeInfo.detail ? ` (${err.causeInfo.detail})` : ""}; hint: ${err.causeInfo.hint}`);
+      return EXIT.FAILURE;
+    }
+    throw err;
+  }
+
+  return await new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`received ${signal}, shutting down`);
+      agent.stop(`signal ${signal}`).then(
+        () => resolveExit(EXIT.OK),
+        (err: unknown) => {
+          log.error(`shutdown failed: ${(err as Error).message}`);
+          resolveExit(EXIT.FAILURE);
+        },
+      );
+    };
+    const reload = () => {
+      if (!reloadFrom) {
+        log.warn("SIGHUP: this configuration cannot be re-read; ignored");
+        return;
+      }
+      const next = reloadFrom();
+      if (!next.ok) {
+        for (const issue of next.issues) log.error(`reload rejected: ${formatIssue(file, issue)}`);
+        log.warn("keeping the previous configuration");
+        return;
+      }
+      for (const w of next.warnings) log.warn(w);
+      agent.reload(next.config).catch((err: unknown) => log.error(`reload failed: ${(err as Error).message}`));
+    };
+    const onInt = () => stop("SIGINT");
+    const onTerm = () => stop("SIGTERM");
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+    process.on("SIGHUP", reload);
+    agent.stopped.then(() => {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      process.off("SIGHUP", reload);
+      if (!stopping) resolveExit(EXIT.FAILURE);
+    });
+  });
+}
