@@ -195,7 +195,7 @@ export class RecoveryLadder implements RecoveryPolicy {
     if (initial === null) {
       this.s = freshSnapshot(now);
     } else {
-      this.s = { ...initial, pending: initial.pending ? { ...initial.pending } : null };
+      this.s = rebaseIfClockWentBack({ ...initial, pending: initial.pending ? { ...initial.pending } : null }, now);
       if (this.s.phase === "connected") {
         // The link that was up belonged to the previous process. Did it make it to stable first?
         if (this.isStable(initial.updatedAt)) this.s = { ...freshSnapshot(now) };
@@ -385,6 +385,29 @@ export class RecoveryLadder implements RecoveryPolicy {
     this.sinks.persist?.(this.snapshot());
     this.sinks.emit?.(ev);
   }
+}
+
+/**
+ * A gateway without a battery-backed clock boots at 1970 (or its build date)
+ * and only learns the time from NTP once the link is up. Read with such a
+ * clock, absolute deadlines saved in real time would mean decades of waiting.
+ * When `now` is before the snapshot's save time, shift every saved time by the
+ * difference: each wait keeps what remained of it at save time (as if no time
+ * had passed while we were down), which never shortens a backoff and never
+ * waits longer than the backoff itself.
+ */
+export function rebaseIfClockWentBack(s: LadderSnapshot, now: number): LadderSnapshot {
+  if (s.updatedAt <= now) return s;
+  const d = now - s.updatedAt;
+  const shift = (t: number | null) => (t === null ? null : t + d);
+  return {
+    ...s,
+    lastResetAt: shift(s.lastResetAt),
+    resetDueAt: shift(s.resetDueAt),
+    connectedSince: shift(s.connectedSince),
+    pending: s.pending ? { ...s.pending, notBefore: s.pending.notBefore + d } : null,
+    updatedAt: now,
+  };
 }
 
 /** Check untrusted JSON (the state file) against the snapshot shape; returns the snapshot or a message. */

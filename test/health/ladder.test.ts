@@ -313,6 +313,23 @@ describe("persistence across restarts", () => {
     expect(notYet.snapshot()).toMatchObject({ phase: "retrying", consecutiveFailures: 2, connectedSince: null });
   });
 
+  test("a restart with the clock behind the saved state (no RTC, before NTP) waits the saved remainder, not decades", () => {
+    const dir = tmp();
+    const file = join(dir, "recovery.json");
+    const real = Date.parse("2026-11-21T06:00:00Z");
+    const a = openPersistentLadder({ stateFile: file, ladder: VENDOR, now: () => real });
+    a.ladder.onActionStarted("module-reset", real - 60 * S); // reset #1
+    for (let i = 1; i <= 2; i++) a.ladder.onActionStarted(a.ladder.onBringUpFailure(cause("no-carrier"), real).action, real); // redial, radio cycle
+    a.ladder.onBringUpFailure(cause("no-carrier"), real); // 3rd failure: reset #2 at real + 10 min
+    expect(a.ladder.pending()?.notBefore).toBe(real + 10 * M);
+    a.ladder.onActionStarted("redial", real + 4 * M); // dials anyway; still failing at +4 min, 6 min left
+    a.ladder.onBringUpFailure(cause("no-carrier"), real + 4 * M);
+    const boot = Date.parse("1970-01-01T00:00:30Z");
+    const b = openPersistentLadder({ stateFile: file, ladder: VENDOR, now: () => boot });
+    expect(b.ladder.pending()).toMatchObject({ action: "module-reset", notBefore: boot + 6 * M });
+    expect(b.ladder.onBringUpFailure(cause("no-carrier"), boot + M)).toMatchObject({ action: "module-reset", notBefore: boot + 6 * M });
+  });
+
   test("corrupt state file: reported, kept as .corrupt, replaced by a valid fresh state", () => {
     const dir = tmp();
     const file = join(dir, "recovery.json");
