@@ -1,8 +1,24 @@
 /**
  * AT command-line syntax (ITU-T V.250 §5): splitting a line into commands,
  * arguments, and masking secrets before a line goes into an event. Pure
- * string functions, no state.
+ * string functions, no state; and the shape of a command's result.
  */
+
+/** A command whose answer comes later (AT+CGATT=1, AT+QPOWD). */
+export interface PendingCommand {
+  kind: "cgatt" | "qpowd";
+  line: string;
+}
+
+/** Result of executing one command of a command line. */
+export type CmdResult =
+  | { kind: "ok"; info?: string[] }
+  | { kind: "error" }
+  | { kind: "cme"; code: number }
+  | { kind: "final"; text: string; info?: string[] }
+  | { kind: "later"; pending: PendingCommand; info?: string[] }
+  | { kind: "connect"; cid: number }
+  | { kind: "reset" };
 
 /**
  * Split the part after "AT" into commands: extended commands are separated

@@ -5,7 +5,7 @@
  * Shape (after Zephyr's modem_cellular: state → enter / on event / leave):
  *   power:  off → booting → on            (RDY + boot URCs when booting ends)
  *   mode:   command ⇄ data ⇄ online-command (CONNECT, +++ / ATO, ATH, DTR, NO CARRIER)
- *   radio:  CFUN 0/1/4, SIM state, registration stat, packet attach
+ *   radio:  CFUN 0/1/4, SIM state, registration stat, packet attach (radio.ts)
  * Timers are data: one `{kind → at}` table; `nextDeadline()` is its minimum
  * (plus the data session's). Scenario faults (hang, garbage, reboot loop,
  * drop, dead peer, port vanish) are read from SimBehaviour.
@@ -17,26 +17,11 @@
  */
 import type { DataSession, DataSessionFactory } from "./data-session.ts";
 import type { SimEvent, SimMode, SimPowerState } from "./events.ts";
-import { maskSecrets, sRegister, splitArgs, splitCommands } from "./at-syntax.ts";
+import { type CmdResult, type PendingCommand, maskSecrets, sRegister, splitArgs, splitCommands } from "./at-syntax.ts";
 import { garbageBurst, seededRandom } from "./garbage.ts";
+import { RadioModel } from "./radio.ts";
 import type { SimBehaviour } from "./scenario.ts";
-import {
-  ACT_CATM1,
-  CELL_ID,
-  CME,
-  CONNECT_TEXT,
-  ICCID,
-  IMEI,
-  IMSI,
-  MANUFACTURER,
-  MODEL_TEXT,
-  NUMERIC_RESULT,
-  OPERATOR_NAME,
-  PLMN,
-  TAC,
-  cmeText,
-  rssiIndex,
-} from "./quectel-text.ts";
+import { CME, CONNECT_TEXT, IMEI, MANUFACTURER, MODEL_TEXT, NUMERIC_RESULT, cmeText } from "./quectel-text.ts";
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -58,23 +43,6 @@ type TimerKind =
   | "hang-recover"
   | "vanish-reboot"
   | "powerdown";
-
-/** A command whose answer comes later (AT+CGATT=1, ATD, AT+QPOWD). */
-interface PendingCommand {
-  kind: "cgatt" | "dial" | "qpowd";
-  line: string;
-  cid?: number;
-}
-
-/** Result of executing one command of a command line. */
-type CmdResult =
-  | { kind: "ok"; info?: string[] }
-  | { kind: "error" }
-  | { kind: "cme"; code: number }
-  | { kind: "final"; text: string; info?: string[] }
-  | { kind: "later"; pending: PendingCommand; info?: string[] }
-  | { kind: "connect"; cid: number }
-  | { kind: "reset" };
 
 export interface ModemCoreOptions {
   behaviour: SimBehaviour;
@@ -119,20 +87,10 @@ export class ModemCore {
   private quiet = false;
   private cmee = 1;
   private andD = 2;
-  private cregN = 0;
-  private cgregN = 0;
-  private ceregN = 0;
   private ipr = 115200;
 
-  // radio
-  private cfun = 1;
-  private sim: "ready" | "pin" | "puk" | "missing";
-  private pinAttempts = 3;
-  private stat = 0;
-  private rejectCause: number | null = null;
-  private backoffUntil: number | null = null;
-  private backoffUsed = false;
-  private attached = false;
+  /** SIM, CFUN, registration, attach. */
+  private readonly radio: RadioModel;
   private contexts = new Map<number, Context>();
 
   // line discipline
@@ -163,7 +121,13 @@ export class ModemCore {
     this.behaviour = opts.behaviour;
     this.makeSession = opts.dataSession;
     this.random = seededRandom(opts.behaviour.seed);
-    this.sim = opts.behaviour.sim;
+    this.radio = new RadioModel(opts.behaviour, {
+      arm: (kind, at) => this.arm(kind, at),
+      disarm: (kind) => this.disarm(kind),
+      urc: (text) => this.urc(text),
+      emit: (e) => this.emit(e),
+      attachRequested: () => this.pending?.kind === "cgatt",
+    });
     this.now = opts.now;
     this.contexts.set(1, { cid: 1, type: "IP", apn: "" });
     this.startBoot(opts.now, "power-on");
@@ -260,10 +224,10 @@ export class ModemCore {
     return this.hung;
   }
   get registrationStat(): number {
-    return this.stat;
+    return this.radio.stat;
   }
   get isAttached(): boolean {
-    return this.attached;
+    return this.radio.attached;
   }
   get dataSession(): DataSession | null {
     return this.session;
@@ -306,10 +270,10 @@ export class ModemCore {
         this.finishBoot(at, true);
         break;
       case "registration":
-        this.registrationStep(at);
+        this.radio.registrationStep(at);
         break;
       case "attach":
-        this.setAttached(true, at);
+        this.radio.setAttached(true, at);
         if (this.pending?.kind === "cgatt") this.completePending(at, { kind: "ok" });
         break;
       case "pending":
@@ -356,13 +320,7 @@ export class ModemCore {
     this.hung = false;
     this.commandsSinceBoot = 0;
     this.resetSettings();
-    this.cfun = 1;
-    this.stat = 0;
-    this.rejectCause = null;
-    this.backoffUntil = null;
-    this.attached = false;
-    this.sim = this.behaviour.sim;
-    this.pinAttempts = 3;
+    this.radio.reset();
     this.line = [];
     this.held = [];
     this.pending = null;
@@ -381,12 +339,12 @@ export class ModemCore {
       // BG96 boot sequence on the AT port (Hardware Design §3.7 / AT manual §1.5).
       this.urc("RDY");
       this.urc("+CFUN: 1");
-      if (this.sim === "ready") this.urc("+CPIN: READY");
-      else if (this.sim === "pin") this.urc("+CPIN: SIM PIN");
-      if (this.sim === "ready") this.urc("+QIND: SMS DONE");
+      if (this.radio.sim === "ready") this.urc("+CPIN: READY");
+      else if (this.radio.sim === "pin") this.urc("+CPIN: SIM PIN");
+      if (this.radio.sim === "ready") this.urc("+QIND: SMS DONE");
       if (this.behaviour.model === "BG77") this.urc("APP RDY");
     }
-    this.radioOn(now);
+    this.radio.radioOn(now);
     const loop = this.behaviour.rebootLoop;
     if (loop && this.rebootsDone < loop.times) this.arm("reboot", now + loop.everyMs);
     if (this.behaviour.garbageEveryMs !== null) this.arm("garbage", now + this.behaviour.garbageEveryMs);
@@ -416,87 +374,7 @@ export class ModemCore {
     this.quiet = false;
     this.cmee = 1;
     this.andD = 2;
-    this.cregN = 0;
-    this.cgregN = 0;
-    this.ceregN = 0;
-  }
-
-  // ---------------------------------------------------------------- radio, SIM, registration
-
-  private radioOn(now: number): void {
-    if (this.cfun !== 1 || this.sim !== "ready") return;
-    this.setStat(2, now, null);
-    this.arm("registration", now + this.behaviour.registrationMs);
-  }
-
-  private radioOff(now: number): void {
-    this.disarm("registration");
-    this.disarm("attach");
-    this.setAttached(false, now);
-    this.setStat(0, now, null);
-  }
-
-  private registrationStep(now: number): void {
-    if (this.cfun !== 1 || this.sim !== "ready") return;
-    const how = this.behaviour.registration;
-    if (how === "denied") {
-      this.setStat(3, now, null);
-    } else if (how === "backoff" && !this.backoffUsed) {
-      // EMM cause #22 "Congestion" comes with T3346 (TS 24.301 §5.5.1.2.5):
-      // the UE must not retry until it expires.
-      this.backoffUsed = true;
-      this.backoffUntil = now + this.behaviour.backoffMs;
-      this.setStat(3, now, 22);
-      this.arm("registration", this.backoffUntil);
-    } else if (this.stat === 3 && this.backoffUntil !== null) {
-      // T3346 expired: search again, then register.
-      this.backoffUntil = null;
-      this.setStat(2, now, null);
-      this.arm("registration", now + this.behaviour.registrationMs);
-    } else {
-      this.setStat(1, now, null);
-      if (this.behaviour.autoAttach || this.pending?.kind === "cgatt") this.arm("attach", now + this.behaviour.attachMs);
-    }
-  }
-
-  private setStat(stat: number, now: number, rejectCause: number | null): void {
-    const changed = stat !== this.stat || rejectCause !== this.rejectCause;
-    this.stat = stat;
-    this.rejectCause = rejectCause;
-    if (!changed) return;
-    this.emit(rejectCause === null ? { type: "sim.registration", at: now, stat } : { type: "sim.registration", at: now, stat, rejectCause });
-    if (this.ceregN > 0) this.urc(this.regUrc("+CEREG", this.ceregN));
-    if (this.cgregN > 0) this.urc(this.regUrc("+CGREG", this.cgregN));
-    if (this.cregN > 0) this.urc(this.regUrc("+CREG", this.cregN));
-    if (stat !== 1 && stat !== 5) {
-      this.disarm("attach");
-      this.setAttached(false, now);
-    }
-  }
-
-  private setAttached(on: boolean, now: number): void {
-    if (on === this.attached) return;
-    this.attached = on;
-    this.emit({ type: "sim.attach", at: now, attached: on });
-  }
-
-  private camped(): boolean {
-    return this.stat === 1 || this.stat === 5 || (this.stat === 3 && this.rejectCause !== null);
-  }
-
-  /** "+CEREG: <stat>[,"<tac>","<ci>",<AcT>[,<cause_type>,<reject_cause>]]" (URC form, 27.007 §10.1.22). */
-  private regUrc(name: string, n: number): string {
-    return `${name}: ${this.regFields(n)}`;
-  }
-
-  private regFields(n: number): string {
-    let s = `${this.stat}`;
-    if (n >= 2 && this.camped()) s += `,"${TAC}","${CELL_ID}",${ACT_CATM1}`;
-    if (n >= 3 && this.rejectCause !== null) {
-      if (!(n >= 2 && this.camped())) s += `,,,`;
-      s += `,0,${this.rejectCause}`;
-    }
-    return s;
+    this.radio.resetUrcModes();
   }
 
   // ---------------------------------------------------------------- command mode line discipline
@@ -641,9 +519,6 @@ export class ModemCore {
       case "cgatt":
         this.completePending(now, { kind: "cme", code: CME.noNetworkService });
         break;
-      case "dial":
-        this.completePending(now, this.dialOutcome(p.cid ?? 1));
-        break;
       case "qpowd":
         this.pending = null;
         this.held = [];
@@ -726,19 +601,6 @@ export class ModemCore {
     return MODEL_TEXT[this.behaviour.model];
   }
 
-  private simCheck(): CmdResult | null {
-    switch (this.sim) {
-      case "ready":
-        return null;
-      case "missing":
-        return { kind: "cme", code: CME.simNotInserted };
-      case "pin":
-        return { kind: "cme", code: CME.simPinRequired };
-      case "puk":
-        return { kind: "cme", code: CME.simPukRequired };
-    }
-  }
-
   private extended(name: string, form: "exec" | "read" | "test" | "set", args: string[], now: number): CmdResult {
     const ok = (info?: string[]): CmdResult => (info ? { kind: "ok", info } : { kind: "ok" });
     const bad: CmdResult = { kind: "cme", code: CME.incorrectParameters };
@@ -769,10 +631,10 @@ export class ModemCore {
       case "+GSN":
         return ok([IMEI]);
       case "+CIMI":
-        return this.simCheck() ?? ok([IMSI]);
+        return this.radio.cimi();
       case "+QCCID":
       case "+CCID":
-        return this.sim === "missing" ? { kind: "cme", code: CME.simNotInserted } : ok([`+QCCID: ${ICCID}`]);
+        return this.radio.qccid();
       case "+IPR":
         if (form === "read") return ok([`+IPR: ${this.ipr}`]);
         if (form === "set") {
@@ -782,33 +644,25 @@ export class ModemCore {
         }
         return ok();
       case "+CPIN":
-        return this.cpin(form, args, now);
+        return this.radio.cpin(form, args, now);
       case "+CFUN":
         return this.cfunCmd(form, args, now);
       case "+CREG":
       case "+CGREG":
       case "+CEREG":
-        return this.regCmd(name, form, args);
+        return this.radio.reg(name, form, args);
       case "+CGATT":
         return this.cgatt(form, args, now);
       case "+COPS":
-        if (form === "read") {
-          if (this.stat === 1 || this.stat === 5) return ok([`+COPS: 0,0,"${OPERATOR_NAME}",${ACT_CATM1}`]);
-          return ok(["+COPS: 0"]);
-        }
-        if (form === "test") return ok([`+COPS: (2,"${OPERATOR_NAME}","${OPERATOR_NAME}","${PLMN}",${ACT_CATM1}),,(0-4),(0-2)`]);
-        return ok();
+        return this.radio.cops(form);
       case "+CSQ":
-        if (form === "test") return ok(["+CSQ: (0-31,99),(0-7,99)"]);
-        return ok([this.radioUp() ? `+CSQ: ${rssiIndex(-65)},99` : "+CSQ: 99,99"]);
+        return this.radio.csq(form);
       case "+QCSQ":
-        if (form === "test") return ok([`+QCSQ: "NOSERVICE","${this.text.sysmode}"`]);
-        // +QCSQ: <sysmode>,<rssi>,<rsrp>,<sinr>,<rsrq> (BG96 manual §6.x)
-        return ok([this.radioUp() ? `+QCSQ: "${this.text.sysmode}",-65,-91,155,-9` : `+QCSQ: "NOSERVICE"`]);
+        return this.radio.qcsq(form);
       case "+QNWINFO":
-        return ok([this.radioUp() ? `+QNWINFO: "${this.text.act}","${PLMN}","LTE BAND 20",6300` : "+QNWINFO: No Service"]);
+        return this.radio.qnwinfo();
       case "+QNWCFG":
-        return this.qnwcfg(form, args);
+        return this.radio.qnwcfg(form, args, now);
       case "+CGDCONT":
         return this.cgdcont(form, args);
       case "+CGACT":
@@ -849,42 +703,8 @@ export class ModemCore {
     }
   }
 
-  private radioUp(): boolean {
-    return this.cfun === 1 && (this.stat === 1 || this.stat === 5);
-  }
-
-  private cpin(form: string, args: string[], now: number): CmdResult {
-    if (form === "test") return { kind: "ok" };
-    if (form === "read") {
-      switch (this.sim) {
-        case "missing":
-          return { kind: "cme", code: CME.simNotInserted };
-        case "ready":
-          return { kind: "ok", info: ["+CPIN: READY"] };
-        case "pin":
-          return { kind: "ok", info: ["+CPIN: SIM PIN"] };
-        case "puk":
-          return { kind: "ok", info: ["+CPIN: SIM PUK"] };
-      }
-    }
-    if (form !== "set") return { kind: "error" };
-    if (this.sim === "missing") return { kind: "cme", code: CME.simNotInserted };
-    if (this.sim === "ready") return { kind: "cme", code: CME.operationNotAllowed };
-    if (this.sim === "puk") return { kind: "cme", code: CME.simPukRequired };
-    if (args[0] === this.behaviour.pin) {
-      this.sim = "ready";
-      this.urc("+CPIN: READY");
-      this.urc("+QIND: SMS DONE");
-      this.radioOn(now);
-      return { kind: "ok" };
-    }
-    this.pinAttempts--;
-    if (this.pinAttempts <= 0) this.sim = "puk";
-    return { kind: "cme", code: CME.incorrectPassword };
-  }
-
   private cfunCmd(form: string, args: string[], now: number): CmdResult {
-    if (form === "read") return { kind: "ok", info: [`+CFUN: ${this.cfun}`] };
+    if (form === "read") return { kind: "ok", info: [`+CFUN: ${this.radio.cfun}`] };
     if (form === "test") return { kind: "ok", info: ["+CFUN: (0,1,4),(0-1)"] };
     if (form !== "set") return { kind: "error" };
     const fun = args[0];
@@ -894,55 +714,28 @@ export class ModemCore {
       // CFUN=<fun>,1: reset the module. It answers OK, goes silent, then RDY.
       return { kind: "reset" };
     }
-    const v = Number(fun);
-    if (v === this.cfun) return { kind: "ok" };
-    this.cfun = v;
-    if (v === 1) this.radioOn(now);
-    else this.radioOff(now);
-    return { kind: "ok" };
-  }
-
-  private regCmd(name: string, form: string, args: string[]): CmdResult {
-    const key = name === "+CEREG" ? "ceregN" : name === "+CGREG" ? "cgregN" : "cregN";
-    if (form === "test") return { kind: "ok", info: [`${name}: (0-${name === "+CEREG" ? 5 : 2})`] };
-    if (form === "set") {
-      const a = args[0] ?? "0";
-      const max = name === "+CEREG" ? 5 : 2;
-      if (!/^\d$/.test(a) || Number(a) > max) return { kind: "cme", code: CME.incorrectParameters };
-      this[key] = Number(a);
-      return { kind: "ok" };
-    }
-    if (form === "read") return { kind: "ok", info: [`${name}: ${this[key]},${this.regFields(this[key])}`] };
-    return { kind: "error" };
+    return this.radio.setFun(Number(fun), now);
   }
 
   private cgatt(form: string, args: string[], now: number): CmdResult {
-    if (form === "read") return { kind: "ok", info: [`+CGATT: ${this.attached ? 1 : 0}`] };
+    const r = this.radio;
+    if (form === "read") return { kind: "ok", info: [`+CGATT: ${r.attached ? 1 : 0}`] };
     if (form === "test") return { kind: "ok", info: ["+CGATT: (0,1)"] };
     if (form !== "set") return { kind: "error" };
-    const sim = this.simCheck();
+    const sim = r.simCheck();
     if (sim) return sim;
     if (args[0] === "0") {
       this.disarm("attach");
-      this.setAttached(false, now);
+      r.setAttached(false, now);
       return { kind: "ok" };
     }
     if (args[0] !== "1") return { kind: "cme", code: CME.incorrectParameters };
-    if (this.attached) return { kind: "ok" };
-    if (this.cfun !== 1) return { kind: "cme", code: CME.noNetworkService };
-    if (this.stat === 3 && this.backoffUntil === null) return { kind: "cme", code: CME.noNetworkService };
-    // Registered: attach takes attachMs. Searching: wait for registration, up to 140 s.
-    if (this.stat === 1 || this.stat === 5) this.arm("attach", now + this.behaviour.attachMs);
+    if (r.attached) return { kind: "ok" };
+    if (r.cfun !== 1 || r.deniedForGood) return { kind: "cme", code: CME.noNetworkService };
+    // Registered: attach takes attachMs. Searching (or backing off): wait for registration, up to 140 s.
+    if (r.registered) this.arm("attach", now + this.behaviour.attachMs);
     this.arm("pending", now + this.behaviour.attachTimeoutMs);
     return { kind: "later", pending: { kind: "cgatt", line: "AT+CGATT=1" } };
-  }
-
-  private qnwcfg(form: string, args: string[]): CmdResult {
-    // Modelled on Quectel's AT+QNWCFG query style: +QNWCFG: "backoff",<remaining s>,<reject cause>.
-    if (form !== "set") return { kind: "error" };
-    if ((args[0] ?? "").toLowerCase() !== "backoff") return { kind: "cme", code: CME.incorrectParameters };
-    const left = this.backoffUntil === null ? 0 : Math.max(0, Math.ceil((this.backoffUntil - this.now) / 1000));
-    return { kind: "ok", info: [`+QNWCFG: "backoff",${left},${this.rejectCause ?? 0}`] };
   }
 
   private cgdcont(form: string, args: string[]): CmdResult {
@@ -983,16 +776,14 @@ export class ModemCore {
    * network gives up on an unattached call with LCP Terminate-Request.
    */
   private dialOutcome(cid: number): CmdResult {
-    if (this.sim !== "ready" || this.cfun !== 1) return { kind: "final", text: "NO CARRIER" };
-    if (this.stat !== 1 && this.stat !== 5) return { kind: "final", text: "NO CARRIER" };
-    if (!this.contexts.has(cid)) return { kind: "final", text: "NO CARRIER" };
+    if (!this.radio.canDial || !this.contexts.has(cid)) return { kind: "final", text: "NO CARRIER" };
     return { kind: "connect", cid };
   }
 
   private startCall(cid: number, now: number): void {
     this.counters.calls++;
     const ctx = this.contexts.get(cid);
-    this.session = this.makeSession?.({ now, attached: this.attached, cid, apn: ctx?.apn ?? "", pdpType: ctx?.type ?? "IP" }) ?? null;
+    this.session = this.makeSession?.({ now, attached: this.radio.attached, cid, apn: ctx?.apn ?? "", pdpType: ctx?.type ?? "IP" }) ?? null;
     this.deadSet = false;
     this.ipUpAt = null;
     this.lastRxAt = now;
@@ -1106,7 +897,7 @@ export class ModemCore {
     // Only between commands: never inside a response, never in data mode.
     if (this.power !== "on" || this.hung || this.mode !== "command" || this.pending || this.line.length > 0) return;
     this.counters.garbageBursts++;
-    const burst = garbageBurst(this.random, this.stat);
+    const burst = garbageBurst(this.random, this.radio.stat);
     this.out.push(burst.data);
     this.emit({ type: "sim.garbage", at: now, kind: burst.kind, bytes: burst.data.length });
   }

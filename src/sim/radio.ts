@@ -1,0 +1,270 @@
+/**
+ * The radio side of the virtual modem: SIM, functionality level (CFUN),
+ * network registration and packet-service attach, and the AT commands that
+ * read or change them. Part of the modem core (no I/O, no clock): the core
+ * owns the timers and the line, this model asks for them through RadioHost.
+ *
+ * Registration follows 3GPP TS 27.007 §7.2 / §10.1.19 / §10.1.22 (<stat> 0 not
+ * searching, 1 home, 2 searching, 3 denied, 5 roaming); the reject-with-
+ * back-off path follows TS 24.301 §5.5.1.2.5 (EMM cause #22 with T3346).
+ */
+import type { CmdResult } from "./at-syntax.ts";
+import type { SimEvent } from "./events.ts";
+import { ACT_CATM1, CELL_ID, CME, ICCID, IMSI, MODEL_TEXT, OPERATOR_NAME, PLMN, TAC, rssiIndex } from "./quectel-text.ts";
+import type { SimBehaviour } from "./scenario.ts";
+
+export type RadioTimer = "registration" | "attach";
+export type SimCardState = "ready" | "pin" | "puk" | "missing";
+export type RegCommand = "+CREG" | "+CGREG" | "+CEREG";
+type Form = "exec" | "read" | "test" | "set";
+
+export interface RadioHost {
+  arm(kind: RadioTimer, at: number): void;
+  disarm(kind: RadioTimer): void;
+  urc(text: string): void;
+  emit(e: SimEvent): void;
+  /** An AT+CGATT=1 is waiting: registration must lead to an attach even without auto-attach. */
+  attachRequested(): boolean;
+}
+
+/** Signal the simulated cell gives (dBm / dB), as +CSQ and +QCSQ report it. */
+const RSSI_DBM = -65;
+
+export class RadioModel {
+  cfun = 1;
+  sim: SimCardState;
+  stat = 0;
+  rejectCause: number | null = null;
+  attached = false;
+  /** URC mode n of AT+CREG / +CGREG / +CEREG (0 = off). */
+  readonly urcMode: Record<RegCommand, number> = { "+CREG": 0, "+CGREG": 0, "+CEREG": 0 };
+  private pinAttempts = 3;
+  private backoffUntil: number | null = null;
+  private backoffUsed = false;
+
+  constructor(
+    private readonly b: SimBehaviour,
+    private readonly host: RadioHost,
+  ) {
+    this.sim = b.sim;
+  }
+
+  /** Power-on state. The back-off is used once per run, not per boot. */
+  reset(): void {
+    this.cfun = 1;
+    this.sim = this.b.sim;
+    this.pinAttempts = 3;
+    this.stat = 0;
+    this.rejectCause = null;
+    this.backoffUntil = null;
+    this.attached = false;
+    this.resetUrcModes();
+  }
+
+  resetUrcModes(): void {
+    this.urcMode["+CREG"] = this.urcMode["+CGREG"] = this.urcMode["+CEREG"] = 0;
+  }
+
+  get registered(): boolean {
+    return this.stat === 1 || this.stat === 5;
+  }
+
+  /** Can a packet call be placed (CONNECT)? Registered with the radio on. */
+  get canDial(): boolean {
+    return this.sim === "ready" && this.cfun === 1 && this.registered;
+  }
+
+  /** Denied for good (not the back-off kind that ends by itself). */
+  get deniedForGood(): boolean {
+    return this.stat === 3 && this.backoffUntil === null;
+  }
+
+  // ---------------------------------------------------------------- state changes
+
+  radioOn(now: number): void {
+    if (this.cfun !== 1 || this.sim !== "ready") return;
+    this.setStat(2, now, null);
+    this.host.arm("registration", now + this.b.registrationMs);
+  }
+
+  radioOff(now: number): void {
+    this.host.disarm("registration");
+    this.host.disarm("attach");
+    this.setAttached(false, now);
+    this.setStat(0, now, null);
+  }
+
+  /** The registration timer fired. */
+  registrationStep(now: number): void {
+    if (this.cfun !== 1 || this.sim !== "ready") return;
+    const how = this.b.registration;
+    if (how === "denied") {
+      this.setStat(3, now, null);
+    } else if (how === "backoff" && !this.backoffUsed) {
+      // EMM cause #22 "Congestion" comes with T3346: no retry until it expires.
+      this.backoffUsed = true;
+      this.backoffUntil = now + this.b.backoffMs;
+      this.setStat(3, now, 22);
+      this.host.arm("registration", this.backoffUntil);
+    } else if (this.stat === 3 && this.backoffUntil !== null) {
+      // T3346 expired: search again, then register.
+      this.backoffUntil = null;
+      this.setStat(2, now, null);
+      this.host.arm("registration", now + this.b.registrationMs);
+    } else {
+      this.setStat(1, now, null);
+      if (this.b.autoAttach || this.host.attachRequested()) this.host.arm("attach", now + this.b.attachMs);
+    }
+  }
+
+  setAttached(on: boolean, now: number): void {
+    if (on === this.attached) return;
+    this.attached = on;
+    this.host.emit({ type: "sim.attach", at: now, attached: on });
+  }
+
+  private setStat(stat: number, now: number, rejectCause: number | null): void {
+    const changed = stat !== this.stat || rejectCause !== this.rejectCause;
+    this.stat = stat;
+    this.rejectCause = rejectCause;
+    if (!changed) return;
+    this.host.emit(rejectCause === null ? { type: "sim.registration", at: now, stat } : { type: "sim.registration", at: now, stat, rejectCause });
+    for (const name of ["+CEREG", "+CGREG", "+CREG"] as const) {
+      const n = this.urcMode[name];
+      if (n > 0) this.host.urc(`${name}: ${this.regFields(n)}`);
+    }
+    if (!this.registered) {
+      this.host.disarm("attach");
+      this.setAttached(false, now);
+    }
+  }
+
+  private camped(): boolean {
+    return this.registered || (this.stat === 3 && this.rejectCause !== null);
+  }
+
+  /** "<stat>[,"<tac>","<ci>",<AcT>[,<cause_type>,<reject_cause>]]" (27.007 §10.1.22). */
+  regFields(n: number): string {
+    let s = `${this.stat}`;
+    if (n >= 2 && this.camped()) s += `,"${TAC}","${CELL_ID}",${ACT_CATM1}`;
+    if (n >= 3 && this.rejectCause !== null) {
+      if (!(n >= 2 && this.camped())) s += `,,,`;
+      s += `,0,${this.rejectCause}`;
+    }
+    return s;
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  /** The +CME ERROR a SIM-dependent command gets, or null when the SIM is ready. */
+  simCheck(): CmdResult | null {
+    switch (this.sim) {
+      case "ready":
+        return null;
+      case "missing":
+        return { kind: "cme", code: CME.simNotInserted };
+      case "pin":
+        return { kind: "cme", code: CME.simPinRequired };
+      case "puk":
+        return { kind: "cme", code: CME.simPukRequired };
+    }
+  }
+
+  cimi(): CmdResult {
+    return this.simCheck() ?? { kind: "ok", info: [IMSI] };
+  }
+
+  qccid(): CmdResult {
+    // The ICCID is readable even while the SIM waits for its PIN.
+    return this.sim === "missing" ? { kind: "cme", code: CME.simNotInserted } : { kind: "ok", info: [`+QCCID: ${ICCID}`] };
+  }
+
+  cpin(form: Form, args: string[], now: number): CmdResult {
+    if (form === "test") return { kind: "ok" };
+    if (form === "read") {
+      switch (this.sim) {
+        case "missing":
+          return { kind: "cme", code: CME.simNotInserted };
+        case "ready":
+          return { kind: "ok", info: ["+CPIN: READY"] };
+        case "pin":
+          return { kind: "ok", info: ["+CPIN: SIM PIN"] };
+        case "puk":
+          return { kind: "ok", info: ["+CPIN: SIM PUK"] };
+      }
+    }
+    if (form !== "set") return { kind: "error" };
+    if (this.sim === "missing") return { kind: "cme", code: CME.simNotInserted };
+    if (this.sim === "ready") return { kind: "cme", code: CME.operationNotAllowed };
+    if (this.sim === "puk") return { kind: "cme", code: CME.simPukRequired };
+    if (args[0] === this.b.pin) {
+      this.sim = "ready";
+      this.host.urc("+CPIN: READY");
+      this.host.urc("+QIND: SMS DONE");
+      this.radioOn(now);
+      return { kind: "ok" };
+    }
+    // 27.007: three wrong PINs block the SIM behind its PUK.
+    this.pinAttempts--;
+    if (this.pinAttempts <= 0) this.sim = "puk";
+    return { kind: "cme", code: CME.incorrectPassword };
+  }
+
+  /** AT+CFUN without the reset flag (the core handles CFUN=x,1). */
+  setFun(fun: number, now: number): CmdResult {
+    if (fun === this.cfun) return { kind: "ok" };
+    this.cfun = fun;
+    if (fun === 1) this.radioOn(now);
+    else this.radioOff(now);
+    return { kind: "ok" };
+  }
+
+  reg(name: RegCommand, form: Form, args: string[]): CmdResult {
+    const max = name === "+CEREG" ? 5 : 2;
+    if (form === "test") return { kind: "ok", info: [`${name}: (0-${max})`] };
+    if (form === "set") {
+      const a = args[0] ?? "0";
+      if (!/^\d$/.test(a) || Number(a) > max) return { kind: "cme", code: CME.incorrectParameters };
+      this.urcMode[name] = Number(a);
+      return { kind: "ok" };
+    }
+    if (form === "read") return { kind: "ok", info: [`${name}: ${this.urcMode[name]},${this.regFields(this.urcMode[name])}`] };
+    return { kind: "error" };
+  }
+
+  cops(form: Form): CmdResult {
+    if (form === "read") return { kind: "ok", info: [this.registered ? `+COPS: 0,0,"${OPERATOR_NAME}",${ACT_CATM1}` : "+COPS: 0"] };
+    if (form === "test") return { kind: "ok", info: [`+COPS: (2,"${OPERATOR_NAME}","${OPERATOR_NAME}","${PLMN}",${ACT_CATM1}),,(0-4),(0-2)`] };
+    return { kind: "ok" };
+  }
+
+  private get inService(): boolean {
+    return this.cfun === 1 && this.registered;
+  }
+
+  csq(form: Form): CmdResult {
+    if (form === "test") return { kind: "ok", info: ["+CSQ: (0-31,99),(0-7,99)"] };
+    return { kind: "ok", info: [this.inService ? `+CSQ: ${rssiIndex(RSSI_DBM)},99` : "+CSQ: 99,99"] };
+  }
+
+  /** +QCSQ: <sysmode>,<rssi>,<rsrp>,<sinr>,<rsrq> (Quectel BG96 / BG77 manuals). */
+  qcsq(form: Form): CmdResult {
+    const text = MODEL_TEXT[this.b.model];
+    if (form === "test") return { kind: "ok", info: [`+QCSQ: "NOSERVICE","${text.sysmode}"`] };
+    return { kind: "ok", info: [this.inService ? `+QCSQ: "${text.sysmode}",${RSSI_DBM},-91,155,-9` : `+QCSQ: "NOSERVICE"`] };
+  }
+
+  /** +QNWINFO: <act>,<oper>,<band>,<channel>. */
+  qnwinfo(): CmdResult {
+    const text = MODEL_TEXT[this.b.model];
+    return { kind: "ok", info: [this.inService ? `+QNWINFO: "${text.act}","${PLMN}","LTE BAND 20",6300` : "+QNWINFO: No Service"] };
+  }
+
+  /** Modelled on Quectel's AT+QNWCFG query style: +QNWCFG: "backoff",<remaining s>,<reject cause>. */
+  qnwcfg(form: Form, args: string[], now: number): CmdResult {
+    if (form !== "set") return { kind: "error" };
+    if ((args[0] ?? "").toLowerCase() !== "backoff") return { kind: "cme", code: CME.incorrectParameters };
+    const left = this.backoffUntil === null ? 0 : Math.max(0, Math.ceil((this.backoffUntil - now) / 1000));
+    return { kind: "ok", info: [`+QNWCFG: "backoff",${left},${this.rejectCause ?? 0}`] };
+  }
+}
