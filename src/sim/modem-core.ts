@@ -18,6 +18,7 @@
 import type { DataSession, DataSessionFactory } from "./data-session.ts";
 import type { SimEvent, SimMode, SimPowerState } from "./events.ts";
 import { type CmdResult, type PendingCommand, maskSecrets, sRegister, splitArgs, splitCommands } from "./at-syntax.ts";
+import { EscapeDetector } from "./escape.ts";
 import { garbageBurst, seededRandom } from "./garbage.ts";
 import { RadioModel } from "./radio.ts";
 import type { SimBehaviour } from "./scenario.ts";
@@ -26,7 +27,6 @@ import { CME, CONNECT_TEXT, IMEI, MANUFACTURER, MODEL_TEXT, NUMERIC_RESULT, cmeT
 const CR = 0x0d;
 const LF = 0x0a;
 const BS = 0x08;
-const PLUS = 0x2b;
 /** Longest command line we keep (BG96: 1024 characters incl. "AT"); longer input is cut. */
 const MAX_LINE = 1024;
 
@@ -104,8 +104,7 @@ export class ModemCore {
 
   // data mode
   private session: DataSession | null = null;
-  private lastRxAt = Number.NEGATIVE_INFINITY;
-  private plusCount = 0;
+  private readonly escape: EscapeDetector;
   private deadSet = false;
   private ipUpAt: number | null = null;
 
@@ -121,6 +120,7 @@ export class ModemCore {
     this.behaviour = opts.behaviour;
     this.makeSession = opts.dataSession;
     this.random = seededRandom(opts.behaviour.seed);
+    this.escape = new EscapeDetector(opts.behaviour.guardMs);
     this.radio = new RadioModel(opts.behaviour, {
       arm: (kind, at) => this.arm(kind, at),
       disarm: (kind) => this.disarm(kind),
@@ -365,7 +365,7 @@ export class ModemCore {
     }
     if (this.mode !== "command") this.enterMode("command", "reset", now);
     this.timers.clear();
-    this.plusCount = 0;
+    this.escape.reset(now);
   }
 
   private resetSettings(): void {
@@ -586,6 +586,7 @@ export class ModemCore {
         return { kind: "ok" };
       case "O":
         if (this.mode !== "online-command" || !this.session) return { kind: "final", text: "NO CARRIER" };
+        this.escape.reset(now);
         this.enterMode("data", "ato", now);
         return { kind: "final", text: CONNECT_TEXT };
       case "D":
@@ -786,8 +787,7 @@ export class ModemCore {
     this.session = this.makeSession?.({ now, attached: this.radio.attached, cid, apn: ctx?.apn ?? "", pdpType: ctx?.type ?? "IP" }) ?? null;
     this.deadSet = false;
     this.ipUpAt = null;
-    this.lastRxAt = now;
-    this.plusCount = 0;
+    this.escape.reset(now);
     this.enterMode("data", "connect", now);
     if (this.behaviour.dropAfterMs !== null) this.arm("drop", now + this.behaviour.dropAfterMs);
     const pv = this.behaviour.portVanish;
@@ -808,40 +808,16 @@ export class ModemCore {
     if (mode === "command") this.flushUrcs();
   }
 
-  /**
-   * Escape sequence detection (V.250 §6.3.x / S2, S12): guard time of
-   * silence, exactly "+++", guard time of silence. Plus signs are held back
-   * from PPP until we know whether they were the escape.
-   */
+  /** Data-mode bytes: "+++" detection first (escape.ts), the rest to the data session. */
   private dataInput(data: Uint8Array, now: number): void {
-    const guard = this.behaviour.guardMs;
-    let start = 0;
-    for (let i = 0; i < data.length; i++) {
-      const b = data[i]!;
-      const quietBefore = i === 0 && now - this.lastRxAt >= guard;
-      if (b === PLUS && this.plusCount < 3 && (this.plusCount > 0 || quietBefore)) {
-        if (i > start) this.toSession(data.subarray(start, i), now);
-        this.plusCount++;
-        start = i + 1;
-        continue;
-      }
-      if (this.plusCount > 0) {
-        // Not an escape after all: the held '+' were data.
-        this.disarm("escape");
-        const pluses = new Uint8Array(this.plusCount).fill(PLUS);
-        this.plusCount = 0;
-        this.toSession(pluses, now);
-        start = i;
-      }
-    }
-    if (start < data.length) this.toSession(data.subarray(start), now);
-    if (this.plusCount === 3) this.arm("escape", now + guard);
-    this.lastRxAt = now;
+    for (const chunk of this.escape.input(data, now)) this.toSession(chunk, now);
+    const at = this.escape.deadline;
+    if (at === null) this.disarm("escape");
+    else this.arm("escape", at);
   }
 
   private escapeToCommand(now: number): void {
-    if (this.mode !== "data" || this.plusCount !== 3) return;
-    this.plusCount = 0;
+    if (this.mode !== "data" || !this.escape.poll(now)) return;
     this.enterMode("online-command", "+++", now);
     this.final("OK");
   }
@@ -883,7 +859,7 @@ export class ModemCore {
     this.disarm("drop");
     this.disarm("dead");
     this.disarm("escape");
-    this.plusCount = 0;
+    this.escape.reset(now);
     this.enterMode("command", reason, now);
     if (noCarrier) this.final("NO CARRIER");
   }
