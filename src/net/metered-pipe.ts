@@ -7,7 +7,7 @@
  * Reads use the serial layer's FdReader (one Bun.file(fd).stream() reader);
  * writes try fs.writeSync at once and queue only what the tty did not take.
  */
-import * as fs from "node:fs";
+import * as libc from "../sys/libc.ts";
 import { cause } from "../core/cause.ts";
 import { PipeBase } from "../core/pipe.ts";
 import { CanceledError, FdReader } from "../serial/fd-io.ts";
@@ -37,7 +37,7 @@ export class MeteredFdPipe extends PipeBase {
     void this.readLoop();
   }
 
-  /** Bytes accepted by write() and not yet taken by the kernel. */
+  /** Bytes accepted by write() and not yet taken by the kernel (staged + queued). */
   backlogBytes(): number {
     return this.queued;
   }
@@ -50,45 +50,81 @@ export class MeteredFdPipe extends PipeBase {
     return () => this.drainListeners.delete(fn);
   }
 
+  /**
+   * Writes are coalesced until the end of the current task (a microtask):
+   * the pump hands PPP a whole TUN chunk of packets at once, and one
+   * write(2) for all their frames instead of one per frame halves the
+   * syscall cost of a busy link. Bytes are copied, so callers may reuse buffers.
+   */
   write(data: Uint8Array): void {
     if (this.closed) {
       this.droppedWrites++;
       return;
     }
     if (data.byteLength === 0) return;
+    this.staged.push(data.slice());
+    this.stagedBytes += data.byteLength;
+    this.queued += data.byteLength;
+    if (!this.stageScheduled) {
+      this.stageScheduled = true;
+      queueMicrotask(() => this.writeStaged());
+    }
+  }
+
+  private staged: Uint8Array[] = [];
+  private stagedBytes = 0;
+  private stageScheduled = false;
+
+  private writeStaged(): void {
+    this.stageScheduled = false;
+    if (this.closed || this.staged.length === 0) return;
+    const data = this.staged.length === 1 ? this.staged[0]! : concat(this.staged, this.stagedBytes);
+    this.staged = [];
+    this.stagedBytes = 0;
     let off = 0;
-    if (this.queue.length === 0) off = this.tryWrite(data, 0);
-    if (off < 0) return;
+    if (this.queue.length === 0) {
+      off = this.tryWrite(data, 0);
+      if (off < 0) return;
+      this.queued -= off;
+    }
     if (off < data.byteLength) {
-      const rest = data.slice(off);
-      this.queue.push(rest);
-      this.queued += rest.byteLength;
+      this.queue.push(off === 0 ? data : data.subarray(off));
       if (!this.flushing) void this.flushLater();
+    } else if (this.queue.length === 0) {
+      for (const fn of this.drainListeners) fn();
     }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.staged = [];
+    this.stagedBytes = 0;
     this.queue = [];
     this.queued = 0;
     await this.reader.cancel();
     this.finish(null);
   }
 
-  /** Bytes written from `data[off..]`; -1 after a fatal error (the pipe is closing). */
+  /**
+   * Bytes written from `data[off..]`; -1 after a fatal error (the pipe is
+   * closing). write(2) through FFI, not fs.writeSync: a full tty answers
+   * EAGAIN thousands of times a second on a busy link, and fs.writeSync turns
+   * each into a thrown Error with a stack trace, which costs more than the
+   * write itself.
+   */
   private tryWrite(data: Uint8Array, off: number): number {
     while (off < data.byteLength) {
-      try {
-        const n = fs.writeSync(this.fd, data, off, data.byteLength - off);
+      const n = libc.write(this.fd, off === 0 ? data : data.subarray(off), data.byteLength - off);
+      if (n > 0) {
         off += n;
         this.bytesWritten += n;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === "EAGAIN" || code === "EWOULDBLOCK") return off;
-        if (code === "EINTR") continue;
-        void this.fail(`write failed: ${code}`);
-        return -1;
+        continue;
       }
+      const e = n === 0 ? libc.ERRNO.EAGAIN : libc.errno();
+      if (e === libc.ERRNO.EAGAIN) return off;
+      if (e === libc.ERRNO.EINTR) continue;
+      void this.fail(`write failed: ${libc.errnoName(e)}`);
+      return -1;
     }
     return off;
   }
@@ -160,11 +196,23 @@ export class MeteredFdPipe extends PipeBase {
 
   private async fail(detail: string): Promise<void> {
     if (this.closed) return;
+    this.staged = [];
+    this.stagedBytes = 0;
     this.queue = [];
     this.queued = 0;
     await this.reader.cancel();
     this.finish(cause("port-vanished", `${this.label}: ${detail}`));
   }
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
 }
 
 /** An IpLink plus the backlog gauge of the pipe under it (e.g. a PppLink over a MeteredFdPipe), for PacketPump pacing. */

@@ -107,6 +107,17 @@ async function ptyLimit(ms: number): Promise<number> {
   return rate;
 }
 
+/** utime + stime of a process in seconds (from /proc/<pid>/stat, clock ticks of 100 Hz). */
+function procCpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 const pct = (xs: number[], p: number) => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 const mb = (bytesPerSec: number) => `${(bytesPerSec / 1e6).toFixed(2)} MB/s`;
@@ -130,10 +141,12 @@ const h = new NetnsHarness();
 try {
   const s = await buildSplitStack(h);
   const cpu0 = process.cpuUsage();
+  const peer0 = procCpuSeconds(s.peerPid);
   const t0 = performance.now();
   const up = await iperf(h, s.nsB, s.nsA, SERVER_IP, { seconds });
   const wall = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const peerShare = (procCpuSeconds(s.peerPid) - peer0) / wall;
   const down = await iperf(h, s.nsB, s.nsA, SERVER_IP, { seconds, reverse: true });
   const upRate = up.bytes / up.seconds;
   const downRate = down.bytes / down.seconds;
@@ -141,6 +154,7 @@ try {
   console.log(`TCP goodput A→B (iperf3 -t ${seconds}): ${mb(upRate)} (${(up.bitsPerSecond / 1e6).toFixed(1)} Mbit/s)`);
   console.log(`TCP goodput B→A (iperf3 -R):            ${mb(downRate)} (${(down.bitsPerSecond / 1e6).toFixed(1)} Mbit/s)`);
   console.log(`cellkeep process CPU during A→B: ${(cpuShare * 100).toFixed(0)} % of one core (user ${(cpu.user / 1e6).toFixed(2)} s, sys ${(cpu.system / 1e6).toFixed(2)} s over ${wall.toFixed(2)} s; this process = cellkeep\'s side: one PPP end, one TUN, one pump; the far end runs in its own process like a modem)`);
+  console.log(`far-end PPP process CPU during A→B: ${(peerShare * 100).toFixed(0)} % of one core`);
   const ping = await h.exec(s.nsA, ["ping", "-c", "200", "-i", "0.005", "-q", "-s", "56", SERVER_IP], { timeoutMs: 20_000 });
   const m = /= ([\d.]+)\/([\d.]+)\/([\d.]+)\/([\d.]+) ms/.exec(ping.stdout);
   if (m) {
