@@ -87,6 +87,21 @@ describe.skipIf(!canUseNetns())("teardown and stale cleanup", () => {
     expect(fs.existsSync(dnsFile)).toBe(false);
   }, 30_000);
 
+  test("SIGTERM: the process removes its route, DNS fragment and interface before exiting", async () => {
+    const name = uniqueName("cks");
+    h.trackLink(name);
+    const file = path.join(dir, "resolv.conf.term");
+    const child = h.spawn(null, [process.execPath, FIXTURE, name, ns, file], { stdout: "pipe", stderr: "pipe" });
+    expect(JSON.parse(await firstLine(child.stdout as ReadableStream<Uint8Array>))).toMatchObject({ ready: true });
+    expect(await ipShow(ns, ["-4", "route", "show", "default"])).toContain(`dev ${name}`);
+    expect(fs.existsSync(file)).toBe(true);
+    child.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+    expect(await ipShow(ns, ["-4", "route", "show", "default"])).toBe("");
+    expect(await ipShow(ns, ["link", "show", "dev", name])).toBe("");
+    expect(fs.existsSync(file)).toBe(false);
+  }, 20_000);
+
   test("an interface of our name that is not a TUN is never deleted", async () => {
     const name = uniqueName("ckd");
     // A veth pair (the dummy module may not be loaded on CI).
