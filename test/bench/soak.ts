@@ -20,6 +20,12 @@
  * buffers per call) still show, because each cycle runs the same code as a
  * real one; only the waiting is skipped.
  *
+ * RSS: compressed time makes garbage far faster than a real agent does, so
+ * the allocator's high-water mark rises during warm-up; the JS heap after a
+ * full GC is the leak signal. SOAK_GC_EVERY=N runs a full GC every N cycles
+ * so RSS tracks the live heap; SOAK_TRACE=1 prints every state change (use a
+ * short run).
+ *
  * A cycle counts as failed when the agent is not "connected" again within
  * CYCLE_LIMIT of virtual time after the fault fired, or when the armed fault
  * never fired. Prints the figures; asserts nothing (test/bench rule).
@@ -305,6 +311,7 @@ for (let cycle = 0; cycle < CYCLES; cycle++) {
     warm = { rss: rssMiB(), heap: heapMiB(), fds: openFds(), timers: sched.pendingCount(), virtual: sched.now() };
     console.log(`warm (after ${WARM_CYCLES} cycles): RSS ${warm.rss.toFixed(1)} MiB, heap ${warm.heap.toFixed(1)} MiB, open fds ${warm.fds}, pending timers ${warm.timers}`);
   }
+  if (process.env.SOAK_GC_EVERY && (cycle + 1) % Number(process.env.SOAK_GC_EVERY) === 0) Bun.gc(true);
   if ((cycle + 1) % 100 === 0) {
     console.log(
       `  ${String(cycle + 1).padStart(5)} cycles: RSS ${rssMiB().toFixed(1)} MiB, heap ${heapMiB().toFixed(1)} MiB, fds ${openFds()}, timers ${sched.pendingCount()}, failures ${failures.length}, wall ${((performance.now() - wallStart) / 1000).toFixed(1)} s`,
