@@ -8,7 +8,8 @@ import { cause, type Cause } from "../core/cause.ts";
 import type { CancelTimer, Scheduler } from "../core/clock.ts";
 import type { Config } from "../config/schema.ts";
 import { PppLink, type PppLinkEvent } from "../ppp/link.ts";
-import { ncpsForPdpType, PppSession, type PppSessionOptions } from "../ppp/session.ts";
+import { PppSession, type PppSessionOptions } from "../ppp/session.ts";
+import { clientSessionOptions } from "../ppp/options.ts";
 import type { CreatePppLink, PppLinkLike } from "./supervisor.ts";
 
 export interface PppLinkHandle extends PppLinkLike {
@@ -26,21 +27,9 @@ export interface PppLinkFactoryOptions {
   pcap?: string;
 }
 
-/** PppSession options from the config (ppp.*, auth.*, network.pdp_type). */
+/** PppSession options from the config (ppp.*, auth.*, network.pdp_type); one mapping, in src/ppp/options.ts. */
 export function sessionOptions(config: Config, random?: (n: number) => Uint8Array): PppSessionOptions {
-  const p = config.ppp;
-  const timers = { restartMs: p.restart_timer, maxConfigure: p.max_configure, maxFailure: p.max_failure, maxTerminate: p.max_terminate };
-  const o: PppSessionOptions = {
-    role: "client",
-    auth: { method: config.auth.method, username: config.auth.username, password: config.auth.password },
-    mru: p.mru,
-    lcp: timers,
-    ncp: timers,
-    echo: { intervalMs: p.echo_interval, failures: p.echo_failures, skipWhenBusy: p.echo_only_when_idle },
-    ncps: ncpsForPdpType(config.network.pdp_type),
-  };
-  if (random) o.random = random;
-  return o;
+  return clientSessionOptions(config, random);
 }
 
 export function pppLinkFactory(opts: PppLinkFactoryOptions): CreatePppLink<PppLinkHandle> {
