@@ -119,13 +119,16 @@ export function encodeFrame(protocol: number, info: Uint8Array, framing: Framing
         o += end - i;
         i = end;
       } else {
+        // Dense escapes are unpredictable branches: go branch-free here.
+        // Always write ESCAPE, then the octet (xor 0x20 when escaped) over
+        // it or after it.
         const stop = Math.min(n, i + 128);
         for (; i < stop; i++) {
           const b = info[i]!;
-          if (b === FLAG || b === ESCAPE) {
-            out[o++] = ESCAPE;
-            out[o++] = b ^ ESCAPE_XOR;
-          } else out[o++] = b;
+          const e = esc[b]!;
+          out[o] = ESCAPE;
+          out[o + e] = b ^ (e << 5);
+          o += 1 + e;
         }
         continue;
       }
