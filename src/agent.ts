@@ -17,6 +17,7 @@ import { attachEventLog } from "./agent/event-log.ts";
 import { serialPortOpeners } from "./agent/ports.ts";
 import { DataPlane } from "./agent/dataplane.ts";
 import { ladderGuardedActions } from "./agent/actions.ts";
+import { isAgentAlive } from "./agent/liveness.ts";
 import { ModemSupervisor, type SupervisorTiming } from "./modem/supervisor.ts";
 import { pppLinkFactory, type PppLinkHandle } from "./modem/ppp-link.ts";
 import { openRecoveryFromConfig } from "./health/persistent-ladder.ts";
@@ -188,12 +189,35 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
 
     const wdInterval = watchdogIntervalMs();
     if (wdInterval !== null) {
+      // Progress is judged per state (src/agent/liveness.ts); the tick itself proves the event loop runs.
+      let stateSince = scheduler.now();
+      teardown.push(events.on((e) => {
+        if (e.type === "modem.state") stateSince = e.at;
+      }));
+      let lastBytesIn = -1;
+      let lastRxAt: number | null = null;
       const watchdog = new SystemdWatchdog({
         scheduler,
         notifier,
         intervalMs: wdInterval,
-        // Alive = the event loop ran this tick (we are in a timer) and the supervisor has not died.
-        isAlive: () => supervisor.state !== "stopped",
+        isAlive: (now) => {
+          const bytesIn = supervisor.pppLink?.link.counters().bytesIn ?? null;
+          if (bytesIn !== null && bytesIn !== lastBytesIn) {
+            lastBytesIn = bytesIn;
+            lastRxAt = now;
+          }
+          return isAgentAlive(
+            {
+              state: supervisor.state,
+              stateSince,
+              lastRxAt,
+              waitingUntil: recovery.ladder.pending()?.notBefore ?? null,
+              echoIntervalMs: config.ppp.echo_interval,
+              echoFailures: config.ppp.echo_failures,
+            },
+            now,
+          );
+        },
         log: log.child("systemd"),
       });
       watchdog.start();

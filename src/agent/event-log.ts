@@ -6,6 +6,7 @@
 import type { AgentEvent } from "../core/agent-events.ts";
 import type { EventBase } from "../core/events.ts";
 import type { Logger, LogLevel } from "../core/log.ts";
+import { maskId, sanitize } from "../http/mask.ts";
 
 export interface LogLine {
   level: LogLevel;
@@ -33,7 +34,8 @@ export function describeEvent(event: EventBase): LogLine | null {
       return {
         level: "info",
         component: "modem",
-        text: `identity: ${[e.manufacturer, e.model].filter(Boolean).join(" ") || "unknown model"}, firmware ${e.firmware ?? "?"}, IMEI ${e.imei ?? "?"}, profile ${e.profile}`,
+        // IMSI and ICCID identify a subscriber: masked here as on /status.
+        text: `identity: ${[e.manufacturer, e.model].filter(Boolean).join(" ") || "unknown model"}, firmware ${e.firmware ?? "?"}, IMEI ${e.imei ?? "?"}, profile ${e.profile}${e.imsi ? `, IMSI ${maskId(e.imsi)}` : ""}${e.iccid ? `, ICCID ${maskId(e.iccid)}` : ""}`,
       };
     case "modem.registration":
       return {
@@ -110,7 +112,7 @@ export function attachEventLog(source: { on(fn: (e: EventBase) => void): () => v
     if (line) child(line.component)[line.level](line.text);
     else {
       const { type, at: _at, ...rest } = event as EventBase & Record<string, unknown>;
-      child(type.split(".")[0] ?? "event").debug(type, rest);
+      child(type.split(".")[0] ?? "event").debug(type, sanitize(rest) as Record<string, unknown>);
     }
   });
 }

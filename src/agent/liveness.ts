@@ -1,0 +1,44 @@
+/**
+ * When may the agent tell systemd "WATCHDOG=1"? Only while it is making
+ * progress, so a wedged agent gets restarted. A healthy agent can be silent
+ * for a long time (a 1 h reset backoff, an idle link), so each state has its
+ * own notion of progress:
+ *  - connected: the PPP link keeps receiving bytes (LCP echo guarantees some
+ *    within echo_interval × echo_failures);
+ *  - waiting: until the decided action's time, plus a margin;
+ *  - bring-up states: a state change within the longest AT step
+ *    (+COPS 180 s) with a wide margin.
+ * A false "dead" makes systemd kill a healthy link, so every bound errs long.
+ */
+import type { LinkState } from "../core/agent-events.ts";
+
+export interface LivenessInputs {
+  state: LinkState;
+  /** When the supervisor last changed state (ms). */
+  stateSince: number;
+  /** When the PPP link last received bytes (ms), or null without a link. */
+  lastRxAt: number | null;
+  /** The recovery decision the supervisor waits for, if any (ms). */
+  waitingUntil: number | null;
+  echoIntervalMs: number;
+  echoFailures: number;
+}
+
+export const BRINGUP_SILENCE_MS = 15 * 60_000;
+export const WAIT_MARGIN_MS = 5 * 60_000;
+
+export function isAgentAlive(i: LivenessInputs, now: number): boolean {
+  switch (i.state) {
+    case "stopped":
+      return false;
+    case "connected": {
+      const bound = i.echoIntervalMs * (i.echoFailures + 2) + 60_000;
+      const last = Math.max(i.lastRxAt ?? 0, i.stateSince);
+      return now - last <= bound;
+    }
+    case "waiting":
+      return now <= Math.max(i.waitingUntil ?? 0, i.stateSince) + WAIT_MARGIN_MS;
+    default:
+      return now - i.stateSince <= BRINGUP_SILENCE_MS;
+  }
+}
