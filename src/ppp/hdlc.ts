@@ -443,8 +443,19 @@ export class HdlcDecoder {
         for (; i < n; i++) {
           let b = bytes[i]!;
           if (b === ESCAPE) {
-            // Control characters the DCE inserted may sit between ESCAPE and its octet.
             let j = i + 1;
+            // Common case first: the escaped octet follows directly.
+            const direct = j < n ? bytes[j]! : 0;
+            if (direct >= 0x20 && direct !== FLAG) {
+              if (len === max) {
+                over = true;
+                break;
+              }
+              buf[len++] = direct ^ ESCAPE_XOR;
+              i = j;
+              continue;
+            }
+            // Control characters the DCE inserted may sit between ESCAPE and its octet.
             while (j < n && bytes[j]! < 0x20 && ((accm >> bytes[j]!) & 1) !== 0) j++;
             if (j >= n) {
               pendingEscape = true;
