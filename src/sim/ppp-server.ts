@@ -245,8 +245,16 @@ export class SimPppServer implements DataSession {
         this.ipUp_ = true;
         this.events.push({ type: "sim.ppp", at: now, what: "ip-assigned", detail: `${e.remote} (ours ${e.local})` });
         break;
+      case "ppp.terminate":
+        // The host ended PPP (LCP Terminate-Request): a Quectel module acks and drops the
+        // call at once with NO CARRIER, rather than idling out RFC 1661's Stopping state.
+        if (e.by === "peer" && !this.ended_) {
+          this.ended_ = true;
+          this.events.push({ type: "sim.ppp", at: now, what: "down", detail: "PPP terminated by the host" });
+        }
+        break;
       case "ppp.phase":
-        if (e.to === "dead" && e.from !== "dead") {
+        if (e.to === "dead" && e.from !== "dead" && !this.ended_) {
           this.ended_ = true;
           this.events.push({ type: "sim.ppp", at: now, what: "down", detail: "PPP terminated" });
         }

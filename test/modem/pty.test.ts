@@ -4,6 +4,7 @@
  * cross the kernel), with the modem's delays scaled down so each test takes
  * well under a second of modem time.
  */
+import type { SupervisorTiming } from "../../src/modem/supervisor.ts";
 import { afterEach, describe, expect, test } from "bun:test";
 import { RealScheduler } from "../../src/core/clock.ts";
 import type { Cause } from "../../src/core/cause.ts";
@@ -36,7 +37,7 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
   return cond();
 }
 
-function rig(scenarios: string[]) {
+function rig(scenarios: string[], timing: Partial<SupervisorTiming> = {}) {
   const sched = new RealScheduler();
   const pair: PtyPair = openPtyPair();
   const modem = new VirtualModem({ scheduler: sched, scenarios, timeScale: 0.02, booted: true });
@@ -51,7 +52,7 @@ function rig(scenarios: string[]) {
     policy,
     emit: (e) => events.push(e),
     createPppLink: pppLinkFactory({ config, scheduler: sched }),
-    timing: { escapeGuardMs: 50 },
+    timing: { escapeGuardMs: 50, ...timing },
   });
   cleanups.push(async () => {
     await sup.stop();
@@ -72,8 +73,19 @@ describe("supervisor over a real pty", () => {
     expect(r.sup.state).toBe("stopped");
     const hang = r.events.find((e) => e.type === "modem.hangup") as { method: string; verified: boolean } | undefined;
     expect(hang?.verified).toBe(true);
-    // a pty has no DTR wire (ENOTTY): the way out was "+++" with guard times, then ATH
+    // Like a Quectel module, the modem drops the call with NO CARRIER after our LCP Terminate.
+    expect(hang?.method).toBe("no-carrier");
+    expect(r.modem.core.modeState).toBe("command");
+  });
+
+  test("a peer that ignores LCP Terminate: no DTR on a pty (ENOTTY), so stop() leaves data mode with +++ and ATH", async () => {
+    const r = rig(["dead-peer"], { pppStopTimeoutMs: 300 });
+    r.sup.start();
+    expect(await until(() => r.sup.state === "connected", 10_000)).toBe(true);
+    await r.sup.stop();
+    const hang = r.events.find((e) => e.type === "modem.hangup") as { method: string; verified: boolean } | undefined;
     expect(hang?.method).toBe("escape");
+    expect(hang?.verified).toBe(true);
     expect(r.modem.core.modeState).toBe("command");
   });
 
