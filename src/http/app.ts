@@ -6,7 +6,7 @@
  */
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { nullLogger, redact, type Logger } from "../core/log.ts";
+import { nullLogger, redact, registerSecret, type Logger } from "../core/log.ts";
 import { checkBearer } from "./auth.ts";
 import { safeJson } from "./mask.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
@@ -69,6 +69,8 @@ function parseLimit(v: string | undefined): number | "bad" {
 
 export function createHttpApp(deps: HttpAppDeps): HttpApp {
   const log = deps.logger ?? nullLogger;
+  // The token is a secret like the PPP password: never echoed in any log line or response.
+  registerSecret(deps.token);
   const probesEnabled = deps.probesEnabled ?? true;
   const view = new StatusView(deps.viewOptions);
   // Seed with the history the bus still holds, then follow it live.
@@ -154,6 +156,8 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
   );
 
   const stream = (c: Context) => {
+    // HEAD must not open a stream (and leave a listener behind): answer with the headers only.
+    if (c.req.method === "HEAD") return c.body(null, 200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store" });
     const res = sse.open(c.req.raw.signal);
     return res ?? problem(c, 503, "too-many-clients", "too many live event streams open; close one and retry", { "retry-after": "10" });
   };

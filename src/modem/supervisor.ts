@@ -113,7 +113,13 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
     this.scheduler = deps.scheduler;
     this.log = deps.log ?? nullLogger;
     this.t = { ...DEFAULT_TIMING, ...deps.timing };
-    this.profile = resolveProfile(deps.config.modem.profile, null);
+    this.profile = this.tuned(resolveProfile(deps.config.modem.profile, null));
+  }
+
+  /** The profile with the timing overrides of time-scaled tests (timing.profileLimits, timing.bootTimeoutMs). */
+  private tuned(p: ModemProfile): ModemProfile {
+    if (!this.t.profileLimits && this.t.bootTimeoutMs === undefined) return p;
+    return { ...p, limits: { ...p.limits, ...this.t.profileLimits }, bootTimeoutMs: this.t.bootTimeoutMs ?? p.bootTimeoutMs };
   }
 
   get state(): LinkState {
@@ -346,7 +352,7 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
       iccid: this.identity.iccid,
     };
     this.identity = id;
-    this.profile = resolveProfile(this.deps.config.modem.profile, id.model ?? ati?.join(" ") ?? null);
+    this.profile = this.tuned(resolveProfile(this.deps.config.modem.profile, id.model ?? ati?.join(" ") ?? null));
     this.emitIdentity();
   }
 

@@ -10,6 +10,7 @@ import type { BytePipe } from "../core/pipe.ts";
 import type { RecoveryPolicy } from "../core/recovery-policy.ts";
 import type { Config } from "../config/schema.ts";
 import type { ModemEvent } from "./events.ts";
+import type { CommandLimits } from "./profiles.ts";
 
 /** What the supervisor needs from a PPP link (src/ppp/link.ts PppLink, or a test double). */
 export interface PppLinkLike {
@@ -53,6 +54,13 @@ export interface SupervisorTiming {
   portRetryMs: number;
   /** Signal/cell polling on the control port while connected; 0 = off. */
   signalPollMs: number;
+  /**
+   * Override the profile's vendor limits (e.g. the 60 s hung limit, 15 s for
+   * CFUN) and boot wait: only for time-scaled virtual modems in end-to-end
+   * tests, where a 60 s wait would dominate the run. Unset on real modems.
+   */
+  profileLimits?: Partial<CommandLimits>;
+  bootTimeoutMs?: number;
 }
 
 export const DEFAULT_TIMING: SupervisorTiming = {

@@ -162,6 +162,16 @@ describe("errors and hygiene", () => {
     expect(g.headers.get("allow")).toBe("POST");
   });
 
+  test("HEAD works for probes and does not open an event stream", async () => {
+    const { app, bus } = setup();
+    const listeners = bus.listenerCount();
+    expect((await app.request("/healthz", { method: "HEAD" })).status).toBe(503);
+    const r = await app.request("/events/stream", { method: "HEAD" });
+    expect(r.status).toBe(200);
+    expect(app.sse.clients).toBe(0);
+    expect(bus.listenerCount()).toBe(listeners);
+  });
+
   test("request bodies are bounded (413 JSON)", async () => {
     const { app, calls } = setup();
     const r = await app.request("/actions/redial", { method: "POST", headers: auth, body: "x".repeat(10_000) });
