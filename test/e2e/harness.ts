@@ -1,0 +1,276 @@
+/**
+ * End-to-end harness: the whole agent (src/agent.ts, real serial binding,
+ * real PPP stack, health, recovery ladder with its state file) against the
+ * virtual modem on a real pseudo-terminal. Time is real but scaled: the sim
+ * runs at a small time scale and the agent gets small timings, so a scenario
+ * takes a few seconds. Tests wait on the typed event stream, never on sleeps.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfigText, formatIssue } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/schema.ts";
+import { createLogger, MemorySink } from "../../src/core/log.ts";
+import type { EventBase, EventBus } from "../../src/core/events.ts";
+import type { ModemStateEvent, RecoveryActionEvent, HealthProbeEvent, PppUpEvent, LinkState } from "../../src/core/agent-events.ts";
+import type { SupervisorTiming } from "../../src/modem/supervisor.ts";
+import { startAgent, type Agent, type AgentOverrides } from "../../src/agent.ts";
+import { startSimulatorOnPty, type SimulatorHandle, type SimulatorOnPtyOptions } from "../../src/sim/simulate.ts";
+import type { SimEvent } from "../../src/sim/events.ts";
+
+/** Agent timings scaled down to match a sim time scale of a few hundredths. */
+export const FAST_TIMING: Partial<SupervisorTiming> = {
+  syncIntervalMs: 50,
+  syncEscapeAfterMs: 1_000,
+  simReadyTimeoutMs: 2_000,
+  simPollMs: 100,
+  registrationTimeoutMs: 4_000,
+  registrationPollMs: 100,
+  attachTimeoutMs: 4_000,
+  attachPollMs: 100,
+  negotiateTimeoutMs: 5_000,
+  pppStopTimeoutMs: 500,
+  escapeGuardMs: 50,
+  portReturnTimeoutMs: 4_000,
+  portRetryMs: 100,
+  signalPollMs: 0,
+};
+
+export function tempDir(prefix = "cellkeep-e2e-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface ConfigParts {
+  port: string;
+  stateFile: string;
+  /** Extra TOML appended per table, e.g. { auth: 'method = "pap"' }. Tables are merged by name. */
+  tables?: Partial<Record<"modem" | "network" | "auth" | "ppp" | "link" | "health" | "recovery" | "http" | "log", string>>;
+}
+
+/**
+ * A config as TOML text, so tests run the real loader. Defaults are fast:
+ * echo every 1 s, PPP restart timer 200 ms, probes every 1 s, backoff 0/1/2 s.
+ */
+export function configToml(p: ConfigParts): string {
+  const t = p.tables ?? {};
+  const table = (name: keyof NonNullable<ConfigParts["tables"]>, defaults: Record<string, string>): string => {
+    const extra = t[name] ?? "";
+    const extraKeys = new Set([...extra.matchAll(/^\s*([a-z_]+)\s*=/gm)].map((m) => m[1]));
+    const lines = Object.entries(defaults)
+      .filter(([k]) => !extraKeys.has(k))
+      .map(([k, v]) => `${k} = ${v}`);
+    return `[${name}]\n${lines.join("\n")}\n${extra}\n`;
+  };
+  return [
+    table("modem", { port: JSON.stringify(p.port), control_port: '"none"', profile: '"auto"' }),
+    table("network", { apn: '"internet.e2e"' }),
+    table("auth", { method: '"auto"', username: '"e2e"', password: '"e2e-secret"' }),
+    table("ppp", { echo_interval: '"1s"', echo_failures: "3", restart_timer: '"200ms"', max_configure: "5" }),
+    table("link", { mode: '"none"' }),
+    table("health", { every: '"1s"', timeout: '"500ms"', failures: "3", targets: '["8.8.8.8"]' }),
+    table("recovery", { state_file: JSON.stringify(p.stateFile), backoff: '["0s", "1s", "2s"]', stable_after: '"30s"' }),
+    table("http", { listen: '"127.0.0.1:18080"' }), // never bound: rigs use noHttp or the httpListen override
+    table("log", { level: '"debug"', format: '"text"' }),
+  ].join("\n");
+}
+
+export function parseConfig(toml: string): Config {
+  const r = loadConfigText(toml, "e2e.toml");
+  if (!r.ok) throw new Error(`test config invalid:\n${r.issues.map((i) => formatIssue("e2e.toml", i)).join("\n")}\n${toml}`);
+  return r.config;
+}
+
+/** Every event of a bus from its start (history) on, with waiting helpers. */
+export class EventRecorder<E extends EventBase = EventBase> {
+  readonly all: E[] = [];
+  private waiters = new Set<() => void>();
+  private readonly off: () => void;
+  constructor(bus: EventBus<E>) {
+    this.all.push(...bus.recent());
+    this.off = bus.on((e) => {
+      this.all.push(e);
+      for (const w of [...this.waiters]) w();
+    });
+  }
+
+  /**
+   * Resolves with the first event at index >= `from` that matches; rejects
+   * with the event history after `timeoutMs` (a generous bound, not a speed check).
+   */
+  waitFor<T extends E>(pred: (e: E) => e is T, timeoutMs: number, from?: number): Promise<T>;
+  waitFor(pred: (e: E) => boolean, timeoutMs: number, from?: number): Promise<E>;
+  waitFor(pred: (e: E) => boolean, timeoutMs: number, from = 0): Promise<E> {
+    return new Promise((resolve, reject) => {
+      let i = from;
+      const check = (): boolean => {
+        for (; i < this.all.length; i++) {
+          const e = this.all[i]!;
+          if (pred(e)) {
+            done();
+            resolve(e);
+            return true;
+          }
+        }
+        return false;
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no matching event within ${timeoutMs} ms; last events:\n${this.tail(40)}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(waiter);
+      };
+      const waiter = () => void check();
+      if (!check()) this.waiters.add(waiter);
+    });
+  }
+
+  of<T extends E["type"]>(type: T): Array<Extract<E, { type: T }>> {
+    return this.all.filter((e) => e.type === type) as Array<Extract<E, { type: T }>>;
+  }
+
+  tail(n: number): string {
+    return this.all
+      .slice(-n)
+      .map((e) => JSON.stringify(e))
+      .join("\n");
+  }
+
+  get length(): number {
+    return this.all.length;
+  }
+
+  stop(): void {
+    this.off();
+    this.waiters.clear();
+  }
+}
+
+/** Convenience predicates on the agent's events. */
+export const is = {
+  state:
+    (state: LinkState, causeCode?: string) =>
+    (e: EventBase): e is ModemStateEvent =>
+      e.type === "modem.state" && (e as ModemStateEvent).state === state && (causeCode === undefined || (e as ModemStateEvent).cause?.code === causeCode),
+  /** Any state change that carries this cause code. */
+  cause:
+    (causeCode: string) =>
+    (e: EventBase): e is ModemStateEvent =>
+      e.type === "modem.state" && (e as ModemStateEvent).cause?.code === causeCode,
+  action:
+    (rung?: RecoveryActionEvent["rung"]) =>
+    (e: EventBase): e is RecoveryActionEvent =>
+      e.type === "recovery.action" && (rung === undefined || (e as RecoveryActionEvent).rung === rung),
+  probeOk: (e: EventBase): e is HealthProbeEvent => e.type === "health.probe" && (e as HealthProbeEvent).ok,
+  pppUp: (e: EventBase): e is PppUpEvent => e.type === "ppp.up",
+};
+
+export interface RigOptions {
+  scenarios: string[];
+  timeScale?: number;
+  /** Sim behaviour overrides (scaled ms), e.g. expected credentials. */
+  behaviour?: SimulatorOnPtyOptions["behaviour"];
+  tables?: ConfigParts["tables"];
+  timing?: Partial<SupervisorTiming>;
+  overrides?: AgentOverrides;
+  /** Reuse a directory (and so the state file) of an earlier rig. */
+  dir?: string;
+  /** Do not start the simulator (a test that reuses an existing one). */
+  sim?: SimulatorHandle;
+}
+
+export interface Rig {
+  dir: string;
+  port: string;
+  stateFile: string;
+  config: Config;
+  toml: string;
+  sim: SimulatorHandle;
+  simEvents: EventRecorder<SimEvent>;
+  agent: Agent;
+  events: EventRecorder;
+  logs: MemorySink;
+  /** Stop the agent (and the simulator and the directory, unless kept). Idempotent. */
+  stop(opts?: { keepSim?: boolean; keepDir?: boolean }): Promise<void>;
+}
+
+const live = new Set<Rig>();
+
+/** Start the simulator on a pty in a fresh temp dir and the agent on it. */
+export async function startRig(o: RigOptions): Promise<Rig> {
+  const dir = o.dir ?? tempDir();
+  const port = join(dir, "ttySIM");
+  const stateFile = join(dir, "recovery.json");
+  const sim =
+    o.sim ??
+    startSimulatorOnPty({
+      link: port,
+      scenarios: o.scenarios,
+      timeScale: o.timeScale ?? 0.02,
+      // The network checks the configured login, except where a scenario says it rejects every login.
+      behaviour: { ...(o.scenarios.some((s) => s.startsWith("wrong-credentials")) ? {} : { auth: { username: "e2e", password: "e2e-secret" } }), ...o.behaviour },
+    });
+  const simEvents = new EventRecorder<SimEvent>(sim.modem.events);
+  const toml = configToml({ port: sim.path, stateFile, ...(o.tables ? { tables: o.tables } : {}) });
+  let config: Config;
+  try {
+    config = parseConfig(toml);
+  } catch (err) {
+    simEvents.stop();
+    if (!o.sim) await sim.stop();
+    if (!o.dir) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const logs = new MemorySink();
+  const log = createLogger({ level: "debug", format: "text", sink: logs });
+  let agent: Agent;
+  try {
+    agent = await startAgent(config, { log, noHttp: true, timing: { ...FAST_TIMING, ...o.timing }, ...o.overrides });
+  } catch (err) {
+    simEvents.stop();
+    if (!o.sim) await sim.stop();
+    if (!o.dir) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const events = new EventRecorder(agent.events);
+  let stopping: Promise<void> | null = null;
+  const rig: Rig = {
+    dir,
+    port,
+    stateFile,
+    config,
+    toml,
+    sim,
+    simEvents,
+    agent,
+    events,
+    logs,
+    stop(opts = {}) {
+      stopping ??= (async () => {
+        try {
+          await agent.stop("test done");
+        } finally {
+          events.stop();
+          simEvents.stop();
+          if (!opts.keepSim) await sim.stop();
+          if (!opts.keepDir && !o.dir) rmSync(dir, { recursive: true, force: true });
+          live.delete(rig);
+        }
+      })();
+      return stopping;
+    },
+  };
+  live.add(rig);
+  return rig;
+}
+
+/** afterEach: stop whatever a failed test left running. */
+export async function stopAllRigs(): Promise<void> {
+  for (const r of [...live]) await r.stop().catch(() => {});
+}
+
+/** Sim commands the modem received (AT lines), in order. */
+export function simCommands(r: Rig): string[] {
+  return r.simEvents.of("sim.command").map((e) => e.line);
+}
