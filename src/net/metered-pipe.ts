@@ -14,16 +14,16 @@ import { CanceledError, FdReader } from "../serial/fd-io.ts";
 import type { IpLink } from "./ip-link.ts";
 import type { PacedIpLink } from "./pump.ts";
 
-/** Lines that need longer than this to make room get 1 ms sleeps, never spinning (see flushLater). */
-const SPIN_LIMIT_MS = 1;
+/** Event-loop turns to retry a full tty before sleeping (see flushLater). */
+const MAX_SPINS = 64;
+const MIN_SPINS = 2;
 
 export class MeteredFdPipe extends PipeBase {
   private readonly reader: FdReader;
   private queue: Uint8Array[] = [];
   private queued = 0;
   private flushing = false;
-  /** How long the tty recently took to make room after EAGAIN, ms (EWMA). */
-  private drainEwmaMs = 0.2;
+  private spinBudget = MAX_SPINS;
   droppedWrites = 0;
   bytesWritten = 0;
   bytesRead = 0;
@@ -131,24 +131,25 @@ export class MeteredFdPipe extends PipeBase {
 
   /**
    * Write the queue out as the tty takes it. There is no "writable" event for
-   * an fd in Bun, and timers have 1 ms granularity (shorter sleeps return at
-   * once), so on EAGAIN we either retry on the next turn of the event loop
-   * (setImmediate, ~3 us) or sleep 1 ms. Which one is decided by how long the
-   * line has recently needed to make room (an EWMA of EAGAIN episodes): a fast
-   * line (a pty, a USB CDC port) makes room within a fraction of a
-   * millisecond, and sleeping a whole millisecond each time would cap it at
-   * one tty buffer per ms; a slow line (a real UART) needs many milliseconds,
-   * and spinning would only burn CPU, so it gets plain 1 ms sleeps.
+   * an fd in Bun, so on EAGAIN we retry. Adaptive: a fast line (a pty, a USB
+   * CDC port) drains its ~10 KB buffer in well under a millisecond, so we first
+   * retry on the next turn of the event loop (setImmediate), up to a small
+   * budget; if that budget does not get the bytes out, the line is slow (a real
+   * UART) and we fall back to 1 ms sleeps, which cost nothing measurable. The
+   * budget shrinks while episodes end in sleeps and grows back when spinning
+   * pays off, so a slow modem line never keeps a core busy.
    */
   private async flushLater(): Promise<void> {
     this.flushing = true;
-    let episodeStart = performance.now();
+    let spins = 0;
     try {
       while (this.queue.length > 0 && !this.closed) {
-        const waited = performance.now() - episodeStart;
-        const spinWindow = this.drainEwmaMs < SPIN_LIMIT_MS ? 2 * this.drainEwmaMs : 0;
-        if (waited < spinWindow) await new Promise<void>((r) => setImmediate(r));
-        else await Bun.sleep(1);
+        if (spins < this.spinBudget) {
+          spins++;
+          await new Promise<void>((r) => setImmediate(r));
+        } else {
+          await Bun.sleep(1);
+        }
         let progressed = false;
         while (this.queue.length > 0 && !this.closed) {
           const head = this.queue[0]!;
@@ -162,12 +163,15 @@ export class MeteredFdPipe extends PipeBase {
           }
           this.queue.shift();
         }
-        if (progressed) {
-          const now = performance.now();
-          this.drainEwmaMs = 0.8 * this.drainEwmaMs + 0.2 * (now - episodeStart);
-          episodeStart = now;
-        }
         if (this.queue.length === 0) for (const fn of this.drainListeners) fn();
+        if (progressed) {
+          // Spinning got bytes out: the line is fast; allow a full budget next time.
+          this.spinBudget = spins <= MAX_SPINS ? MAX_SPINS : this.spinBudget;
+          spins = 0;
+        } else if (spins >= this.spinBudget) {
+          // A whole budget without progress: the line is slow; spin less next time.
+          this.spinBudget = Math.max(MIN_SPINS, this.spinBudget >> 1);
+        }
       }
     } finally {
       this.flushing = false;
