@@ -102,7 +102,7 @@ function renderTimeline(t){
 }
 var SVGNS = "http://www.w3.org/2000/svg";
 function el(name, attrs, parent){ var e = document.createElementNS(SVGNS, name); for (var k in attrs) e.setAttribute(k, attrs[k]); if (parent) parent.appendChild(e); return e; }
-function plot(id, pts, color, unit){
+function plot(id, pts, color, unit, floor){
   var svg = $(id), W = Math.max(300, Math.round(svg.clientWidth || 600)), H = 170, L = 46, R = 10, T = 20, B = 22;
   // viewBox in CSS pixels so text keeps its shape at any width
   svg.setAttribute("viewBox", "0 0 " + W + " " + H);
@@ -114,6 +114,7 @@ function plot(id, pts, color, unit){
   var t0 = Math.max(now - DAY, Math.min(pts[0].t, now - 300000)), t1 = now;
   var lo = Infinity, hi = -Infinity; pts.forEach(function(p){ if (p.v < lo) lo = p.v; if (p.v > hi) hi = p.v; });
   if (hi - lo < 1){ hi += 1; lo -= 1; } var pad = (hi - lo) * 0.1; lo -= pad; hi += pad;
+  if (floor !== undefined && lo < floor) lo = floor; // an RTT axis never goes below 0 ms
   function X(t){ return L + (t - t0) / (t1 - t0) * (W - L - R); }
   function Y(v){ return T + (hi - v) / (hi - lo) * (H - T - B); }
   for (var i = 0; i <= 4; i++){
@@ -129,7 +130,7 @@ function plot(id, pts, color, unit){
   var step = Math.max(1, Math.ceil(pts.length / 200));
   for (var j = pts.length - 1; j >= 0; j -= step) el("circle", { cx: X(pts[j].t).toFixed(1), cy: Y(pts[j].v).toFixed(1), r: 2.2, fill: color }, svg);
 }
-function redraw(){ plot("plot-rsrp", series.rsrp, "#2463c6", "RSRP dBm"); plot("plot-sinr", series.sinr, "#8e44ad", "SINR dB"); plot("plot-rtt", series.rtt, "#1d8a4b", "probe RTT ms"); }
+function redraw(){ plot("plot-rsrp", series.rsrp, "#2463c6", "RSRP dBm"); plot("plot-sinr", series.sinr, "#8e44ad", "SINR dB"); plot("plot-rtt", series.rtt, "#1d8a4b", "probe RTT ms", 0); }
 function push(name, t, v){ if (v === null || v === undefined) return; var a = series[name]; a.push({ t: t, v: v }); if (a.length > MAXPTS) a.splice(0, a.length - MAXPTS); }
 function loadStatus(){ return fetch("status", { cache: "no-store" }).then(function(r){ return r.json(); }).then(render).catch(function(){}); }
 function loadHistory(){
