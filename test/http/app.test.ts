@@ -162,6 +162,19 @@ describe("errors and hygiene", () => {
     expect(g.headers.get("allow")).toBe("POST");
   });
 
+  test("a stalled SSE client is dropped once its queue is full, and its listener removed", async () => {
+    const { app, bus, src } = setup();
+    const listeners = bus.listenerCount();
+    const res = await app.request("/events/stream");
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    expect(app.sse.clients).toBe(1);
+    // nobody reads the body: the stream's queue fills up
+    for (let i = 0; i < 2000 && app.sse.clients > 0; i++) src.signal();
+    expect(app.sse.clients).toBe(0);
+    expect(bus.listenerCount()).toBe(listeners);
+    await res.body?.cancel().catch(() => {});
+  });
+
   test("HEAD works for probes and does not open an event stream", async () => {
     const { app, bus } = setup();
     const listeners = bus.listenerCount();

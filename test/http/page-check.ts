@@ -15,8 +15,10 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export interface PageCheckOptions {
   /** Expected text of #state (e.g. "connected"); default: any non-placeholder value. */
   expectState?: string;
-  /** Expected IPv4 address in #ipv4; default: any dotted quad. */
-  expectAddress?: string;
+  /** Expected IPv4 address in #ipv4; default: any dotted quad; null: no address expected (link down). */
+  expectAddress?: string | null;
+  /** Expected cause code shown in the cause banner (the hint must be shown too). */
+  expectCause?: string;
   /** Require the plots to gain points from the SSE stream (default true). */
   requireLiveUpdate?: boolean;
   /** Where to save a PNG screenshot; default: none. */
@@ -67,7 +69,9 @@ export async function checkStatusPage(url: string, opts: PageCheckOptions = {}):
     }
     const state = (await page.textContent(stateSel)) ?? "";
 
-    if (opts.expectAddress) {
+    if (opts.expectAddress === null) {
+      // link down: nothing to wait for
+    } else if (opts.expectAddress) {
       await page.waitForFunction((a) => document.querySelector("#ipv4")?.textContent === a, opts.expectAddress, { timeout });
     } else {
       await page.waitForFunction(() => /^\d+\.\d+\.\d+\.\d+$/.test(document.querySelector("#ipv4")?.textContent ?? ""), undefined, { timeout });
@@ -101,6 +105,14 @@ export async function checkStatusPage(url: string, opts: PageCheckOptions = {}):
       plotPointsAfterLive = await points();
     }
     const timelineSteps = await page.locator("#timeline li").count();
+    if (opts.expectCause) {
+      await page.waitForFunction(
+        (c) => document.querySelector("#cause")?.textContent === c && !(document.getElementById("causebox") as HTMLElement).hidden
+          && (document.querySelector("#hint")?.textContent ?? "").length > 10,
+        opts.expectCause,
+        { timeout },
+      );
+    }
     const cause = (await page.textContent("#cause")) ?? "";
     const liveIndicator = (await page.textContent("#live")) ?? "";
 

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EventBus, type EventBase } from "../../src/core/events.ts";
+import { cause } from "../../src/core/cause.ts";
 import { createHttpApp } from "../../src/http/app.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { FakeLinkSource, FAKE_IPV4 } from "./fake-source.ts";
@@ -52,6 +53,33 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))("status page in headless Chromium", 
       expect(statSync(shot).size).toBeGreaterThan(10_000);
     } finally {
       stopLive();
+      await server.stop();
+    }
+  }, 60_000);
+
+  test("a link that is down shows the cause and its hint in the banner", async () => {
+    const bus = new EventBus<EventBase>(2000);
+    const src = new FakeLinkSource(bus, () => Date.now());
+    src.backfill(3_600_000, 60_000);
+    src.bringUp(4000);
+    src.flap();
+    src.setState("waiting", cause("registration-denied"));
+    bus.emit({ type: "ppp.down", at: Date.now(), cause: cause("registration-denied") } as EventBase);
+    const app = createHttpApp({ events: bus, clock: { now: () => Date.now() }, version: "0.1.0", startedAt: Date.now(), token: null });
+    const server = startHttpServer(app, "127.0.0.1:0");
+    try {
+      const r = await checkStatusPage(server.url + "/", {
+        expectState: "waiting",
+        expectAddress: null,
+        expectCause: "registration-denied",
+        requireLiveUpdate: false,
+        screenshotPath: join(shotDir, "status-page-down.png"),
+        timeoutMs: 15_000,
+      });
+      expect(r.state).toBe("waiting");
+      expect(r.cause).toBe("registration-denied");
+      expect(r.address).toBe("—");
+    } finally {
       await server.stop();
     }
   }, 60_000);
