@@ -158,7 +158,7 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
   const stream = (c: Context) => {
     // HEAD must not open a stream (and leave a listener behind): answer with the headers only.
     if (c.req.method === "HEAD") return c.body(null, 200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store" });
-    const res = sse.open(c.req.raw.signal);
+    const res = sse.open(c.req.raw.signal, c.req.header("last-event-id"));
     return res ?? problem(c, 503, "too-many-clients", "too many live event streams open; close one and retry", { "retry-after": "10" });
   };
   app.get("/events/stream", stream);

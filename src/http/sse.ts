@@ -29,8 +29,13 @@ export class SseHub {
     return this.closers.size;
   }
 
-  /** A streaming response, or null when the client limit is reached. */
-  open(signal: AbortSignal | undefined): Response | null {
+  /**
+   * A streaming response, or null when the client limit is reached.
+   * `lastEventId` (the Last-Event-ID header a reconnecting EventSource sends)
+   * replays the events after it that the bus still holds, so a browser that
+   * lost its connection for a moment misses nothing.
+   */
+  open(signal: AbortSignal | undefined, lastEventId?: string | null): Response | null {
     if (this.closers.size >= this.opts.maxClients) return null;
     const maxQueued = this.opts.maxQueued ?? 1024;
     let close = () => {};
@@ -38,7 +43,6 @@ export class SseHub {
       {
         start: (controller) => {
           let closed = false;
-          let seq = this.bus.count();
           const send = (text: string): boolean => {
             if (closed) return false;
             if ((controller.desiredSize ?? 0) < -maxQueued) {
@@ -53,11 +57,10 @@ export class SseHub {
               return false;
             }
           };
-          const unsubscribe = this.bus.on((event) => {
-            seq++;
-            // No `event:` name: every event reaches EventSource.onmessage; `type` is in the data.
-            send(`id: ${seq}\ndata: ${safeJson(event)}\n\n`);
-          });
+          // The id is the event's ordinal on the bus (count() after it was emitted).
+          // No `event:` name: every event reaches EventSource.onmessage; `type` is in the data.
+          const frame = (id: number, event: EventBase) => `id: ${id}\ndata: ${safeJson(event)}\n\n`;
+          const unsubscribe = this.bus.on((event) => send(frame(this.bus.count(), event)));
           const keepAlive = setInterval(() => send(": keep-alive\n\n"), this.opts.keepAliveMs);
           close = () => {
             if (closed) return;
@@ -76,6 +79,14 @@ export class SseHub {
           signal?.addEventListener("abort", close);
           // retry: how long a browser's EventSource waits before reconnecting.
           send(`retry: 3000\n: cellkeep events\n\n`);
+          const last = lastEventId && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : null;
+          if (last !== null) {
+            const held = this.bus.recent();
+            const firstId = this.bus.count() - held.length + 1;
+            held.forEach((e, i) => {
+              if (firstId + i > last) send(frame(firstId + i, e));
+            });
+          }
         },
         cancel: () => close(),
       },

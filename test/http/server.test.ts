@@ -112,6 +112,22 @@ describe("SSE /events/stream", () => {
     await until(() => bus.listenerCount() === base && app.sse.clients === 0);
   });
 
+  test("Last-Event-ID replays the events the client missed, with ids continuing the bus order", async () => {
+    const { bus, src, server } = serve();
+    src.bringUp(); // ~22 events
+    const total = bus.count();
+    const ac = new AbortController();
+    cleanups.push(() => ac.abort());
+    const res = await fetch(server.url + "/events/stream", { headers: { "last-event-id": String(total - 3) }, signal: ac.signal });
+    const missed = bus.recent(3).map((e) => e.type);
+    src.signal(); // live, after the replay
+    const { events, raw } = await readSse(res, (ev) => ev.length >= 4);
+    expect(events.map((e) => e.type)).toEqual([...missed, "modem.signal"]);
+    expect(raw).toContain(`id: ${total}\n`);
+    expect(raw).toContain(`id: ${total + 1}\n`);
+    expect(raw).not.toContain(`id: ${total - 3}\n`);
+  });
+
   test("Accept: text/event-stream on /events also streams; the client limit answers 503", async () => {
     const { server, app } = serve("127.0.0.1:0", { maxSseClients: 1 });
     const ac = new AbortController();
