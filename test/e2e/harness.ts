@@ -12,7 +12,7 @@ import { loadConfigText, formatIssue } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { createLogger, MemorySink } from "../../src/core/log.ts";
 import type { EventBase, EventBus } from "../../src/core/events.ts";
-import type { ModemStateEvent, RecoveryActionEvent, HealthProbeEvent, PppUpEvent, LinkState } from "../../src/core/agent-events.ts";
+import type { AgentEvent, ModemStateEvent, RecoveryActionEvent, HealthProbeEvent, PppUpEvent, LinkState, ProbeKind } from "../../src/core/agent-events.ts";
 import type { SupervisorTiming } from "../../src/modem/supervisor.ts";
 import { startAgent, type Agent, type AgentOverrides } from "../../src/agent.ts";
 import { startSimulatorOnPty, type SimulatorHandle, type SimulatorOnPtyOptions } from "../../src/sim/simulate.ts";
@@ -162,7 +162,11 @@ export const is = {
     (rung?: RecoveryActionEvent["rung"]) =>
     (e: EventBase): e is RecoveryActionEvent =>
       e.type === "recovery.action" && (rung === undefined || (e as RecoveryActionEvent).rung === rung),
-  probeOk: (e: EventBase): e is HealthProbeEvent => e.type === "health.probe" && (e as HealthProbeEvent).ok,
+  /** A successful health probe (of this kind). */
+  probeOk:
+    (kind?: ProbeKind) =>
+    (e: EventBase): e is HealthProbeEvent =>
+      e.type === "health.probe" && (e as HealthProbeEvent).ok && (kind === undefined || (e as HealthProbeEvent).probe === kind),
   pppUp: (e: EventBase): e is PppUpEvent => e.type === "ppp.up",
 };
 
@@ -189,7 +193,8 @@ export interface Rig {
   sim: SimulatorHandle;
   simEvents: EventRecorder<SimEvent>;
   agent: Agent;
-  events: EventRecorder;
+  /** The agent's events. Typed as the cross-module union; finer module events are recorded too. */
+  events: EventRecorder<AgentEvent>;
   logs: MemorySink;
   /** Stop the agent (and the simulator and the directory, unless kept). Idempotent. */
   stop(opts?: { keepSim?: boolean; keepDir?: boolean }): Promise<void>;
@@ -233,7 +238,7 @@ export async function startRig(o: RigOptions): Promise<Rig> {
     if (!o.dir) rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const events = new EventRecorder(agent.events);
+  const events = new EventRecorder<AgentEvent>(agent.events as unknown as EventBus<AgentEvent>);
   let stopping: Promise<void> | null = null;
   const rig: Rig = {
     dir,
