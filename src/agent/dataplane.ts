@@ -15,6 +15,7 @@ import type { PppUpInfo } from "../modem/supervisor.ts";
 import { InLinkPinger, randomIdentifier } from "../net/icmp.ts";
 import { LinkInterface } from "../net/iface.ts";
 import { PacketPump } from "../net/pump.ts";
+import { pacedIpLink } from "../net/metered-pipe.ts";
 import { InLinkIcmpProber } from "../health/icmp-prober.ts";
 import type { PppCounters } from "../http/types.ts";
 
@@ -61,7 +62,8 @@ export class DataPlane {
     return this.info?.ipv4?.dns ?? [];
   }
 
-  async linkUp(link: PppLink, info: PppUpInfo): Promise<void> {
+  /** `port`: the serial pipe under the link; when it reports its write backlog the pump is paced by it. */
+  async linkUp(link: PppLink, info: PppUpInfo, port: unknown = null): Promise<void> {
     await this.linkDown(null);
     this.link = link;
     this.info = info;
@@ -70,7 +72,8 @@ export class DataPlane {
       try {
         const tun = await this.iface.open();
         await this.iface.up({ mtu: info.mru, local: info.ipv4.local, peer: info.ipv4.remote, dns: info.ipv4.dns, ipv6: info.ipv6 });
-        this.pump = new PacketPump({ tun, link, scheduler: this.deps.scheduler, filter: (v, p) => v === 4 && this.prober.offer(p) });
+        const paced = hasBacklog(port) ? pacedIpLink(link, port) : link;
+        this.pump = new PacketPump({ tun, link: paced, scheduler: this.deps.scheduler, filter: (v, p) => v === 4 && this.prober.offer(p) });
         this.pump.start();
       } catch (err) {
         this.deps.log.error(`interface setup failed: ${(err as Error).message}`);
@@ -116,6 +119,10 @@ export class DataPlane {
   pumpCounters() {
     return this.pump?.counters ?? null;
   }
+}
+
+function hasBacklog(p: unknown): p is { backlogBytes(): number; onDrain?(fn: () => void): () => void } {
+  return typeof p === "object" && p !== null && typeof (p as { backlogBytes?: unknown }).backlogBytes === "function";
 }
 
 function addCounters(a: PppLinkCounters | null, b: PppLinkCounters): PppLinkCounters {

@@ -140,6 +140,23 @@ export class SerialPipe extends PipeBase {
     await this.requirePort().flush();
   }
   /** Resolve when everything written so far has left the kernel's queue. */
+  /**
+   * Bytes accepted by write() but not yet handed to the tty. The packet pump
+   * stops reading TUN while this is high, so a slow serial line never makes
+   * cellkeep buffer without bound (PacedIpLink in src/net/pump.ts).
+   */
+  backlogBytes(): number {
+    return this.closed ? 0 : this.stream.writableLength;
+  }
+
+  /** Called when the write backlog has emptied (the stream's 'drain'). */
+  onDrain(fn: () => void): () => void {
+    this.stream.on("drain", fn);
+    return () => {
+      this.stream.off("drain", fn);
+    };
+  }
+
   async drain(): Promise<void> {
     // SerialPortStream.drain() on a closed port would wait for 'open' forever.
     this.requirePort();

@@ -45,6 +45,25 @@ function closeReason(pipe: BytePipe): () => unknown {
   return () => reason;
 }
 
+describe("SerialPipe write backlog (paces the packet pump)", () => {
+  test("bytes the tty has not taken yet show as backlog; drain fires once the other side reads", async () => {
+    const pair = pty();
+    const port = await serial(pair.slavePath);
+    expect(port.backlogBytes()).toBe(0);
+    let drained = 0;
+    port.onDrain(() => drained++);
+    const data = patternBytes(512 * 1024);
+    port.write(data);
+    // Nobody reads the master yet: the kernel's pty buffer is a few KiB, so most of it waits in the stream.
+    await waitFor(() => port.backlogBytes() > 0, "backlog while the modem side is not reading");
+    expect(port.backlogBytes()).toBeLessThanOrEqual(data.length);
+    const atModem = collect(ptyMasterPipe(pair));
+    await waitFor(() => atModem.length() === data.length, "all bytes at the modem");
+    await waitFor(() => drained > 0 && port.backlogBytes() === 0, "drain and an empty backlog");
+    expect(Buffer.compare(Buffer.from(atModem.bytes()), Buffer.from(data))).toBe(0);
+  });
+});
+
 describe("SerialPipe over a real pty", () => {
   test("bytes flow in both directions", async () => {
     const pair = pty();
