@@ -33,26 +33,33 @@
 import { mkdtempSync, readdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ManualScheduler } from "../../src/core/clock.ts";
+import { ManualScheduler, RealScheduler, type Scheduler } from "../../src/core/clock.ts";
 import { createLogger, type LogSink } from "../../src/core/log.ts";
 import type { EventBase } from "../../src/core/events.ts";
 import type { ModemStateEvent, RecoveryActionEvent } from "../../src/core/agent-events.ts";
 import { loadConfigText, formatIssue } from "../../src/config/load.ts";
 import { startAgent } from "../../src/agent.ts";
 import { nullNotifier } from "../../src/systemd/notify.ts";
+import { RIG_TIMING } from "../agent/rig.ts";
 import { createInProcessModem } from "../../src/sim/in-process.ts";
 import type { SimEvent } from "../../src/sim/events.ts";
 
-const CYCLES = Number(process.argv[2] ?? 1000);
-/** Modem seconds a call stays up before its fault (longer than stable_after, so the ladder resets between cycles). */
-const HOLD_MS = 60_000;
+const argv = process.argv.slice(2);
+/** --real: real timers (RealScheduler), time-scaled modem and agent; see the header. */
+const REAL = argv.includes("--real");
+const CYCLES = Number(argv.find((a) => /^\d+$/.test(a)) ?? 1000);
+/** How long a call stays up before its fault (longer than stable_after, so the ladder resets between cycles). */
+const HOLD_MS = REAL ? 400 : 60_000;
 /** A hung module reboots by itself after this long (the sim's hang recover=S). */
 const HANG_RECOVER_MS = 120_000;
-/** Virtual time from the fault to "connected" again before the cycle counts as failed. */
-const CYCLE_LIMIT_MS = 30 * 60_000;
+/** Time from the fault to "connected" again before the cycle counts as failed. */
+const CYCLE_LIMIT_MS = REAL ? 20_000 : 30 * 60_000;
 
 type FaultKind = "drop-after" | "dead-peer" | "hang";
-const KINDS: readonly FaultKind[] = ["drop-after", "dead-peer", "hang"];
+// Real time has no hang cycles: the supervisor declares a module hung after the
+// vendor's 60 s without an answer (a profile constant, not a timing knob), so
+// one hang cycle would take over a minute of wall time.
+const KINDS: readonly FaultKind[] = REAL ? ["drop-after", "dead-peer"] : ["drop-after", "dead-peer", "hang"];
 
 /** xorshift32: a reproducible mix of fault kinds. */
 function rng(seed: number): () => number {
@@ -87,21 +94,21 @@ username = "soak"
 password = "soak-secret"
 
 [ppp]
-echo_interval = "5s"
-echo_failures = 3
+echo_interval = ${REAL ? '"1s"' : '"5s"'}
+echo_failures = ${REAL ? 2 : 3}
 
 [link]
 mode = "none"
 
 [health]
-every = "10s"
+every = ${REAL ? '"1s"' : '"10s"'}
 targets = ["8.8.8.8"]
-timeout = "2s"
-failures = 3
+timeout = ${REAL ? '"300ms"' : '"2s"'}
+failures = ${REAL ? 2 : 3}
 
 [recovery]
 state_file = ${JSON.stringify(join(dir, "recovery.json"))}
-stable_after = "30s"
+stable_after = ${REAL ? '"300ms"' : '"30s"'}
 
 [log]
 level = "info"
@@ -123,14 +130,16 @@ class TailSink implements LogSink {
   }
 }
 
-const sched = new ManualScheduler(Date.now());
+const manual = REAL ? null : new ManualScheduler(Date.now());
+const real = REAL ? new RealScheduler() : null;
+const sched: Scheduler & { pendingCount(): number } = manual ?? real!;
 const sink = new TailSink();
 const log = createLogger({ level: "info", format: "text", sink, clock: () => sched.now() });
 
 const im = createInProcessModem({
   scheduler: sched,
   scenarios: ["healthy"],
-  timeScale: 1,
+  timeScale: REAL ? 0.02 : 1,
   behaviour: { auth: { username: "soak", password: "soak-secret" } },
 });
 const behaviour = im.modem.behaviour;
@@ -195,16 +204,24 @@ async function settle(): Promise<void> {
 /** Jump from deadline to deadline until `done()` or `limitMs` of virtual time passed. */
 async function runUntil(done: () => boolean, limitMs: number): Promise<boolean> {
   const end = sched.now() + limitMs;
+  if (!manual) {
+    // Real time: look often; the agent's own timers do the work.
+    while (!done()) {
+      if (sched.now() >= end) return false;
+      await Bun.sleep(2);
+    }
+    return true;
+  }
   for (;;) {
     await settle();
     if (done()) return true;
-    const next = sched.nextDeadline();
+    const next = manual.nextDeadline();
     if (next === null || next > end) {
-      sched.advanceTo(end);
+      manual.advanceTo(end);
       await settle();
       return done();
     }
-    sched.advanceTo(next);
+    manual.advanceTo(next);
   }
 }
 
@@ -224,6 +241,7 @@ const agent = await startAgent(loaded.config, {
   noHttp: true,
   openPort: async () => im.reopen(),
   notifier: nullNotifier,
+  ...(REAL ? { timing: RIG_TIMING } : {}),
 });
 
 const rungs = new Map<string, number>();
@@ -270,7 +288,7 @@ if (!firstUp) {
 }
 Bun.gc(true);
 const start = { rss: rssMiB(), heap: heapMiB(), fds: openFds(), timers: sched.pendingCount(), virtual: sched.now() };
-console.log(`soak: ${CYCLES} cycles (${KINDS.map((k) => `${k} ${plan.filter((p) => p === k).length}`).join(", ")}), hold ${HOLD_MS / 1000} s, virtual time`);
+console.log(`soak: ${CYCLES} cycles (${KINDS.map((k) => `${k} ${plan.filter((p) => p === k).length}`).join(", ")}), hold ${HOLD_MS / 1000} s, ${REAL ? "real time (modem time scale 0.02)" : "virtual time"}`);
 console.log(`start: RSS ${start.rss.toFixed(1)} MiB, heap ${start.heap.toFixed(1)} MiB, open fds ${start.fds}, pending timers ${start.timers} (connected)`);
 
 /**
@@ -301,7 +319,7 @@ for (let cycle = 0; cycle < CYCLES; cycle++) {
   // The agent must notice the link down (leave "connected") and come back to "connected".
   const back = await runUntil(() => disconnects > downBefore && connects > upBefore && agent.state() === "connected", CYCLE_LIMIT_MS);
   if (!back) {
-    failures.push({ cycle, kind, why: `not connected ${CYCLE_LIMIT_MS / 60_000} min after the fault`, state: agent.state() });
+    failures.push({ cycle, kind, why: `not connected ${CYCLE_LIMIT_MS / 1000} s after the fault`, state: agent.state() });
     if (failures.length <= 3) console.error(`cycle ${cycle} (${kind}) failed in state ${agent.state()}; last log lines:\n${sink.lines.slice(-25).join("\n")}`);
     continue;
   }
@@ -320,7 +338,7 @@ for (let cycle = 0; cycle < CYCLES; cycle++) {
 }
 
 // Let the last connection settle (the ladder's stable timer, a probe round) like at the start.
-await runUntil(() => false, 20_000);
+await runUntil(() => false, REAL ? 2_000 : 20_000);
 Bun.gc(true);
 const end = { rss: rssMiB(), heap: heapMiB(), fds: openFds(), timers: sched.pendingCount(), virtual: sched.now() };
 const wallS = (performance.now() - wallStart) / 1000;
@@ -335,13 +353,13 @@ console.log(`end:   RSS ${end.rss.toFixed(1)} MiB, heap ${end.heap.toFixed(1)} M
 console.log(`cycles ${CYCLES}, failures ${failures.length}, faults fired ${faultCount}, hangs armed ${hangs.armed} / hung ${hangs.hung}`);
 console.log(`RSS growth ${(end.rss - start.rss).toFixed(2)} MiB (goal < 5 MB), heap growth ${(end.heap - start.heap).toFixed(2)} MiB, fd growth ${end.fds - start.fds}, timer growth ${end.timers - start.timers}`);
 if (warm) console.log(`growth since warm: RSS ${(end.rss - warm.rss).toFixed(2)} MiB, heap ${(end.heap - warm.heap).toFixed(2)} MiB, fds ${end.fds - warm.fds}, timers ${end.timers - warm.timers}`);
-console.log(`fault → connected again (virtual time): ${KINDS.map((k) => `${k} ${median(recoverMs[k])}`).join("; ")}`);
+console.log(`fault → connected again (${REAL ? "real" : "virtual"} time): ${KINDS.map((k) => `${k} ${median(recoverMs[k])}`).join("; ")}`);
 console.log(`recovery actions: ${[...rungs].map(([r, n]) => `${r} ${n}`).join(", ") || "none"}; modem calls ${im.modem.core.counters.calls}, boots ${im.modem.core.counters.boots}; log lines ${sink.count}`);
-console.log(`virtual time ${((end.virtual - start.virtual) / 3_600_000).toFixed(1)} h in ${wallS.toFixed(1)} s wall (${((wallS * 1000) / CYCLES).toFixed(1)} ms per cycle)`);
+console.log(`${REAL ? "real" : "virtual"} time ${((end.virtual - start.virtual) / 3_600_000).toFixed(1)} h in ${wallS.toFixed(1)} s wall (${((wallS * 1000) / CYCLES).toFixed(1)} ms per cycle)`);
 for (const f of failures.slice(0, 10)) console.log(`  failed cycle ${f.cycle} (${f.kind}): ${f.why}, state ${f.state}`);
 
 const stopping = agent.stop("soak done");
-await runUntil(() => false, 10_000);
+await runUntil(() => false, REAL ? 2_000 : 10_000);
 await stopping;
 await im.stop();
 console.log(`after stop: pending timers ${sched.pendingCount()}, open fds ${openFds()}`);
