@@ -279,3 +279,129 @@ export async function stopAllRigs(): Promise<void> {
 export function simCommands(r: Rig): string[] {
   return r.simEvents.of("sim.command").map((e) => e.line);
 }
+
+// ───────────────────────────── child processes (demo, run, simulate) ─────────────────────────────
+
+/** The repository root and the CLI entry point the built binary is compiled from. */
+export const REPO = join(import.meta.dir, "..", "..");
+export const MAIN = join(REPO, "src", "main.ts");
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for child processes that need a fixed --listen). */
+export function freePort(): number {
+  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+  const port = s.port;
+  void s.stop(true);
+  if (port === undefined) throw new Error("no free port");
+  return port;
+}
+
+/** A cellkeep child process with its stdout/stderr collected as text. */
+export class Child {
+  readonly proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  stdout = "";
+  stderr = "";
+  private waiters = new Set<() => void>();
+  readonly exited: Promise<number>;
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.proc = Bun.spawn([process.execPath, MAIN, ...args], {
+      cwd: REPO,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, NOTIFY_SOCKET: "", WATCHDOG_USEC: "", ...env },
+    });
+    const pump = async (stream: ReadableStream<Uint8Array>, into: "stdout" | "stderr") => {
+      const dec = new TextDecoder();
+      const reader = stream.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        this[into] += dec.decode(value, { stream: true });
+        for (const w of [...this.waiters]) w();
+      }
+    };
+    const drained = Promise.all([pump(this.proc.stdout, "stdout"), pump(this.proc.stderr, "stderr")]);
+    this.exited = this.proc.exited.then(async (code) => {
+      await drained.catch(() => {});
+      for (const w of [...this.waiters]) w();
+      return code;
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  /** Resolves once stdout+stderr match; rejects with the output after `timeoutMs` or if the process exits first. */
+  waitForOutput(re: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+      };
+      const check = () => {
+        const m = (this.stdout + this.stderr).match(re);
+        if (m) {
+          done();
+          resolve(m);
+        } else if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
+          done();
+          reject(new Error(`process exited (${this.proc.exitCode ?? this.proc.signalCode}) before ${re}:\n${this.stderr.slice(-4000)}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no ${re} within ${timeoutMs} ms; output:\n${this.stdout.slice(-2000)}\n${this.stderr.slice(-4000)}`));
+      }, timeoutMs);
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(sig);
+  }
+
+  /** finally: make sure it is gone (SIGKILL after a grace period). */
+  async kill(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    this.proc.kill("SIGTERM");
+    const t = setTimeout(() => this.proc.kill("SIGKILL"), 3_000);
+    await this.exited;
+    clearTimeout(t);
+  }
+}
+
+/** Is a process with this pid still there? */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** GET /status until `pred` holds (the server may not be listening yet). */
+export async function pollStatus(
+  url: string,
+  pred: (s: { state?: string; cause?: { code?: string } | null } & Record<string, unknown>) => boolean,
+  timeoutMs: number,
+): Promise<Record<string, unknown>> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown = null;
+  for (;;) {
+    try {
+      const res = await fetch(`${url}/status`, { signal: AbortSignal.timeout(1_000) });
+      if (res.ok) {
+        last = await res.json();
+        if (pred(last as Record<string, unknown>)) return last as Record<string, unknown>;
+      }
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) throw new Error(`status never matched within ${timeoutMs} ms; last: ${JSON.stringify(last)?.slice(0, 500)}`);
+    await Bun.sleep(100); // polling an HTTP endpoint of another process: no event stream to wait on
+  }
+}
