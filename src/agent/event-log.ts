@@ -64,9 +64,6 @@ export function describeEvent(event: EventBase): LogLine | null {
       return { level: "info", component: "ppp", text: `link up: ${[v4, v6].filter(Boolean).join("; ")} (mru ${e.mru})` };
     }
     case "ppp.down":
-      // The session reports its own end with a `reason` (debug detail); the supervisor's
-      // agent-level ppp.down carries the cause a person needs.
-      if ("reason" in e) return { level: "debug", component: "ppp", text: `session ended: ${String((e as { reason: unknown }).reason)}` };
       return { level: "warn", component: "ppp", text: `link down${e.cause ? `: ${e.cause.code} (${e.cause.hint})` : ""}` };
     case "health.probe":
       return e.ok

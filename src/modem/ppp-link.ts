@@ -58,7 +58,7 @@ export function pppLinkFactory(opts: PppLinkFactoryOptions): CreatePppLink<PppLi
           });
           break;
         }
-        case "ppp.down":
+        case "ppp.dead":
           // PppLink reports a closed pipe as carrier-lost; the pipe's own cause (port-vanished) is more precise.
           end(e.cause?.code === "carrier-lost" && lineCause ? lineCause : (e.cause ?? null));
           break;

@@ -96,9 +96,14 @@ export interface PppTerminateEvent extends EventBase {
   message: string;
 }
 
-/** The link failed or ended; `cause` names why (absent after an administrative close). */
-export interface PppDownEvent extends EventBase {
-  type: "ppp.down";
+/**
+ * The session reached phase Dead (RFC 1661 §3.2): the link failed or ended;
+ * `cause` names why (absent after an administrative close). Named "dead", not
+ * "down", so it never mixes with the agent-level "ppp.down" the supervisor
+ * reports once per call (src/core/agent-events.ts).
+ */
+export interface PppDeadEvent extends EventBase {
+  type: "ppp.dead";
   cause?: Cause;
   reason: string;
 }
@@ -129,5 +134,5 @@ export type PppEvent =
   | PppNcpDownEvent
   | PppOpenEvent
   | PppTerminateEvent
-  | PppDownEvent
+  | PppDeadEvent
   | PppNoticeEvent;

@@ -482,7 +482,7 @@ export class PppSession {
     const c = this.pendingCause;
     if (c) this.lastCause = c;
     const reason = c ? c.detail ?? c.hint : this.adminClose ?? "link closed";
-    this.emit(c ? { type: "ppp.down", at: this.now, cause: c, reason } : { type: "ppp.down", at: this.now, reason });
+    this.emit(c ? { type: "ppp.dead", at: this.now, cause: c, reason } : { type: "ppp.dead", at: this.now, reason });
   }
 
   private stopNetwork(): void {

@@ -31,7 +31,7 @@ async function overPty(auth: AuthKind, password?: string): Promise<{ client: Lin
   });
   server.link.start();
   client.link.start();
-  await waitFor(() => hasEvent(client.events, "ppp.open") || hasEvent(client.events, "ppp.down"), 8000, "client ppp.open");
+  await waitFor(() => hasEvent(client.events, "ppp.open") || hasEvent(client.events, "ppp.dead"), 8000, "client ppp.open");
   return { client, server, pair };
 }
 
@@ -60,7 +60,7 @@ describe("client against server role over a real pty", () => {
 
   test("chap with a wrong password: auth-rejected on the client, failure on the server", async () => {
     const { client, server } = await overPty("chap", "not-the-password");
-    const down = client.events.find((e) => e.type === "ppp.down");
+    const down = client.events.find((e) => e.type === "ppp.dead");
     expect(down && "cause" in down ? down.cause?.code : undefined).toBe("auth-rejected");
     const authEv = server.events.find((e) => e.type === "ppp.auth");
     expect(authEv && "result" in authEv ? authEv.result : undefined).toBe("failure");

@@ -61,7 +61,7 @@ describe("PppLink in-process: client against our own server role", () => {
 
   test("pap with a wrong password ends in auth-rejected", async () => {
     const { client, server } = await bringUp("pap", "wrong-password");
-    const down = client.events.find((e) => e.type === "ppp.down");
+    const down = client.events.find((e) => e.type === "ppp.dead");
     expect(down && "cause" in down ? down.cause?.code : undefined).toBe("auth-rejected");
     expect(JSON.stringify(client.events)).not.toContain("wrong-password");
     client.link.stop();
@@ -73,7 +73,7 @@ describe("PppLink in-process: client against our own server role", () => {
     b.write(new TextEncoder().encode("\r\nNO CARRIER\r\n"));
     await settle();
     expect(hasEvent(client.events, "ppp.link.no-carrier")).toBe(true);
-    const down = client.events.find((e) => e.type === "ppp.down");
+    const down = client.events.find((e) => e.type === "ppp.dead");
     expect(down && "cause" in down ? down.cause?.code : undefined).toBe("carrier-lost");
     expect(client.link.status().phase).toBe("dead");
     expect(client.link.counters().decoder.noCarrier).toBe(1);
@@ -126,7 +126,7 @@ describe("PppLink in-process: client against our own server role", () => {
     const client = makeLink(a, clientOptions("none"), sched);
     client.link.start();
     for (let i = 0; i < 20; i++) sched.advance(3000);
-    const down = client.events.find((e) => e.type === "ppp.down");
+    const down = client.events.find((e) => e.type === "ppp.dead");
     expect(down && "cause" in down ? down.cause?.code : undefined).toBe("lcp-timeout");
     // 10 Configure-Requests (Max-Configure default) went out
     expect(client.link.counters().framesOut).toBe(10);
@@ -185,7 +185,7 @@ describe("PppLink in-process: client against our own server role", () => {
       sched.advance(1000);
       await settle(5);
     }
-    const down = client.events.find((e) => e.type === "ppp.down");
+    const down = client.events.find((e) => e.type === "ppp.dead");
     expect(down && "cause" in down ? down.cause?.code : undefined).toBe("peer-dead");
     client.link.stop();
     expect(sched.pendingCount()).toBe(0);

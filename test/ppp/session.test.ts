@@ -34,7 +34,7 @@ function server(over: Partial<PppSessionOptions> = {}): PppSessionOptions {
 }
 
 const phases = (p: Pair, side: "a" | "b" = "a") => ofType(side === "a" ? p.eventsA : p.eventsB, "ppp.phase").map((e) => e.to);
-const downCause = (p: Pair, side: "a" | "b" = "a") => ofType(side === "a" ? p.eventsA : p.eventsB, "ppp.down").at(-1)?.cause?.code;
+const downCause = (p: Pair, side: "a" | "b" = "a") => ofType(side === "a" ? p.eventsA : p.eventsB, "ppp.dead").at(-1)?.cause?.code;
 
 describe("client against server, in memory", () => {
   test("CHAP, IPV4V6: reaches Open with addresses, DNS and link-local IPv6", () => {
@@ -252,7 +252,7 @@ describe("failures and their causes", () => {
     }
     expect(frames.length).toBe(10);
     expect(now - T0).toBe(30_000);
-    const down = ofType(events, "ppp.down")[0]!;
+    const down = ofType(events, "ppp.dead")[0]!;
     expect(down.cause?.code).toBe("lcp-timeout");
     expect(down.cause?.hint).toContain("LCP");
     expect(s.status().phase).toBe("dead");
@@ -272,7 +272,7 @@ describe("failures and their causes", () => {
     expect(ofType(p.eventsA, "ppp.terminate")[0]).toMatchObject({ by: "peer", message: "PDP context not activated" });
     expect(phases(p)).toEqual(["establish", "authenticate", "network", "terminate", "dead"]);
     // The closing side ended administratively: no failure cause.
-    expect(ofType(p.eventsB, "ppp.down")[0]!.cause).toBeUndefined();
+    expect(ofType(p.eventsB, "ppp.dead")[0]!.cause).toBeUndefined();
   });
 
   test("peer terminates an open link: terminated-by-peer", () => {
@@ -299,10 +299,10 @@ describe("failures and their causes", () => {
     p.advance(39_999);
     expect(p.a.status().phase).toBe("open");
     p.advance(1);
-    expect(ofType(p.eventsA, "ppp.down")).toEqual([]);
+    expect(ofType(p.eventsA, "ppp.dead")).toEqual([]);
     expect(p.a.status().phase).toBe("terminate");
     p.advance(10_000);
-    const down = ofType(p.eventsA, "ppp.down")[0]!;
+    const down = ofType(p.eventsA, "ppp.dead")[0]!;
     expect(down.cause?.code).toBe("peer-dead");
     expect(down.cause?.detail).toContain("3 LCP Echo-Requests");
     expect(p.now - silentAt).toBe(50_000);
@@ -347,7 +347,7 @@ describe("failures and their causes", () => {
     p.a.lowerDown(p.now);
     const d = p.a.drain();
     expect(d.frames).toEqual([]);
-    expect(ofType(d.events, "ppp.down")[0]!.cause?.code).toBe("carrier-lost");
+    expect(ofType(d.events, "ppp.dead")[0]!.cause?.code).toBe("carrier-lost");
     expect(p.a.status().phase).toBe("dead");
     expect(p.a.nextDeadline()).toBeNull();
   });
@@ -361,8 +361,8 @@ describe("failures and their causes", () => {
     const tr = p.wire.filter((w) => w.from === "a" && w.frame.protocol === PROTO.LCP && w.frame.info[0] === CODE.TERM_REQ);
     expect(new TextDecoder().decode(parsePacket(tr[0]!.frame.info)!.data)).toBe("cellkeep stopping");
     expect(p.a.status().phase).toBe("dead");
-    expect(ofType(p.eventsA, "ppp.down")[0]).toMatchObject({ reason: "cellkeep stopping" });
-    expect(ofType(p.eventsA, "ppp.down")[0]!.cause).toBeUndefined();
+    expect(ofType(p.eventsA, "ppp.dead")[0]).toMatchObject({ reason: "cellkeep stopping" });
+    expect(ofType(p.eventsA, "ppp.dead")[0]!.cause).toBeUndefined();
     expect(downCause(p, "b")).toBe("terminated-by-peer");
     expect(p.a.nextDeadline()).toBeNull();
   });
@@ -384,7 +384,7 @@ describe("failures and their causes", () => {
       }
       for (const f of d.frames) s.input(f, now);
     }
-    expect(ofType(events, "ppp.down")[0]?.cause?.code).toBe("loopback");
+    expect(ofType(events, "ppp.dead")[0]?.cause?.code).toBe("loopback");
   });
 
   test("server demands auth, client has none configured: auth-rejected on the server", () => {

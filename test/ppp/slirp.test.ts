@@ -42,7 +42,7 @@ describe.skipIf(!slirpAvailable())("slirp interop over a pty (client role)", () 
   test("no auth: LCP, IPCP with 10.0.2.15 and DNS; ICMP, UDP and TCP round trips through slirp", async () => {
     const { peer, lut, pcap } = await connect();
     try {
-      await waitFor(() => hasEvent(lut.events, "ppp.open") || hasEvent(lut.events, "ppp.down"), 8000, "ppp.open");
+      await waitFor(() => hasEvent(lut.events, "ppp.open") || hasEvent(lut.events, "ppp.dead"), 8000, "ppp.open");
     } catch (e) {
       throw new Error(`${e}\n${diag(peer, lut)}`);
     }
@@ -104,7 +104,7 @@ describe.skipIf(!slirpAvailable())("slirp interop over a pty (client role)", () 
       const creds = { method, user: "tsuser", password: "ts-pass-123" };
       const { peer, lut, pcap } = await connect(creds);
       try {
-        await waitFor(() => hasEvent(lut.events, "ppp.open") || hasEvent(lut.events, "ppp.down"), 8000, "ppp.open");
+        await waitFor(() => hasEvent(lut.events, "ppp.open") || hasEvent(lut.events, "ppp.dead"), 8000, "ppp.open");
       } catch (e) {
         throw new Error(`${e}\n${diag(peer, lut)}`);
       }
@@ -120,11 +120,11 @@ describe.skipIf(!slirpAvailable())("slirp interop over a pty (client role)", () 
     const creds = { method: "pap" as const, user: "tsuser", password: "right-pass" };
     const { peer, lut } = await connect(creds, "wrong-pass");
     try {
-      await waitFor(() => hasEvent(lut.events, "ppp.down"), 8000, "ppp.down");
+      await waitFor(() => hasEvent(lut.events, "ppp.dead"), 8000, "ppp.dead");
     } catch (e) {
       throw new Error(`${e}\n${diag(peer, lut)}`);
     }
-    const down = lut.events.find((e) => e.type === "ppp.down");
+    const down = lut.events.find((e) => e.type === "ppp.dead");
     expect(down && "cause" in down ? down.cause?.code : undefined).toBe("auth-rejected");
     expect(lut.link.status().auth?.result).toBe("failure");
   });

@@ -203,7 +203,7 @@ describe("data call over the PPP server role", () => {
     await t.advance(100);
     expect(has(c, "ppp.ipcp.up")).toBe(true);
     await t.advance(10_000);
-    const down = c.events.find((e) => e.type === "ppp.down") as { cause?: { code: string } } | undefined;
+    const down = c.events.find((e) => e.type === "ppp.dead") as { cause?: { code: string } } | undefined;
     expect(down?.cause?.code).toBe("peer-dead");
     expect(t.sim.modem.core.modeState).toBe("data");
     expect(has(c, "ppp.link.no-carrier")).toBe(false);
@@ -214,7 +214,7 @@ describe("data call over the PPP server role", () => {
     await dial(t);
     const c = startClient(t, undefined, { echo: { intervalMs: 1000, failures: 3 } });
     await t.advance(10_000);
-    expect(c.events.some((e) => e.type === "ppp.down")).toBe(false);
+    expect(c.events.some((e) => e.type === "ppp.dead")).toBe(false);
     expect(c.link.status().counters.echoRepliesReceived).toBeGreaterThan(5);
   });
 });
