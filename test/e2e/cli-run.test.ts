@@ -7,7 +7,7 @@
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Child, configToml, freePort, pollStatus, processExists, tempDir } from "./harness.ts";
+import { Child, configToml, freePort, pollStatus, processExists, stopAllRigs, tempDir } from "./harness.ts";
 
 setDefaultTimeout(40_000);
 
@@ -16,6 +16,7 @@ let dirs: string[] = [];
 afterEach(async () => {
   for (const c of children.reverse()) await c.kill();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await stopAllRigs();
   children = [];
   dirs = [];
 });

@@ -5,7 +5,7 @@
  * runs at a small time scale and the agent gets small timings, so a scenario
  * takes a few seconds. Tests wait on the typed event stream, never on sleeps.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, watch } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfigText, formatIssue } from "../../src/config/load.ts";
@@ -36,8 +36,13 @@ export const FAST_TIMING: Partial<SupervisorTiming> = {
   signalPollMs: 0,
 };
 
+const dirs = new Set<string>();
+
+/** A fresh directory under the system temp dir; stopAllRigs() removes it even if the test timed out. */
 export function tempDir(prefix = "cellkeep-e2e-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.add(d);
+  return d;
 }
 
 export interface ConfigParts {
@@ -271,8 +276,38 @@ export async function startRig(o: RigOptions): Promise<Rig> {
 }
 
 /** afterEach: stop whatever a failed test left running. */
+const closers = new Set<() => void>();
+
+/**
+ * recovery.power_cycle for a simulator in this process: the config's command
+ * is a shell `touch FLAG`; when the flag appears the test removes it and
+ * power-cycles the sim, as a GPIO relay would. Returns the count so far.
+ */
+export function powerCycleOnFlag(r: { dir: string; sim: SimulatorHandle }, flag: string): { count: () => number; close: () => void } {
+  let n = 0;
+  const w = watch(r.dir, () => {
+    if (!existsSync(flag)) return;
+    try {
+      rmSync(flag);
+    } catch {
+      return; // an earlier callback of the same change took it
+    }
+    n++;
+    r.sim.powerCycle();
+  });
+  const close = () => {
+    closers.delete(close);
+    w.close();
+  };
+  closers.add(close);
+  return { count: () => n, close };
+}
+
 export async function stopAllRigs(): Promise<void> {
+  for (const c of [...closers]) c();
   for (const r of [...live]) await r.stop().catch(() => {});
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  dirs.clear();
 }
 
 /** Sim commands the modem received (AT lines), in order. */

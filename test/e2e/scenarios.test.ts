@@ -6,33 +6,17 @@
  * agent gets matching short timings (harness FAST_TIMING).
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, rmSync, watch } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { SimEvent } from "../../src/sim/events.ts";
 import { RESET_RUNGS } from "../../src/health/ladder.ts";
-import { is, simCommands, startRig, stopAllRigs, tempDir, type Rig } from "./harness.ts";
+import { is, powerCycleOnFlag, simCommands, startRig, stopAllRigs, tempDir, type Rig } from "./harness.ts";
 
 afterEach(stopAllRigs);
 setDefaultTimeout(30_000);
 
 /** Event timeouts are generous upper bounds for a loaded CI machine, not speed checks. */
 const T = 15_000;
-
-/** recovery.power_cycle as a shell command that drops a flag file; the test answers by power-cycling the sim. */
-function powerCycleOnFlag(r: { dir: string; sim: Rig["sim"] }, flag: string): { count: () => number; close: () => void } {
-  let n = 0;
-  const w = watch(r.dir, () => {
-    if (!existsSync(flag)) return;
-    try {
-      rmSync(flag);
-    } catch {
-      return; // another watch callback took it
-    }
-    n++;
-    r.sim.powerCycle();
-  });
-  return { count: () => n, close: () => w.close() };
-}
 
 function statesWithCause(r: Rig): string[] {
   return r.events.of("modem.state").flatMap((e) => (e.cause ? [e.cause.code] : []));
