@@ -5,8 +5,8 @@
  * The simulator runs at time scale 0.02 (a 2 s registration takes 40 ms); the
  * agent gets matching short timings (harness FAST_TIMING).
  */
-import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readdirSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { SimEvent } from "../../src/sim/events.ts";
 import { RESET_RUNGS } from "../../src/health/ladder.ts";
@@ -14,6 +14,21 @@ import { is, powerCycleOnFlag, simCommands, startRig, stopAllRigs, tempDir, type
 
 afterEach(stopAllRigs);
 setDefaultTimeout(30_000);
+
+/** What this process has open: pty masters, serial (pty slave) fds, sockets... */
+function openFds(): string[] {
+  return readdirSync("/proc/self/fd").flatMap((f) => {
+    try {
+      return [readlinkSync(`/proc/self/fd/${f}`)];
+    } catch {
+      return []; // the fd of readdir itself, closed by now
+    }
+  });
+}
+let fdsAtStart: string[] = [];
+beforeAll(() => {
+  fdsAtStart = openFds();
+});
 
 /** Event timeouts are generous upper bounds for a loaded CI machine, not speed checks. */
 const T = 15_000;
@@ -24,7 +39,7 @@ function statesWithCause(r: Rig): string[] {
 
 describe("virtual modem scenarios against the whole agent over a pty", () => {
   test("healthy: connected with an IPCP address, an ICMP probe through the link succeeds", async () => {
-    const r = await startRig({ scenarios: ["healthy"] });
+    const r = await startRig({ scenarios: ["healthy"], overrides: { noHttp: false, httpListen: "127.0.0.1:0" } });
     try {
       const up = await r.events.waitFor(is.pppUp, T);
       expect(up.ipv4?.local).toMatch(/^10\.64\.0\.\d+$/);
@@ -34,6 +49,13 @@ describe("virtual modem scenarios against the whole agent over a pty", () => {
       expect(r.agent.state()).toBe("connected");
       expect(r.events.of("recovery.action")).toEqual([]);
       expect(statesWithCause(r)).toEqual([]);
+      // The same facts on the HTTP status endpoint, with the password nowhere.
+      const res = await fetch(`${r.agent.httpUrl}/status`);
+      const text = await res.text();
+      const status = JSON.parse(text) as { state: string; ppp: { ipv4: { local: string } | null } };
+      expect(status.state).toBe("connected");
+      expect(status.ppp.ipv4?.local).toBe(up.ipv4!.local);
+      expect(text).not.toContain("e2e-secret");
     } finally {
       await r.stop();
     }
@@ -279,4 +301,10 @@ describe("virtual modem scenarios against the whole agent over a pty", () => {
       await r.stop();
     }
   });
+});
+
+test("after all scenarios: no pty, serial port or socket is left open", async () => {
+  await stopAllRigs();
+  const leaked = openFds().filter((l) => !fdsAtStart.includes(l) && !l.startsWith("anon_inode:"));
+  expect(leaked).toEqual([]);
 });
