@@ -108,13 +108,21 @@ export class Ipcp implements OptionHandler {
     this.gotDns2 = this.wantDns2;
   }
 
+  /** The peer answered our address request with 0.0.0.0 at least once in this session. */
+  noAddressOffered = false;
+
   nakReceived(opts: ConfigOption[]): boolean {
     for (const o of opts) {
       if (o.data.length !== 4 && (o.type === IPCP_OPT.IP_ADDRESS || o.type === IPCP_OPT.PRIMARY_DNS || o.type === IPCP_OPT.SECONDARY_DNS)) {
         return false;
       }
       // RFC 1332 §3.3: the Nak carries the address the peer wants us to use.
-      if (o.type === IPCP_OPT.IP_ADDRESS && this.wantAddr) this.wantAddr = o.data.slice();
+      // A Nak back to 0.0.0.0 means the network has none to give (wrong APN,
+      // no data plan): remembered so the failure is ipcp-no-address, not a timeout.
+      if (o.type === IPCP_OPT.IP_ADDRESS && this.wantAddr) {
+        if (o.data.every((b) => b === 0)) this.noAddressOffered = true;
+        this.wantAddr = o.data.slice();
+      }
       // A DNS Nak that repeats what we asked (typically 0.0.0.0: "I have none")
       // would loop forever; stop asking instead, the address matters more.
       else if (o.type === IPCP_OPT.PRIMARY_DNS && this.wantDns1) this.wantDns1 = bytesEqual(o.data, this.wantDns1) ? null : o.data.slice();

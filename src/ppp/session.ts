@@ -162,6 +162,7 @@ export class PppSession {
   private echoAt: number | null = null;
   private echoOutstanding = 0;
   private echoSentAt: number | null = null;
+  private lastEchoSentAt: number | null = null;
   private echoRttMs: number | null = null;
   private lastRxAt = 0;
   private lastEchoTick = 0;
@@ -373,11 +374,21 @@ export class PppSession {
       counters: structuredClone(this.counters),
       lastCause: this.lastCause,
       peerTerminateMessage: this.peerTermMessage,
-      echo: { open: this.lcpFsm.state === "opened", missed: this.echoOutstanding, rttMs: this.echoRttMs },
+      echo: { open: this.lcpFsm.state === "opened", missed: this.echoMissed(), rttMs: this.echoRttMs },
     };
   }
 
   // ------------------------------------------------------------ internals
+
+  /**
+   * Echo-Requests that are overdue: the newest one is only "in flight" until
+   * the next echo tick, so it does not count as missed before then.
+   */
+  private echoMissed(): number {
+    const interval = this.opts.echo?.intervalMs ?? 0;
+    const inFlight = this.echoOutstanding > 0 && this.lastEchoSentAt !== null && this.now - this.lastEchoSentAt < interval ? 1 : 0;
+    return this.echoOutstanding - inFlight;
+  }
 
   private peerMru(): number {
     return this.lcpFsm.state === "opened" ? (this.lcp.his.mru ?? DEFAULT_MRU) : DEFAULT_MRU;
@@ -639,6 +650,9 @@ export class PppSession {
     if (this.ncp[fam] === "off" || this.lcpFsm.state !== "opened") return;
     const fsm = fam === "ipv4" ? this.ipcpFsm : this.ipv6cpFsm;
     if (PppSession.negotiationTimedOut(fsm)) {
+      if (fam === "ipv4" && this.ipcp.noAddressOffered) {
+        this.ncpCause.ipv4 ??= cause("ipcp-no-address", `IPCP did not open after ${fsm.timers.maxConfigure} Configure-Requests: the network offered only 0.0.0.0 as our address`);
+      }
       this.ncpCause[fam] ??= cause("ipcp-timeout", `${fam === "ipv4" ? "IPCP" : "IPV6CP"} did not open after ${fsm.timers.maxConfigure} Configure-Requests`);
     }
     this.ncp[fam] = "failed";
@@ -696,6 +710,7 @@ export class PppSession {
     if (!this.lcp.echoSupported) return;
     this.lcp.sendEchoRequest();
     this.echoSentAt ??= now;
+    this.lastEchoSentAt = now;
     this.counters.echoRequestsSent++;
     this.echoOutstanding++;
   }

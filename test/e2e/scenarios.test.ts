@@ -161,13 +161,13 @@ describe("virtual modem scenarios against the whole agent over a pty", () => {
     }
   });
 
-  test("no-ip: IPCP never gets an address; the stack reports ipcp-timeout", async () => {
+  test("no-ip: IPCP never gets an address; the stack reports ipcp-no-address", async () => {
     // The network Naks every IP-Address with 0.0.0.0 and never acks: after
-    // max_configure (5) Configure-Requests IPCP gives up (RFC 1661 §4.6),
-    // which the PPP session names ipcp-timeout.
+    // max_configure (5) Configure-Requests IPCP gives up (RFC 1661 §4.6), and
+    // because the only address offered was 0.0.0.0 the cause is ipcp-no-address.
     const r = await startRig({ scenarios: ["no-ip"] });
     try {
-      const e = await r.events.waitFor(is.cause("ipcp-timeout"), T);
+      const e = await r.events.waitFor(is.cause("ipcp-no-address"), T);
       expect(e.state).toBe("waiting");
       expect(e.previous).toBe("negotiating");
       expect(r.simEvents.of("sim.ppp").some((p) => p.what === "no-ip")).toBe(true);

@@ -193,6 +193,25 @@ describe("network protocols and pdp_type", () => {
     expect(p.a.status().phase).toBe("dead");
   });
 
+  test("the network Naks our address request with 0.0.0.0 every time: ipcp-no-address, not a timeout", () => {
+    // The server's own IPCP must outlast the client's, or it would end LCP first.
+    const p = new Pair(client({ ncps: ncpsForPdpType("IP") }), server({ ncps: ncpsForPdpType("IP"), ncp: { maxConfigure: 1000 } }));
+    const naks: Array<{ protocol: number; info: Uint8Array }> = [];
+    p.drop = (from, f) => {
+      if (f.protocol !== PROTO.IPCP) return false;
+      // Answer each of the client's Configure-Requests (code 1) with a Configure-Nak
+      // (RFC 1332 §3.3) carrying IP-Address 0.0.0.0, as a network with no address to give does.
+      if (from === "a" && f.info[0] === 1) naks.push({ protocol: PROTO.IPCP, info: Uint8Array.of(3, f.info[1]!, 0, 10, 3, 6, 0, 0, 0, 0) });
+      return true;
+    };
+    p.openBoth();
+    for (let i = 0; i < 20 && p.a.status().phase !== "dead"; i++) {
+      for (const n of naks.splice(0)) p.a.input(n, p.now);
+      p.advance(3_000);
+    }
+    expect(downCause(p)).toBe("ipcp-no-address");
+  });
+
   test("IPCP never answered: ipcp-timeout after Max-Configure", () => {
     const p = new Pair(client({ ncps: ncpsForPdpType("IP") }), server({ ncps: ncpsForPdpType("IP") }));
     p.drop = (from, f) => from === "b" && f.protocol === PROTO.IPCP;
@@ -308,6 +327,22 @@ describe("failures and their causes", () => {
     expect(p.now - silentAt).toBe(50_000);
     expect(p.a.status().counters.echoRequestsSent).toBe(9);
     expect(ofType(p.eventsA, "ppp.notice").filter((e) => e.what === "echo-missed").length).toBe(3);
+  });
+
+  test("echo status: an echo still in flight is not missed; unanswered ones count once the next tick passes", () => {
+    const echo = { intervalMs: 10_000, failures: 5 };
+    const p = new Pair(client({ echo }), server());
+    p.openBoth();
+    p.advance(30_000);
+    expect(p.a.status().echo).toMatchObject({ open: true, missed: 0 });
+    expect(p.a.status().echo.rttMs).not.toBeNull();
+    p.drop = (from) => from === "b";
+    p.advance(10_000); // one request sent, no reply yet: in flight
+    expect(p.a.status().echo.missed).toBe(0);
+    p.advance(10_000); // the next tick: the first is overdue, the second in flight
+    expect(p.a.status().echo.missed).toBe(1);
+    p.advance(10_000);
+    expect(p.a.status().echo.missed).toBe(2);
   });
 
   test("echo skipWhenBusy: no echoes while frames arrive", () => {
