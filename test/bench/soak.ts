@@ -346,7 +346,8 @@ const wallS = (performance.now() - wallStart) / 1000;
 function median(xs: number[]): string {
   if (xs.length === 0) return "-";
   const s = [...xs].sort((a, b) => a - b);
-  return `${(s[Math.floor(s.length / 2)]! / 1000).toFixed(1)} s (max ${(s[s.length - 1]! / 1000).toFixed(1)} s)`;
+  const fmt = (ms: number) => (ms < 10_000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
+  return `${fmt(s[Math.floor(s.length / 2)]!)} (max ${fmt(s[s.length - 1]!)})`;
 }
 
 console.log(`end:   RSS ${end.rss.toFixed(1)} MiB, heap ${end.heap.toFixed(1)} MiB, open fds ${end.fds}, pending timers ${end.timers} (state ${agent.state()})`);
