@@ -1,5 +1,5 @@
 /**
- * Soak benchmark: `bun test/bench/soak.ts [cycles]` (default 1000).
+ * Soak benchmark: `bun test/bench/soak.ts [cycles] [--real]` (default 1000, virtual time).
  *
  * The whole agent (src/agent.ts: supervisor, PPP, health, recovery ladder with
  * its state file, data plane in link.mode "none") against the in-process
@@ -26,9 +26,12 @@
  * so RSS tracks the live heap; SOAK_TRACE=1 prints every state change (use a
  * short run).
  *
+ * --real: RealScheduler timers, modem time scale 0.02, short agent timings
+ * (1 s echo and probes); drop-after and dead-peer only, about 2 s a cycle.
+ *
  * A cycle counts as failed when the agent is not "connected" again within
- * CYCLE_LIMIT of virtual time after the fault fired, or when the armed fault
- * never fired. Prints the figures; asserts nothing (test/bench rule).
+ * CYCLE_LIMIT after the fault fired, or when the armed fault never fired.
+ * Prints the figures; asserts nothing (test/bench rule).
  */
 import { mkdtempSync, readdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
