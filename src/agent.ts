@@ -193,6 +193,8 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
     monitor.start();
     maintenance?.start();
 
+    // READY=1 first: systemd starts counting WatchdogSec from readiness.
+    notifier.ready(systemdStatus.current);
     const wdInterval = watchdogIntervalMs();
     if (wdInterval !== null) {
       // Progress is judged per state (src/agent/liveness.ts); the tick itself proves the event loop runs.
@@ -229,7 +231,6 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
       watchdog.start();
       teardown.push(() => watchdog.stop());
     }
-    notifier.ready(systemdStatus.current);
     teardown.push(() => {
       notifier.stopping("shutting down");
       notifier.close();

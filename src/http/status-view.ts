@@ -266,9 +266,16 @@ export class StatusView {
         this.step(at, e.type, `modem ${[str(e.model), str(e.firmware)].filter(Boolean).join(" ") || "identified"}`);
         return;
       case "modem.registration": {
+        // A poll that answers only the stat (e.g. AT+CEREG? in mode 1, or the health
+        // check's quick query) must not erase the cell facts bring-up learned: while the
+        // modem stays registered, fields the new report lacks keep their known values.
+        const prev = this.registration;
+        const stat = num(e.stat);
+        const stillRegistered = (stat === 1 || stat === 5) && prev !== null && (prev.stat === 1 || prev.stat === 5);
+        const keep = (now: string | null, before: string | null | undefined) => now ?? (stillRegistered ? (before ?? null) : null);
         this.registration = {
-          stat: num(e.stat), status: str(e.status), act: str(e.act), operator: str(e.operator),
-          band: str(e.band), tac: str(e.tac), cell: str(e.cell), at,
+          stat, status: str(e.status), act: keep(str(e.act), prev?.act), operator: keep(str(e.operator), prev?.operator),
+          band: keep(str(e.band), prev?.band), tac: keep(str(e.tac), prev?.tac), cell: keep(str(e.cell), prev?.cell), at,
         };
         const parts = [str(e.status) ?? `stat ${num(e.stat)}`, str(e.act), str(e.operator)].filter(Boolean);
         this.step(at, e.type, `registration: ${parts.join(", ")}`, true);

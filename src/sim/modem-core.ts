@@ -472,6 +472,14 @@ export class ModemCore {
     this.afterCommand(now);
   }
 
+  /**
+   * The `hang` fault fires once per run (a scenario describes one incident);
+   * soak tests that want another incident re-arm it here.
+   */
+  rearmHang(): void {
+    this.hangUsed = false;
+  }
+
   private afterCommand(now: number): void {
     this.commandsSinceBoot++;
     const h = this.behaviour.hang;

@@ -169,13 +169,10 @@ function armFault(index: number): void {
   if (kind === undefined) behaviour.dropAfterMs = null; // after the last cycle: stay up
 }
 
-/**
- * The sim's hang is a one-shot per modem (ModemCore.hangUsed, private). It has no
- * public re-arm, so the benchmark clears that flag; behaviour.hang is public data.
- */
+/** The sim's hang is one incident per run; each hang cycle re-arms it. */
 function armHangNow(): void {
   behaviour.hang = { afterCommands: 0, recoverMs: HANG_RECOVER_MS };
-  (im.modem.core as unknown as { hangUsed: boolean }).hangUsed = false;
+  im.modem.core.rearmHang();
 }
 
 const hangs = { armed: 0, hung: 0 };

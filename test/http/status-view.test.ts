@@ -30,6 +30,16 @@ describe("StatusView", () => {
     expect(s.version).toBe("1.2.3");
   });
 
+  test("a stat-only registration poll keeps the known cell facts while registered, and drops them when not", () => {
+    const { view } = fed((src) => src.bringUp(4000));
+    const poll = (stat: number, status: string) =>
+      view.apply({ type: "modem.registration", at: T0 + 1, stat, status, act: null, operator: null, band: null, tac: null, cell: null } as EventBase);
+    poll(1, "home");
+    expect(view.snapshot(T0, info).registration).toMatchObject({ stat: 1, act: "LTE-M", operator: "Telekom.de", tac: "D5A1", cell: "01A2B3C4" });
+    poll(2, "searching");
+    expect(view.snapshot(T0, info).registration).toMatchObject({ stat: 2, act: null, operator: null, tac: null, cell: null });
+  });
+
   test("a bring-up yields connected, identity (masked), registration, PPP addresses and a timeline", () => {
     const { view } = fed((src) => src.bringUp(4000));
     const s = view.snapshot(T0, { ...info, counters: { bytesIn: 10, bytesOut: 20, packetsIn: 1, packetsOut: 2, errors: { badFcs: 3 } } });
