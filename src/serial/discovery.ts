@@ -187,8 +187,9 @@ function describe(c: PortCandidate): string {
 /**
  * What `modem.port = "auto"` picks: the AT+PPP data interface of a known
  * modem (first by USB path if there are several), and the AT control port of
- * the same modem. Without a known modem, the best plain candidate (ttyACM,
- * then other USB serial, then on-board UART) with a warning-worthy reason.
+ * the same modem. Without a known modem, the best plain USB candidate
+ * (ttyACM, then other USB serial) with a warning-worthy reason; never an
+ * on-board UART.
  */
 export function chooseAutoPorts(candidates: readonly PortCandidate[]): AutoChoice {
   const usable = candidates.filter((c) => c.present);
@@ -208,7 +209,10 @@ export function chooseAutoPorts(candidates: readonly PortCandidate[]): AutoChoic
       control: ctl ? { candidate: ctl, reason: `${describe(ctl)} is the same modem's second AT port, free while ${first.name} is in PPP data mode` } : null,
     };
   }
-  const fallback = usable.filter((c) => c.kind !== "usb-modem").sort((a, b) => b.score - a.score)[0];
+  // On-board UARTs are never picked by "auto": on many boards ttyS0/ttyAMA0 is the
+  // serial console, and AT probing plus modem resets aimed at a console do harm.
+  // A UART-attached modem is configured by path.
+  const fallback = usable.filter((c) => c.kind !== "usb-modem" && c.kind !== "uart").sort((a, b) => b.score - a.score)[0];
   if (fallback) {
     return {
       data: { candidate: fallback, reason: `no known modem found; ${describe(fallback)} is the best plain ${fallback.kind === "uart" ? "UART" : "USB serial"} candidate (set modem.port if it is wrong)` },
@@ -221,7 +225,9 @@ export function chooseAutoPorts(candidates: readonly PortCandidate[]): AutoChoic
     control: null,
     problem: absent.length
       ? `a known modem is on USB but its device node is missing (${absent.map((c) => c.path).join(", ")})`
-      : "no serial port candidates found",
+      : usable.some((c) => c.kind === "uart")
+        ? "no USB modem found; on-board UARTs are never picked automatically (one may be the console): set modem.port to the UART the modem is wired to"
+        : "no serial port candidates found",
   };
 }
 

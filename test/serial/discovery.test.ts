@@ -84,6 +84,16 @@ describe("discoverPorts", () => {
     expect(choice.control).toBeNull();
   });
 
+  test("only on-board UARTs: auto picks none (one may be the console) and says to set modem.port", () => {
+    const t = tree([], [{ name: "ttyS0", type: "4" }, { name: "ttyAMA0" }]);
+    const ports = discoverPorts(t);
+    expect(ports.map((p) => p.kind)).toEqual(["uart", "uart"]);
+    const choice = chooseAutoPorts(ports);
+    expect(choice.data).toBeNull();
+    expect(choice.problem).toContain("never picked automatically");
+    expect(choice.problem).toContain("modem.port");
+  });
+
   test("a modem whose device nodes are missing is not picked; the problem says why", () => {
     const t = tree([BG96()], [], { missingNodes: ["ttyUSB0", "ttyUSB1", "ttyUSB2", "ttyUSB3"] });
     const ports = discoverPorts(t);
