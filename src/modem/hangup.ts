@@ -8,6 +8,8 @@
 import type { AtChannel } from "../at/channel.ts";
 import type { AtResponse } from "../at/core.ts";
 import type { CancelTimer, Scheduler } from "../core/clock.ts";
+import type { ModemProfile } from "./profiles.ts";
+import type { SupervisorTiming } from "./types.ts";
 
 export type HangupMethod = "no-carrier" | "dtr" | "escape" | "none";
 
@@ -18,6 +20,11 @@ export interface HangupTiming {
   basicMs: number;
   /** How long to wait for NO CARRIER after PPP ended, and after the DTR drop. */
   noCarrierWaitMs: number;
+}
+
+/** The supervisor's hang-up timing: its escape guard, the profile's AT limit, 1 s for NO CARRIER. */
+export function hangupTiming(t: SupervisorTiming, profile: ModemProfile): HangupTiming {
+  return { guardMs: t.escapeGuardMs, basicMs: profile.limits.basic, noCarrierWaitMs: 1_000 };
 }
 
 const enc = new TextEncoder();

@@ -190,6 +190,9 @@ export function isWrongPassword(detail: string): boolean {
   return d === "16" || d.includes("incorrect password");
 }
 
+/** T3402's default (TS 24.301 table 10.2.1): 12 min, the wait when the network names no time. */
+export const T3402_DEFAULT_S = 720;
+
 /**
  * A network back-off (3GPP TS 24.301 T3346 mobility-management congestion
  * control, TS 24.008/24.301 T3396 session-management back-off): the modem
@@ -199,5 +202,5 @@ export function isWrongPassword(detail: string): boolean {
 export function parseBackoff(text: string): number | null {
   if (!/back-?off|T3346|T3396|T3402|congestion/i.test(text)) return null;
   const m = /(\d+)\s*(?:s\b|sec)/i.exec(text) ?? /(?:T3346|T3396|T3402|back-?off)\D*(\d+)/i.exec(text);
-  return m ? Number(m[1]) : 720;
+  return m ? Number(m[1]) : T3402_DEFAULT_S;
 }

@@ -1,0 +1,251 @@
+/**
+ * The bring-up steps of the module vendor's PPP procedure (DESIGN.md
+ * "Bring-up procedure"), one function each. A step returns when the modem is
+ * ready for the next one and throws a StepFailure with a named cause (or a
+ * NetworkBackoff) when it is not. The order lives in the supervisor's
+ * bringUpAndHold(); the steps share only the StepContext.
+ */
+import type { AtChannel } from "../at/channel.ts";
+import { cause, type Cause } from "../core/cause.ts";
+import type { Scheduler } from "../core/clock.ts";
+import type { Logger } from "../core/log.ts";
+import type { Config } from "../config/schema.ts";
+import type { AtCommands } from "./commands.ts";
+import type { ModemEvent } from "./events.ts";
+import type { ModemFacts } from "./facts.ts";
+import { NetworkBackoff, StepFailure } from "./failures.ts";
+import { escapeUnknownState, hangupTiming } from "./hangup.ts";
+import type { Interrupts } from "./interrupts.ts";
+import { congestionBackoffSeconds, EMM_CONGESTION, type PendingBackoff } from "./network-backoff.ts";
+import { cmeSimState, isRegistered, isWrongPassword, parseCpin, parseRegistration, registrationStatus, type Registration } from "./parse.ts";
+import type { ModemProfile } from "./profiles.ts";
+import type { ModemIdentity, SupervisorTiming } from "./types.ts";
+
+/** What the SIM step remembers across attempts: a PIN is entered once, a rejected one never again. */
+export interface SimMemory {
+  pinSent: boolean;
+  rejected: Cause | null;
+}
+
+export interface StepContext {
+  readonly config: Config;
+  readonly timing: SupervisorTiming;
+  readonly scheduler: Scheduler;
+  readonly log: Logger;
+  /** The profile in use (picked by the identity step). */
+  readonly profile: ModemProfile;
+  readonly at: AtCommands;
+  readonly interrupts: Interrupts;
+  readonly facts: ModemFacts;
+  readonly backoff: PendingBackoff;
+  readonly sim: SimMemory;
+  emit(e: ModemEvent): void;
+}
+
+/** Step 1: AT every 100 ms until OK (bounded by the hung limit), then ATE0, +CMEE=2, &D2, +IPR. */
+export async function sync(ctx: StepContext): Promise<void> {
+  const ch = ctx.at.requireChannel();
+  const started = ctx.scheduler.now();
+  const elapsed = () => ctx.scheduler.now() - started;
+  let escaped = false;
+  for (;;) {
+    const r = await ch.command("AT", ctx.timing.syncIntervalMs);
+    ctx.at.checkInterrupt(r);
+    if (r.status === "ok") break;
+    if (!escaped && elapsed() >= ctx.timing.syncEscapeAfterMs) {
+      // Still silent: the modem may be in data mode from an earlier run (agent restarted
+      // while connected). Leave it the vendor's ways: DTR drop (AT&D2 persists), "+++", ATH.
+      escaped = true;
+      ctx.log.info("no answer to AT; trying to leave a data call left over from an earlier run");
+      ctx.at.checkInterrupt(await escapeUnknownState(ch, ctx.scheduler, hangupTiming(ctx.timing, ctx.profile)));
+      continue;
+    }
+    if (elapsed() >= ctx.profile.limits.hungAfter) {
+      throw new StepFailure("modem-hung", `no OK to AT for ${Math.round(elapsed() / 1000)} s`);
+    }
+    if (r.status !== "timeout") await ctx.interrupts.sleep(ctx.timing.syncIntervalMs);
+  }
+  await ctx.at.required("ATE0", "at-error");
+  await ctx.at.required("AT+CMEE=2", "at-error");
+  // AT&D2: DTR on→off hangs up and returns to command mode (V.250 §6.2.9), our second way out of data mode.
+  await ctx.at.required("AT&D2", "at-error");
+  if (ctx.config.modem.set_baud) await ctx.at.required(`AT+IPR=${ctx.config.modem.baud};&W`, "at-error");
+}
+
+export interface ModuleIdentity {
+  identity: Omit<ModemIdentity, "imsi" | "iccid">;
+  /** The text to pick a profile by (+CGMM, else ATI). */
+  model: string | null;
+}
+
+/** Step 2: ATI / +CGMM / +CGMR / +CGSN. Unanswered queries leave fields null; the caller picks the profile. */
+export async function readModuleIdentity(ctx: StepContext): Promise<ModuleIdentity> {
+  const info = async (cmd: string): Promise<string[] | null> => {
+    const r = await ctx.at.cmd(cmd);
+    return r.status === "ok" ? r.lines : null;
+  };
+  const ati = await info("ATI");
+  const cgmm = await info("AT+CGMM");
+  const cgmr = await info("AT+CGMR");
+  const cgsn = await info("AT+CGSN");
+  const model = cgmm?.[0] ?? ati?.[1] ?? null;
+  return {
+    identity: {
+      manufacturer: ati?.[0] ?? null,
+      model,
+      firmware: (cgmr?.[0] ?? ati?.find((l) => /^Revision:/i.test(l))?.replace(/^Revision:\s*/i, "")) ?? null,
+      imei: cgsn?.find((l) => /^\d{14,17}$/.test(l)) ?? null,
+    },
+    model: model ?? ati?.join(" ") ?? null,
+  };
+}
+
+/** Step 3: +CPIN? until READY; the configured PIN once; never retry a rejected PIN. Then IMSI and ICCID. */
+export async function unlockSim(ctx: StepContext): Promise<void> {
+  const { sim } = ctx;
+  if (sim.rejected) throw new StepFailure(sim.rejected.code, sim.rejected.detail);
+  const locked = (c: Cause): StepFailure => {
+    sim.rejected = c;
+    return new StepFailure(c.code, c.detail);
+  };
+  const started = ctx.scheduler.now();
+  for (;;) {
+    const r = await ctx.at.answered("AT+CPIN?");
+    const state = r.status === "cme-error" ? cmeSimState(r.detail) : r.status === "ok" ? (r.lines.map(parseCpin).find((s) => s !== null) ?? null) : null;
+    if (state === "ready") break;
+    if (state === "not-inserted") throw new StepFailure("sim-missing", r.detail || "+CPIN: NOT INSERTED");
+    if (state === "sim-puk") throw locked(cause("sim-puk-required"));
+    if (state === "sim-pin") {
+      const pin = ctx.config.modem.pin;
+      if (!pin) throw new StepFailure("sim-pin-required");
+      if (sim.pinSent) throw locked(cause("sim-pin-wrong", "the SIM still asks for a PIN after it was entered"));
+      sim.pinSent = true;
+      const pr = await ctx.at.cmd(`AT+CPIN="${pin}"`);
+      if (pr.status !== "ok") {
+        // Wrong PIN (CME 16) or anything else: never try again, each wrong try brings the PUK lock closer.
+        throw locked(cause("sim-pin-wrong", isWrongPassword(pr.detail) ? "incorrect password" : `${pr.status} ${pr.detail}`.trim()));
+      }
+      continue;
+    }
+    if (ctx.scheduler.now() - started >= ctx.timing.simReadyTimeoutMs) throw new StepFailure("sim-not-ready", state ?? `${r.status} ${r.detail}`.trim());
+    await ctx.interrupts.sleep(ctx.timing.simPollMs);
+  }
+  await readSimIdentity(ctx);
+}
+
+/** IMSI and ICCID are only readable with the SIM unlocked. */
+async function readSimIdentity(ctx: StepContext): Promise<void> {
+  const cimi = await ctx.at.cmd("AT+CIMI");
+  const ccid = await ctx.at.cmd(ctx.profile.id === "generic" ? "AT+CCID" : "AT+QCCID");
+  const imsi = cimi.status === "ok" ? (cimi.lines.find((l) => /^\d{6,15}$/.test(l)) ?? null) : null;
+  const iccid =
+    ccid.status === "ok" ? (ccid.lines.map((l) => l.replace(/^\+Q?CCID:\s*/, "")).find((l) => /^\d{18,22}F?$/i.test(l)) ?? null) : null;
+  ctx.facts.setSim(imsi, iccid);
+}
+
+/** Step 4: +CEREG/+CGREG/+CREG with =2 until stat 1 or 5; 3 is denied; back-off is waited out. */
+export async function register(ctx: StepContext): Promise<void> {
+  const ch = ctx.at.requireChannel();
+  // n=3 adds the EMM reject cause to n=2's TAC and cell id (TS 27.007 §10.1.22); older modems only know 2.
+  const n3 = await ctx.at.answered("AT+CEREG=3");
+  if (n3.status !== "ok") await ctx.at.cmd("AT+CEREG=2");
+  await ctx.at.answered("AT+CGREG=2");
+  await ctx.at.answered("AT+CREG=2");
+  const started = ctx.scheduler.now();
+  let denied: Registration | null = null;
+  for (;;) {
+    ctx.backoff.throwIfAny();
+    const reg = await queryRegistration(ctx.at, ch);
+    ctx.backoff.throwIfAny();
+    if (reg) {
+      ctx.facts.noteRegistration(reg);
+      if (isRegistered(reg.stat)) return;
+      if (reg.stat === 3) denied = reg;
+    }
+    if (denied && denied.rejectCause === EMM_CONGESTION) {
+      // TS 24.301 §5.5.1.2.5: reject cause #22 comes with T3346; retrying or resetting before it runs out is futile.
+      throw new NetworkBackoff(await congestionBackoffSeconds(ctx.at, ctx.profile, ch), `registration rejected with EMM cause 22 (congestion)`);
+    }
+    if (denied) {
+      throw new StepFailure("registration-denied", `${denied.kind} stat 3${denied.rejectCause !== null ? `, reject cause ${denied.rejectCause}` : ""}`);
+    }
+    if (ctx.scheduler.now() - started >= ctx.timing.registrationTimeoutMs) {
+      throw new StepFailure("not-registered", reg ? `${reg.kind} stat ${reg.stat} (${registrationStatus(reg.stat)})` : "no registration answer");
+    }
+    // A +CEREG URC wakes us early.
+    await ctx.interrupts.sleep(ctx.timing.registrationPollMs);
+  }
+}
+
+/** Best of +CEREG?/+CGREG?/+CREG?: registered beats denied beats searching beats the rest. */
+export async function queryRegistration(at: AtCommands, ch: AtChannel): Promise<Registration | null> {
+  let best: Registration | null = null;
+  const rank = (r: Registration) => (isRegistered(r.stat) ? 3 : r.stat === 3 ? 2 : r.stat === 2 ? 1 : 0);
+  for (const c of ["AT+CEREG?", "AT+CGREG?", "AT+CREG?"]) {
+    const r = await at.answered(c, ch);
+    if (r.status !== "ok") continue;
+    for (const line of r.lines) {
+      const reg = parseRegistration(line, true);
+      if (reg && (!best || rank(reg) > rank(best))) best = reg;
+    }
+    if (best && isRegistered(best.stat)) break;
+  }
+  return best;
+}
+
+/** Step 5: AT+CGATT=1, then AT+CGATT? must read 1 before dialling (the BG77 field report). */
+export async function attach(ctx: StepContext): Promise<void> {
+  const started = ctx.scheduler.now();
+  if (await isAttached(ctx)) return;
+  ctx.backoff.noteResponse(await ctx.at.answered("AT+CGATT=1"));
+  ctx.backoff.throwIfAny();
+  for (;;) {
+    if (await isAttached(ctx)) return;
+    ctx.backoff.throwIfAny();
+    if (ctx.scheduler.now() - started >= ctx.timing.attachTimeoutMs) {
+      throw new StepFailure("not-attached", `AT+CGATT? did not read 1 within ${Math.round(ctx.timing.attachTimeoutMs / 1000)} s`);
+    }
+    await ctx.interrupts.sleep(ctx.timing.attachPollMs);
+  }
+}
+
+async function isAttached(ctx: StepContext): Promise<boolean> {
+  const r = await ctx.at.answered("AT+CGATT?");
+  return r.status === "ok" && r.lines.some((l) => /^\+CGATT:\s*1\b/.test(l));
+}
+
+/** Step 6: the PDP context and the profile's and configured extra init commands, each checked. */
+export async function defineContext(ctx: StepContext): Promise<void> {
+  const n = ctx.config.network;
+  await ctx.at.checked(`AT+CGDCONT=${n.cid},"${n.pdp_type}","${n.apn}"`, "context-failed");
+  for (const c of [...ctx.profile.init, ...ctx.config.modem.init]) await ctx.at.checked(c, "init-failed");
+}
+
+/** Final AT results of a dial that name their own cause (V.250 result codes). */
+const DIAL_RESULT_CAUSE: Partial<Record<string, "no-carrier" | "busy" | "no-answer" | "no-dialtone">> = {
+  "no-carrier": "no-carrier",
+  busy: "busy",
+  "no-answer": "no-answer",
+  "no-dialtone": "no-dialtone",
+};
+
+/** Step 7: the dial string → CONNECT ("modem.dial"); every other result is a named cause. */
+export async function dial(ctx: StepContext, attempt: number): Promise<void> {
+  const dialCmd = ctx.config.network.dial;
+  const r = await ctx.at.cmd(dialCmd);
+  const report = (c: Cause | null) =>
+    ctx.emit({ type: "modem.dial", at: ctx.scheduler.now(), attempt, result: c ? "failed" : "connect", cause: c });
+  if (r.status === "connect") return report(null);
+  let c: Cause;
+  const named = DIAL_RESULT_CAUSE[r.status];
+  if (named) c = cause(named);
+  else if (r.status === "timeout") c = (await ctx.at.timeoutCause(r)).causeInfo;
+  else if (r.status === "aborted") c = ctx.at.abortedCause(r);
+  else {
+    ctx.backoff.noteResponse(r);
+    c = cause("dial-failed", `${dialCmd}: ${r.status} ${r.detail}`.trim());
+  }
+  report(c);
+  ctx.backoff.throwIfAny();
+  throw new StepFailure(c.code, c.detail);
+}

@@ -1,0 +1,102 @@
+/**
+ * The recovery actions the policy (src/core/recovery-policy.ts) chooses, from
+ * the mildest up: redial (nothing to do here; the next bring-up dials),
+ * radio cycle (AT+CFUN=0/1), module reset (AT+CFUN=1,1, wait for RDY while
+ * the USB port may vanish and return), and the configured power-cycle and
+ * reboot commands. The vendor warns against power-cycling often; the policy
+ * spaces these out, this module only carries them out.
+ */
+import type { RecoveryRung } from "../core/agent-events.ts";
+import type { Logger } from "../core/log.ts";
+import type { Scheduler } from "../core/clock.ts";
+import type { Config } from "../config/schema.ts";
+import type { SimMemory } from "./bringup.ts";
+import type { AtCommands } from "./commands.ts";
+import type { ModemFacts } from "./facts.ts";
+import type { Interrupts } from "./interrupts.ts";
+import type { ModemPorts } from "./ports.ts";
+import type { ModemProfile } from "./profiles.ts";
+
+/** Set by the supervisor when the module prints its boot URC (Quectel: RDY). */
+export interface BootWatch {
+  seen: boolean;
+}
+
+export interface RecoveryContext {
+  readonly config: Config;
+  readonly scheduler: Scheduler;
+  readonly log: Logger;
+  readonly profile: ModemProfile;
+  readonly at: AtCommands;
+  readonly ports: ModemPorts;
+  readonly interrupts: Interrupts;
+  readonly facts: ModemFacts;
+  readonly sim: SimMemory;
+  readonly boot: BootWatch;
+  /** Runs recovery.power_cycle / recovery.reboot_command; resolves with the exit code. */
+  readonly runCommand?: (command: string) => Promise<number>;
+}
+
+export async function runRecoveryAction(ctx: RecoveryContext, action: RecoveryRung): Promise<void> {
+  switch (action) {
+    case "redial":
+      return;
+    case "radio-cycle":
+      return radioCycle(ctx);
+    case "module-reset":
+      return moduleReset(ctx);
+    case "power-cycle":
+    case "reboot":
+      return runExternal(ctx, action);
+  }
+}
+
+/** AT+CFUN=0, the profile's settle time, AT+CFUN=1: the radio detaches and registers afresh. */
+async function radioCycle(ctx: RecoveryContext): Promise<void> {
+  await ctx.ports.ensureData();
+  await ctx.at.required("AT+CFUN=0", "at-error");
+  await ctx.interrupts.sleep(ctx.profile.radioOffMs);
+  await ctx.at.required("AT+CFUN=1", "at-error");
+  ctx.facts.forgetRegistration();
+}
+
+/** AT+CFUN=1,1: the module reboots; wait for RDY; the USB port may vanish and come back. */
+async function moduleReset(ctx: RecoveryContext): Promise<void> {
+  const { profile, interrupts, scheduler } = ctx;
+  await ctx.ports.ensureData();
+  const ch = ctx.at.requireChannel();
+  ctx.boot.seen = false;
+  // The module may reboot before it answers OK: the result does not matter.
+  await ch.command(profile.resetCommand, profile.limits.cfun);
+  const deadline = scheduler.now() + profile.bootTimeoutMs;
+  if (profile.bootUrc) {
+    while (!ctx.boot.seen && scheduler.now() < deadline && !interrupts.stopping()) {
+      if (!ctx.ports.channel?.pipe.isOpen) {
+        // USB re-enumeration: reopen the port, then keep waiting for RDY on it.
+        ctx.ports.dropData();
+        await ctx.ports.ensureData();
+        continue;
+      }
+      await interrupts.sleepUntil(deadline);
+    }
+  } else {
+    // No boot URC to wait for (generic profile): give the module a fixed time to boot.
+    await interrupts.sleep(Math.min(profile.bootTimeoutMs, 10_000));
+  }
+  ctx.facts.forgetRegistration();
+  ctx.sim.pinSent = false;
+}
+
+/** recovery.power_cycle / recovery.reboot_command; a module reset when none is configured. */
+async function runExternal(ctx: RecoveryContext, action: "power-cycle" | "reboot"): Promise<void> {
+  const cmd = action === "power-cycle" ? ctx.config.recovery.power_cycle : ctx.config.recovery.reboot_command;
+  if (!cmd || !ctx.runCommand) {
+    ctx.log.warn(`no command configured for ${action}; resetting the module instead`);
+    return moduleReset(ctx);
+  }
+  // The port goes away with the power; the next bring-up reopens it.
+  ctx.ports.dropData();
+  const code = await ctx.runCommand(cmd);
+  if (code !== 0) ctx.log.warn(`${action} command failed`, { exitCode: code });
+  ctx.sim.pinSent = false;
+}

@@ -1,0 +1,33 @@
+/**
+ * The supervisor's link states and the transitions between them, as a table.
+ * The bring-up states follow the vendor procedure in order (DESIGN.md
+ * "Bring-up procedure"); every bring-up state can fail into "waiting" (the
+ * recovery policy decides what next) and anything can be stopped.
+ */
+import type { LinkState } from "../core/agent-events.ts";
+
+export type { LinkState };
+
+export const TRANSITIONS: Readonly<Record<LinkState, readonly LinkState[]>> = {
+  starting: ["syncing", "recovering", "waiting", "stopped"],
+  syncing: ["sim", "waiting", "stopped"],
+  sim: ["registering", "waiting", "stopped"],
+  registering: ["attaching", "waiting", "stopped"],
+  attaching: ["dialing", "waiting", "stopped"],
+  dialing: ["negotiating", "waiting", "stopped"],
+  negotiating: ["connected", "waiting", "stopped"],
+  connected: ["waiting", "stopped"],
+  waiting: ["recovering", "syncing", "stopped"],
+  recovering: ["syncing", "waiting", "stopped"],
+  stopped: ["starting"],
+};
+
+/** False for a transition the table does not allow (a bug: the supervisor logs it). */
+export function isAllowedTransition(from: LinkState, to: LinkState): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** States in which PPP owns the data port. */
+export function inDataMode(s: LinkState): boolean {
+  return s === "connected" || s === "negotiating";
+}
