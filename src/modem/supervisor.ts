@@ -48,6 +48,22 @@ export { DEFAULT_TIMING, PROFILES };
 export { StepFailure } from "./failures.ts";
 export type { CreatePppLink, ModemIdentity, ModemPollResult, PppLinkHooks, PppLinkLike, PppUpInfo, SupervisorDeps, SupervisorTiming };
 
+/** A recovery action to carry out before the next bring-up; forced = an operator's or maintenance request. */
+interface PlannedAction {
+  action: RecoveryRung;
+  forced: boolean;
+}
+
+/** How one bring-up attempt ended. */
+type Outcome = { kind: "link-ended" | "failed"; cause: Cause } | { kind: "backoff"; backoff: NetworkBackoff };
+
+/** What to wait for next: the decision, the cause shown while waiting, and whether it was requested. */
+interface NextStep {
+  decision: RecoveryDecision;
+  shown: Cause | null;
+  forced: boolean;
+}
+
 export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
   private _state: LinkState = "stopped";
   private readonly scheduler: Scheduler;
@@ -227,39 +243,35 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
 
   // ───────────────────────────── main loop ─────────────────────────────
 
-  /** Bring up and hold; on failure ask the policy what next, wait for it, recover, and again, until stopped. */
+  /**
+   * Bring up and hold; when that fails or the link ends, ask the policy what
+   * next (or follow an operator's request), wait for it, carry it out, and
+   * bring up again, until stopped.
+   */
   private async main(): Promise<void> {
-    let action: RecoveryRung | null = null;
-    let forced = false;
+    let planned: PlannedAction | null = null;
     while (!this.interrupts.stopping()) {
-      let failure: Cause;
-      let wasConnected = false;
-      try {
-        if (action) {
-          this.to("recovering", null);
-          await this.recover(action, forced);
-          action = null;
-          forced = false;
-        }
-        failure = await this.bringUpAndHold();
-        wasConnected = true;
-      } catch (err) {
-        if (err instanceof NetworkBackoff) {
-          const now = this.scheduler.now();
-          const d = this.deps.policy.onNetworkBackoff(now + err.seconds * 1000, now);
-          if (!(await this.waitDecision(err.causeInfo, d))) break;
-          action = d.action;
-          continue;
-        }
-        failure = causeOf(err, this.log);
-      }
-      if (this.interrupts.stopping()) break;
-      const next = this.decide(failure, wasConnected);
-      forced = next.forced;
-      if (!(await this.waitDecision(next.shown, next.decision))) break;
-      action = next.decision.action;
+      const outcome = await this.attempt(planned);
+      if (outcome.kind !== "backoff" && this.interrupts.stopping()) break;
+      const next = outcome.kind === "backoff" ? this.waitOutBackoff(outcome.backoff) : this.decide(outcome.cause, outcome.kind === "link-ended");
+      planned = await this.waitDecision(next);
+      if (!planned) break;
     }
     await this.shutdown();
+  }
+
+  /** One try: the planned recovery action (if any), then bring-up and hold. */
+  private async attempt(planned: PlannedAction | null): Promise<Outcome> {
+    try {
+      if (planned) {
+        this.to("recovering", null);
+        await this.recover(planned);
+      }
+      return { kind: "link-ended", cause: await this.bringUpAndHold() };
+    } catch (err) {
+      if (err instanceof NetworkBackoff) return { kind: "backoff", backoff: err };
+      return { kind: "failed", cause: causeOf(err, this.log) };
+    }
   }
 
   /** The vendor procedure, one state per step, then the connected link until it ends; returns why it ended. */
@@ -312,35 +324,49 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
   }
 
   /** What next after a failure or a lost link: an operator's request now, else the policy's decision. */
-  private decide(failure: Cause, wasConnected: boolean): { decision: RecoveryDecision; shown: Cause | null; forced: boolean } {
+  private decide(failure: Cause, wasConnected: boolean): NextStep {
     const pending = this.interrupts.take();
     const now = this.scheduler.now();
-    if (pending?.kind === "reset") return { decision: { action: "module-reset", notBefore: now, reason: "reset requested" }, shown: null, forced: true };
-    if (pending?.kind === "redial") return { decision: { action: "redial", notBefore: now, reason: "redial requested" }, shown: null, forced: true };
+    if (pending?.kind === "reset") return { shown: null, forced: true, decision: { action: "module-reset", notBefore: now, reason: "reset requested" } };
+    if (pending?.kind === "redial") return { shown: null, forced: true, decision: { action: "redial", notBefore: now, reason: "redial requested" } };
     this.lastCause = failure;
     const policy = this.deps.policy;
     const decision = wasConnected ? policy.onLinkLost(failure, now) : policy.onBringUpFailure(failure, now);
-    return { decision, shown: failure, forced: false };
+    return { shown: failure, forced: false, decision };
   }
 
-  /** Sits in "waiting" until the decision's time; false when stopped meanwhile. */
-  private async waitDecision(c: Cause | null, d: RecoveryDecision): Promise<boolean> {
-    this.to("waiting", c);
+  /** The network said when to try again (T3346/T3396): the policy turns that into a decision. */
+  private waitOutBackoff(b: NetworkBackoff): NextStep {
+    const now = this.scheduler.now();
+    return { shown: b.causeInfo, forced: false, decision: this.deps.policy.onNetworkBackoff(now + b.seconds * 1000, now) };
+  }
+
+  /**
+   * Sits in "waiting" until the decision's time, then returns the action to
+   * take; an operator's redial or reset meanwhile is taken at once instead.
+   * Null when stopped meanwhile.
+   */
+  private async waitDecision(next: NextStep): Promise<PlannedAction | null> {
+    const d = next.decision;
+    this.to("waiting", next.shown);
     this.log.info("waiting before recovery", { action: d.action, reason: d.reason, until: new Date(d.notBefore).toISOString() });
+    let planned: PlannedAction = { action: d.action, forced: next.forced };
     while (this.scheduler.now() < d.notBefore) {
       const r = await this.interrupts.sleepUntil(d.notBefore);
       if (r !== "interrupted") continue;
       const i = this.interrupts.take();
-      if (!i || i.kind === "stop") return false;
-      // An operator's redial/reset while waiting: act now.
-      if (i.kind === "reset") d.action = "module-reset";
+      if (!i || i.kind === "stop") return null;
+      // The operator asked for exactly this: a redial must not bring the policy's pending
+      // reset or power cycle forward (the vendor's spacing of resets, DESIGN.md "Resets").
+      if (i.kind === "reset") planned = { action: "module-reset", forced: true };
+      if (i.kind === "redial") planned = { action: "redial", forced: true };
       break;
     }
-    return !this.interrupts.stopping();
+    return this.interrupts.stopping() ? null : planned;
   }
 
   /** Tells the policy and the event log, then carries the action out (recovery-actions.ts). */
-  private async recover(action: RecoveryRung, forced: boolean): Promise<void> {
+  private async recover({ action, forced }: PlannedAction): Promise<void> {
     const now = this.scheduler.now();
     this.deps.policy.onActionStarted(action, now);
     this.emit({ type: "recovery.action", at: now, rung: action, reason: this.lastCause?.code ?? "requested", forced });

@@ -502,6 +502,34 @@ describe("recovery actions and operator requests", () => {
     expect(r.modem.commands().filter((c) => c.startsWith("ATD")).length).toBe(2);
   });
 
+  test("requestRedial while waiting for a module reset redials now and leaves the reset to the policy's time", async () => {
+    let dials = 0;
+    const r = scripted([[/^ATD/, () => (++dials === 1 ? "NO CARRIER" : "CONNECT 150000000")]], {
+      policy: new RecordingPolicy(() => "module-reset", 600_000),
+      deps: { createPppLink: (_p, hooks) => ({ start: () => hooks.up({ ipv4: null, ipv6: null, mru: 1500 }), stop: async () => {} }) },
+    });
+    r.sup.start();
+    await runUntil(r.sched, () => r.sup.state === "waiting", 60_000);
+    expect(r.policy.failures[0]?.code).toBe("no-carrier");
+    r.sup.requestRedial();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+    expect(r.policy.actions).toEqual(["redial"]);
+    expect(r.modem.commands).not.toContain("AT+CFUN=1,1");
+    const action = r.events.find((e) => e.type === "recovery.action") as { rung: string; forced: boolean } | undefined;
+    expect(action).toMatchObject({ rung: "redial", forced: true });
+  });
+
+  test("requestModemReset while waiting resets now, as a forced action", async () => {
+    const r = scripted([[/^ATD/, "NO CARRIER"]], { policy: new RecordingPolicy(() => "redial", 600_000) });
+    r.sup.start();
+    await runUntil(r.sched, () => r.sup.state === "waiting", 60_000);
+    r.sup.requestModemReset();
+    await runUntil(r.sched, () => r.policy.actions.length > 0, 60_000);
+    expect(r.policy.actions).toEqual(["module-reset"]);
+    const action = r.events.find((e) => e.type === "recovery.action") as { rung: string; forced: boolean } | undefined;
+    expect(action).toMatchObject({ rung: "module-reset", forced: true });
+  });
+
   test("linkLost from health monitoring goes to the policy as a lost link", async () => {
     const r = rig();
     r.sup.start();
@@ -565,6 +593,32 @@ describe("signal, registration and the health check", () => {
     expect(r.events.filter((e) => e.type === "modem.signal").length).toBeGreaterThan(before);
     // the data port carried no AT command while PPP owned it
     expect(data.commands.filter((c) => c === "AT+CSQ").length).toBe(1);
+  });
+
+  test("a signal poll still running when the link drops does not leave a second polling timer behind", async () => {
+    const sched = new ManualScheduler();
+    const data = new ScriptedModem(sched, HEALTHY_RULES);
+    // +CSQ unanswered on the control port: each poll runs for the command's limit, so the link can drop mid-poll.
+    const ctl = new ScriptedModem(sched, [[/^AT\+CSQ$/, null], ...HEALTHY_RULES]);
+    const r = build(sched, { stop: () => (data.stop(), ctl.stop()) }, data.openPort, {
+      deps: {
+        openControlPort: ctl.openPort,
+        timing: { signalPollMs: 30_000 },
+        createPppLink: (_p, hooks) => ({ start: () => hooks.up({ ipv4: null, ipv6: null, mru: 1500 }), stop: async () => {} }),
+      },
+    });
+    const csq = () => ctl.commands.filter((c) => c === "AT+CSQ").length;
+    r.sup.start();
+    await runUntil(sched, () => r.sup.state === "connected", 60_000);
+    await runUntil(sched, () => csq() === 1, 100_000);
+    r.sup.linkLost(cause("peer-dead"));
+    await runUntil(sched, () => r.policy.lost.length === 1, 10_000);
+    await runUntil(sched, () => r.sup.state === "connected", 60_000);
+    const from = csq();
+    await runUntil(sched, () => false, 300_000);
+    // One poll every 30 s for 300 s: 10 (a doubled timer chain would make it about 20).
+    expect(csq() - from).toBeGreaterThanOrEqual(9);
+    expect(csq() - from).toBeLessThanOrEqual(11);
   });
 
   test("pollModem without a control port answers from the last known values while connected", async () => {
