@@ -3,47 +3,20 @@
  * "Bring-up procedure"), one function each. A step returns when the modem is
  * ready for the next one and throws a StepFailure with a named cause (or a
  * NetworkBackoff) when it is not. The order lives in the supervisor's
- * bringUpAndHold(); the steps share only the StepContext.
+ * bringUpAndHold(); the steps share only the context (context.ts).
  */
 import type { AtChannel } from "../at/channel.ts";
 import { cause, type Cause } from "../core/cause.ts";
-import type { Scheduler } from "../core/clock.ts";
-import type { Logger } from "../core/log.ts";
-import type { Config } from "../config/schema.ts";
 import type { AtCommands } from "./commands.ts";
-import type { ModemEvent } from "./events.ts";
-import type { ModemFacts } from "./facts.ts";
+import type { ModemContext } from "./context.ts";
 import { NetworkBackoff, StepFailure } from "./failures.ts";
 import { escapeUnknownState, hangupTiming } from "./hangup.ts";
-import type { Interrupts } from "./interrupts.ts";
-import { congestionBackoffSeconds, EMM_CONGESTION, type PendingBackoff } from "./network-backoff.ts";
+import { congestionBackoffSeconds, EMM_CONGESTION } from "./network-backoff.ts";
 import { cmeSimState, isRegistered, isWrongPassword, parseCpin, parseRegistration, registrationStatus, type Registration } from "./parse.ts";
-import type { ModemProfile } from "./profiles.ts";
-import type { ModemIdentity, SupervisorTiming } from "./types.ts";
-
-/** What the SIM step remembers across attempts: a PIN is entered once, a rejected one never again. */
-export interface SimMemory {
-  pinSent: boolean;
-  rejected: Cause | null;
-}
-
-export interface StepContext {
-  readonly config: Config;
-  readonly timing: SupervisorTiming;
-  readonly scheduler: Scheduler;
-  readonly log: Logger;
-  /** The profile in use (picked by the identity step). */
-  readonly profile: ModemProfile;
-  readonly at: AtCommands;
-  readonly interrupts: Interrupts;
-  readonly facts: ModemFacts;
-  readonly backoff: PendingBackoff;
-  readonly sim: SimMemory;
-  emit(e: ModemEvent): void;
-}
+import type { ModemIdentity } from "./types.ts";
 
 /** Step 1: AT every 100 ms until OK (bounded by the hung limit), then ATE0, +CMEE=2, &D2, +IPR. */
-export async function sync(ctx: StepContext): Promise<void> {
+export async function sync(ctx: ModemContext): Promise<void> {
   const ch = ctx.at.requireChannel();
   const started = ctx.scheduler.now();
   const elapsed = () => ctx.scheduler.now() - started;
@@ -79,7 +52,7 @@ export interface ModuleIdentity {
 }
 
 /** Step 2: ATI / +CGMM / +CGMR / +CGSN. Unanswered queries leave fields null; the caller picks the profile. */
-export async function readModuleIdentity(ctx: StepContext): Promise<ModuleIdentity> {
+export async function readModuleIdentity(ctx: ModemContext): Promise<ModuleIdentity> {
   const info = async (cmd: string): Promise<string[] | null> => {
     const r = await ctx.at.cmd(cmd);
     return r.status === "ok" ? r.lines : null;
@@ -101,7 +74,7 @@ export async function readModuleIdentity(ctx: StepContext): Promise<ModuleIdenti
 }
 
 /** Step 3: +CPIN? until READY; the configured PIN once; never retry a rejected PIN. Then IMSI and ICCID. */
-export async function unlockSim(ctx: StepContext): Promise<void> {
+export async function unlockSim(ctx: ModemContext): Promise<void> {
   const { sim } = ctx;
   if (sim.rejected) throw new StepFailure(sim.rejected.code, sim.rejected.detail);
   const locked = (c: Cause): StepFailure => {
@@ -134,7 +107,7 @@ export async function unlockSim(ctx: StepContext): Promise<void> {
 }
 
 /** IMSI and ICCID are only readable with the SIM unlocked. */
-async function readSimIdentity(ctx: StepContext): Promise<void> {
+async function readSimIdentity(ctx: ModemContext): Promise<void> {
   const cimi = await ctx.at.cmd("AT+CIMI");
   const ccid = await ctx.at.cmd(ctx.profile.id === "generic" ? "AT+CCID" : "AT+QCCID");
   const imsi = cimi.status === "ok" ? (cimi.lines.find((l) => /^\d{6,15}$/.test(l)) ?? null) : null;
@@ -144,7 +117,7 @@ async function readSimIdentity(ctx: StepContext): Promise<void> {
 }
 
 /** Step 4: +CEREG/+CGREG/+CREG with =2 until stat 1 or 5; 3 is denied; back-off is waited out. */
-export async function register(ctx: StepContext): Promise<void> {
+export async function register(ctx: ModemContext): Promise<void> {
   const ch = ctx.at.requireChannel();
   // n=3 adds the EMM reject cause to n=2's TAC and cell id (TS 27.007 §10.1.22); older modems only know 2.
   const n3 = await ctx.at.answered("AT+CEREG=3");
@@ -194,7 +167,7 @@ export async function queryRegistration(at: AtCommands, ch: AtChannel): Promise<
 }
 
 /** Step 5: AT+CGATT=1, then AT+CGATT? must read 1 before dialling (the BG77 field report). */
-export async function attach(ctx: StepContext): Promise<void> {
+export async function attach(ctx: ModemContext): Promise<void> {
   const started = ctx.scheduler.now();
   if (await isAttached(ctx)) return;
   ctx.backoff.noteResponse(await ctx.at.answered("AT+CGATT=1"));
@@ -209,13 +182,13 @@ export async function attach(ctx: StepContext): Promise<void> {
   }
 }
 
-async function isAttached(ctx: StepContext): Promise<boolean> {
+async function isAttached(ctx: ModemContext): Promise<boolean> {
   const r = await ctx.at.answered("AT+CGATT?");
   return r.status === "ok" && r.lines.some((l) => /^\+CGATT:\s*1\b/.test(l));
 }
 
 /** Step 6: the PDP context and the profile's and configured extra init commands, each checked. */
-export async function defineContext(ctx: StepContext): Promise<void> {
+export async function definePdpContext(ctx: ModemContext): Promise<void> {
   const n = ctx.config.network;
   await ctx.at.checked(`AT+CGDCONT=${n.cid},"${n.pdp_type}","${n.apn}"`, "context-failed");
   for (const c of [...ctx.profile.init, ...ctx.config.modem.init]) await ctx.at.checked(c, "init-failed");
@@ -230,7 +203,7 @@ const DIAL_RESULT_CAUSE: Partial<Record<string, "no-carrier" | "busy" | "no-answ
 };
 
 /** Step 7: the dial string → CONNECT ("modem.dial"); every other result is a named cause. */
-export async function dial(ctx: StepContext, attempt: number): Promise<void> {
+export async function dial(ctx: ModemContext, attempt: number): Promise<void> {
   const dialCmd = ctx.config.network.dial;
   const r = await ctx.at.cmd(dialCmd);
   const report = (c: Cause | null) =>

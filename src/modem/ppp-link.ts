@@ -10,7 +10,7 @@ import type { Config } from "../config/schema.ts";
 import { PppLink, type PppLinkEvent } from "../ppp/link.ts";
 import { PppSession, type PppSessionOptions } from "../ppp/session.ts";
 import { clientSessionOptions } from "../ppp/options.ts";
-import type { CreatePppLink, PppLinkLike } from "./supervisor.ts";
+import type { CreatePppLink, PppLinkLike } from "./types.ts";
 
 export interface PppLinkHandle extends PppLinkLike {
   readonly link: PppLink;

@@ -7,37 +7,9 @@
  * spaces these out, this module only carries them out.
  */
 import type { RecoveryRung } from "../core/agent-events.ts";
-import type { Logger } from "../core/log.ts";
-import type { Scheduler } from "../core/clock.ts";
-import type { Config } from "../config/schema.ts";
-import type { SimMemory } from "./bringup.ts";
-import type { AtCommands } from "./commands.ts";
-import type { ModemFacts } from "./facts.ts";
-import type { Interrupts } from "./interrupts.ts";
-import type { ModemPorts } from "./ports.ts";
-import type { ModemProfile } from "./profiles.ts";
+import type { ModemContext } from "./context.ts";
 
-/** Set by the supervisor when the module prints its boot URC (Quectel: RDY). */
-export interface BootWatch {
-  seen: boolean;
-}
-
-export interface RecoveryContext {
-  readonly config: Config;
-  readonly scheduler: Scheduler;
-  readonly log: Logger;
-  readonly profile: ModemProfile;
-  readonly at: AtCommands;
-  readonly ports: ModemPorts;
-  readonly interrupts: Interrupts;
-  readonly facts: ModemFacts;
-  readonly sim: SimMemory;
-  readonly boot: BootWatch;
-  /** Runs recovery.power_cycle / recovery.reboot_command; resolves with the exit code. */
-  readonly runCommand?: (command: string) => Promise<number>;
-}
-
-export async function runRecoveryAction(ctx: RecoveryContext, action: RecoveryRung): Promise<void> {
+export async function runRecoveryAction(ctx: ModemContext, action: RecoveryRung): Promise<void> {
   switch (action) {
     case "redial":
       return;
@@ -52,7 +24,7 @@ export async function runRecoveryAction(ctx: RecoveryContext, action: RecoveryRu
 }
 
 /** AT+CFUN=0, the profile's settle time, AT+CFUN=1: the radio detaches and registers afresh. */
-async function radioCycle(ctx: RecoveryContext): Promise<void> {
+async function radioCycle(ctx: ModemContext): Promise<void> {
   await ctx.ports.ensureData();
   await ctx.at.required("AT+CFUN=0", "at-error");
   await ctx.interrupts.sleep(ctx.profile.radioOffMs);
@@ -61,7 +33,7 @@ async function radioCycle(ctx: RecoveryContext): Promise<void> {
 }
 
 /** AT+CFUN=1,1: the module reboots; wait for RDY; the USB port may vanish and come back. */
-async function moduleReset(ctx: RecoveryContext): Promise<void> {
+async function moduleReset(ctx: ModemContext): Promise<void> {
   const { profile, interrupts, scheduler } = ctx;
   await ctx.ports.ensureData();
   const ch = ctx.at.requireChannel();
@@ -88,7 +60,7 @@ async function moduleReset(ctx: RecoveryContext): Promise<void> {
 }
 
 /** recovery.power_cycle / recovery.reboot_command; a module reset when none is configured. */
-async function runExternal(ctx: RecoveryContext, action: "power-cycle" | "reboot"): Promise<void> {
+async function runExternal(ctx: ModemContext, action: "power-cycle" | "reboot"): Promise<void> {
   const cmd = action === "power-cycle" ? ctx.config.recovery.power_cycle : ctx.config.recovery.reboot_command;
   if (!cmd || !ctx.runCommand) {
     ctx.log.warn(`no command configured for ${action}; resetting the module instead`);
