@@ -1,9 +1,10 @@
 /**
  * The bring-up steps of the module vendor's PPP procedure (DESIGN.md
- * "Bring-up procedure"), one function each. A step returns when the modem is
- * ready for the next one and throws a StepFailure with a named cause (or a
- * NetworkBackoff) when it is not. The order lives in the supervisor's
- * bringUpAndHold(); the steps share only the context (context.ts).
+ * "Bring-up procedure", numbered as there), one function each; its rule 7
+ * (no answer within the limit → hung) is in commands.ts. A step returns when
+ * the modem is ready for the next one and throws a StepFailure with a named
+ * cause (or a NetworkBackoff) when it is not. The order lives in the
+ * supervisor's bringUpAndHold(); the steps share only the context (context.ts).
  */
 import type { AtChannel } from "../at/channel.ts";
 import { cause, type Cause } from "../core/cause.ts";
@@ -15,7 +16,7 @@ import { congestionBackoffSeconds, EMM_CONGESTION } from "./network-backoff.ts";
 import { cmeSimState, isRegistered, isWrongPassword, parseCpin, parseRegistration, registrationStatus, type Registration } from "./parse.ts";
 import type { ModemIdentity } from "./types.ts";
 
-/** Step 1: AT every 100 ms until OK (bounded by the hung limit), then ATE0, +CMEE=2, &D2, +IPR. */
+/** Step 1 (sync): AT every 100 ms until OK (bounded by the hung limit), then ATE0, +CMEE=2, &D2, +IPR. */
 export async function sync(ctx: ModemContext): Promise<void> {
   const ch = ctx.at.requireChannel();
   const started = ctx.scheduler.now();
@@ -51,7 +52,7 @@ export interface ModuleIdentity {
   model: string | null;
 }
 
-/** Step 2: ATI / +CGMM / +CGMR / +CGSN. Unanswered queries leave fields null; the caller picks the profile. */
+/** After sync: ATI / +CGMM / +CGMR / +CGSN. Unanswered queries leave fields null; the caller picks the profile. */
 export async function readModuleIdentity(ctx: ModemContext): Promise<ModuleIdentity> {
   const info = async (cmd: string): Promise<string[] | null> => {
     const r = await ctx.at.cmd(cmd);
@@ -73,7 +74,7 @@ export async function readModuleIdentity(ctx: ModemContext): Promise<ModuleIdent
   };
 }
 
-/** Step 3: +CPIN? until READY; the configured PIN once; never retry a rejected PIN. Then IMSI and ICCID. */
+/** Step 2 (SIM): +CPIN? until READY; the configured PIN once; never retry a rejected PIN. Then IMSI and ICCID. */
 export async function unlockSim(ctx: ModemContext): Promise<void> {
   const { sim } = ctx;
   if (sim.rejected) throw new StepFailure(sim.rejected.code, sim.rejected.detail);
@@ -84,7 +85,8 @@ export async function unlockSim(ctx: ModemContext): Promise<void> {
   const started = ctx.scheduler.now();
   for (;;) {
     const r = await ctx.at.answered("AT+CPIN?");
-    const state = r.status === "cme-error" ? cmeSimState(r.detail) : r.status === "ok" ? (r.lines.map(parseCpin).find((s) => s !== null) ?? null) : null;
+    let state = r.status === "ok" ? (r.lines.map(parseCpin).find((s) => s !== null) ?? null) : null;
+    if (r.status === "cme-error") state = cmeSimState(r.detail);
     if (state === "ready") break;
     if (state === "not-inserted") throw new StepFailure("sim-missing", r.detail || "+CPIN: NOT INSERTED");
     if (state === "sim-puk") throw locked(cause("sim-puk-required"));
@@ -116,7 +118,7 @@ async function readSimIdentity(ctx: ModemContext): Promise<void> {
   ctx.facts.setSim(imsi, iccid);
 }
 
-/** Step 4: +CEREG/+CGREG/+CREG with =2 until stat 1 or 5; 3 is denied; back-off is waited out. */
+/** Step 3 (registration): +CEREG/+CGREG/+CREG with =2 until stat 1 or 5; 3 is denied; back-off is waited out. */
 export async function register(ctx: ModemContext): Promise<void> {
   const ch = ctx.at.requireChannel();
   // n=3 adds the EMM reject cause to n=2's TAC and cell id (TS 27.007 §10.1.22); older modems only know 2.
@@ -166,7 +168,7 @@ export async function queryRegistration(at: AtCommands, ch: AtChannel): Promise<
   return best;
 }
 
-/** Step 5: AT+CGATT=1, then AT+CGATT? must read 1 before dialling (the BG77 field report). */
+/** Step 4 (attach): AT+CGATT=1, then AT+CGATT? must read 1 before dialling (the BG77 field report). */
 export async function attach(ctx: ModemContext): Promise<void> {
   const started = ctx.scheduler.now();
   if (await isAttached(ctx)) return;
@@ -187,7 +189,7 @@ async function isAttached(ctx: ModemContext): Promise<boolean> {
   return r.status === "ok" && r.lines.some((l) => /^\+CGATT:\s*1\b/.test(l));
 }
 
-/** Step 6: the PDP context and the profile's and configured extra init commands, each checked. */
+/** Step 5 (context): the PDP context and the profile's and configured extra init commands, each checked. */
 export async function definePdpContext(ctx: ModemContext): Promise<void> {
   const n = ctx.config.network;
   await ctx.at.checked(`AT+CGDCONT=${n.cid},"${n.pdp_type}","${n.apn}"`, "context-failed");
@@ -202,7 +204,7 @@ const DIAL_RESULT_CAUSE: Partial<Record<string, "no-carrier" | "busy" | "no-answ
   "no-dialtone": "no-dialtone",
 };
 
-/** Step 7: the dial string → CONNECT ("modem.dial"); every other result is a named cause. */
+/** Step 6 (dial): the dial string → CONNECT ("modem.dial"); every other result is a named cause. */
 export async function dial(ctx: ModemContext, attempt: number): Promise<void> {
   const dialCmd = ctx.config.network.dial;
   const r = await ctx.at.cmd(dialCmd);

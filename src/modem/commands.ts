@@ -87,7 +87,8 @@ export class AtCommands {
   /**
    * A command ran past its limit. If the modem still answers AT it is a plain
    * at-timeout; if it stays silent until the vendor's worst case (60 s since
-   * it last said anything) it is hung.
+   * it last said anything) it is hung (DESIGN.md bring-up rule 7), and the
+   * policy resets it.
    */
   async timeoutCause(r: AtResponse, ch: AtChannel | null = this.d.channel()): Promise<StepFailure> {
     const what = redactCommand(r.command);
