@@ -27,13 +27,17 @@ export interface ModemPortsDeps {
 }
 
 export class ModemPorts {
-  /** The data port's AT channel. */
-  channel: AtChannel | null = null;
+  private data: AtChannel | null = null;
   private control: AtChannel | null = null;
   private controlTried = false;
   private controlOpening: Promise<void> | null = null;
 
   constructor(private readonly d: ModemPortsDeps) {}
+
+  /** The data port's AT channel (null until opened, and after it vanished or was dropped). */
+  get channel(): AtChannel | null {
+    return this.data;
+  }
 
   /** The control port's channel while it is open. */
   get controlChannel(): AtChannel | null {
@@ -48,15 +52,17 @@ export class ModemPorts {
 
   /** Opens the data port unless it is open; retries until it is back or the return limit passes. */
   async ensureData(): Promise<void> {
-    if (this.channel && this.channel.pipe.isOpen && !this.channel.isDetached) return;
+    if (this.data && this.data.pipe.isOpen && !this.data.isDetached) return;
     this.dropData();
     const started = this.d.scheduler.now();
     let last: Cause = cause("port-vanished");
     for (;;) {
       if (this.d.interrupts.stopping()) throw new StepFailure("stopped");
       try {
-        this.channel = this.attach(await this.d.openPort(), "at");
-        this.channel.pipe.onClose(() => this.d.interrupts.wake());
+        const ch = this.attach(await this.d.openPort(), "at");
+        // A vanished port wakes whoever waits (the hold, a reset waiting for RDY).
+        ch.pipe.onClose(() => this.d.interrupts.wake());
+        this.data = ch;
         return;
       } catch (err) {
         last = causeOf(err, this.d.log);
@@ -71,8 +77,8 @@ export class ModemPorts {
 
   /** Forgets the data port (closing it if still open), e.g. before a power cycle or after it vanished. */
   dropData(): void {
-    const ch = this.channel;
-    this.channel = null;
+    const ch = this.data;
+    this.data = null;
     if (!ch) return;
     ch.detach();
     if (ch.pipe.isOpen) void ch.pipe.close();

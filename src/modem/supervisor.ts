@@ -346,7 +346,7 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
         }
         break;
       }
-      case "RDY":
+      case "RDY": // the Quectel boot URC (profile.bootUrc): a module reset waits for it
         this.ctx.boot.seen = true;
         this.ctx.interrupts.wake();
         break;
