@@ -8,7 +8,10 @@
  * - read: waits for ≥ 1 byte (resolving 0 would end the stream); after close a
  *   pending read rejects with `canceled: true`; any other rejection makes the
  *   stream treat the port as disconnected (EIO, ENXIO, ENODEV, hang-up).
- * - write: resolves once the bytes are handed to the kernel.
+ * - write: resolves once the bytes are in the writer's ring (FdWriter: a
+ *   Worker hands them to the kernel, waiting for room in poll(2), so a full
+ *   tty never costs the event loop a timer sleep); writeBacklog() counts
+ *   what the ring still holds, drain() waits for it and the kernel queue.
  * - close: cancel the reader, then close(fd), then release the lock.
  */
 import type {
@@ -27,7 +30,8 @@ import { CellkeepError, type CauseCode } from "../core/cause.ts";
 import { applyTermios, getBaudRate, isSupportedBaudRate, setBaudRate, TCIOFLUSH } from "./termios.ts";
 import { getInputLines, setBreak, setExclusive, setOutputLines, type InputLines } from "./lines.ts";
 import { acquirePortLock, type LockOptions, type PortLock } from "./lockfile.ts";
-import { CanceledError, FdReader, writeAll } from "./fd-io.ts";
+import { CanceledError, FdReader } from "./fd-io.ts";
+import { FdWriter } from "./fd-writer.ts";
 import { discoverPorts, type DiscoveryOptions } from "./discovery.ts";
 
 export interface BunOpenOptions extends OpenOptions {
@@ -142,7 +146,7 @@ export class BunSerialPort implements BindingPortInterface {
   /** The error that made the port unusable (read/write failure), for diagnosis. */
   lastError: (Error & { code?: string }) | null = null;
   private readonly reader: FdReader;
-  private writing: Promise<void> = Promise.resolve();
+  private readonly writer: FdWriter;
   private breakOn = false;
 
   constructor(
@@ -151,6 +155,24 @@ export class BunSerialPort implements BindingPortInterface {
     private readonly lock: PortLock | null,
   ) {
     this.reader = new FdReader(fd, openOptions.path);
+    this.writer = new FdWriter(fd, {
+      onError: (e) => {
+        this.lastError = new libc.SysError("write", e, openOptions.path);
+      },
+    });
+  }
+
+  /** Size of the write() whose promise has not settled yet (the stream still counts it in its writableLength). */
+  inFlightBytes = 0;
+
+  /** Bytes accepted by write() that the kernel has not taken yet (including unsent bytes of the write in flight). */
+  writeBacklog(): number {
+    return this.writer.backlogBytes();
+  }
+
+  /** Called when that backlog has emptied. */
+  onWriteDrain(fn: () => void): () => void {
+    return this.writer.onDrain(fn);
   }
 
   get lockPath(): string | null {
@@ -160,6 +182,8 @@ export class BunSerialPort implements BindingPortInterface {
   async close(): Promise<void> {
     if (!this.isOpen) return;
     this.isOpen = false;
+    // The Worker must be out of write()/poll() before the fd number is released.
+    await this.writer.close();
     await this.reader.cancel();
     libc.close(this.fd);
     this.lock?.release();
@@ -178,16 +202,21 @@ export class BunSerialPort implements BindingPortInterface {
     }
   }
 
-  write(buffer: Buffer): Promise<void> {
-    if (!this.isOpen) return Promise.reject(new CanceledError());
-    // No copy: the stream owns `buffer` until this promise settles, and it
-    // calls us with one write outstanding at a time. drain() waits for it.
-    const done = writeAll(this.fd, buffer, () => !this.isOpen).catch((err: Error & { code?: string }) => {
-      if (!(err instanceof CanceledError)) this.lastError = err;
-      throw err;
-    });
-    this.writing = done.catch(() => {});
-    return done;
+  async write(buffer: Buffer): Promise<void> {
+    if (!this.isOpen) throw new CanceledError();
+    if (this.lastError) throw this.lastError;
+    // Copied into the ring (or the writer's overflow queue) at once; the
+    // stream holds its next chunk until this resolves, so its own
+    // writableLength plus writeBacklog() is the whole backlog.
+    this.writer.write(buffer);
+    this.inFlightBytes = buffer.byteLength;
+    try {
+      await this.writer.whenAccepted();
+    } finally {
+      this.inFlightBytes = 0;
+    }
+    if (this.lastError) throw this.lastError;
+    if (!this.isOpen) throw new CanceledError();
   }
 
   async update(options: UpdateOptions): Promise<void> {
@@ -245,7 +274,8 @@ export class BunSerialPort implements BindingPortInterface {
    */
   async drain(): Promise<void> {
     this.assertOpen();
-    await this.writing;
+    await this.writer.idle();
+    if (this.lastError) throw this.lastError;
     const q = new Uint8Array(4);
     for (let wait = 1; this.isOpen; wait = Math.min(wait * 2, 50)) {
       if (libc.ioctl(this.fd, TIOCOUTQ, q) < 0) {

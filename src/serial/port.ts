@@ -139,24 +139,31 @@ export class SerialPipe extends PipeBase {
   async flush(): Promise<void> {
     await this.requirePort().flush();
   }
-  /** Resolve when everything written so far has left the kernel's queue. */
   /**
-   * Bytes accepted by write() but not yet handed to the tty. The packet pump
-   * stops reading TUN while this is high, so a slow serial line never makes
+   * Bytes accepted by write() but not yet handed to the tty: what the stream
+   * still holds plus what the port's writer ring holds. The packet pump stops
+   * reading TUN while this is high, so a slow serial line never makes
    * cellkeep buffer without bound (PacedIpLink in src/net/pump.ts).
    */
   backlogBytes(): number {
-    return this.closed ? 0 : this.stream.writableLength;
+    if (this.closed) return 0;
+    const port = this.port;
+    if (!port) return this.stream.writableLength;
+    // The stream counts the chunk in flight whole; the port counts what of it is still unsent.
+    return this.stream.writableLength - port.inFlightBytes + port.writeBacklog();
   }
 
-  /** Called when the write backlog has emptied (the stream's 'drain'). */
+  /** Called when the write backlog has emptied (the stream's 'drain', or the port's writer ring emptied). */
   onDrain(fn: () => void): () => void {
     this.stream.on("drain", fn);
+    const offPort = this.port?.onWriteDrain(fn);
     return () => {
       this.stream.off("drain", fn);
+      offPort?.();
     };
   }
 
+  /** Resolve when everything written so far has left the kernel's queue. */
   async drain(): Promise<void> {
     // SerialPortStream.drain() on a closed port would wait for 'open' forever.
     this.requirePort();
