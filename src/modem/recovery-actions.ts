@@ -49,7 +49,9 @@ async function moduleReset(ctx: ModemContext): Promise<void> {
         await ctx.ports.ensureData();
         continue;
       }
-      await interrupts.sleepUntil(deadline);
+      // A stop, redial or reset request ends this wait (a pending one would otherwise end
+      // every sleep at once: a busy loop that starves the port of the RDY it waits for).
+      if ((await interrupts.sleepUntil(deadline)) === "interrupted") interrupts.throwIfPending();
     }
   } else {
     // No boot URC to wait for (generic profile): give the module a fixed time to boot.

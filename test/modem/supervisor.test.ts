@@ -475,6 +475,19 @@ describe("recovery actions and operator requests", () => {
     expect(r.events.some((e) => e.type === "recovery.action" && e.rung === "module-reset" && e.forced)).toBe(true);
   });
 
+  test("a reset requested while a module reset waits for RDY restarts the reset instead of spinning", async () => {
+    const r = rig();
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+    r.sup.requestModemReset();
+    await runUntil(r.sched, () => r.modem.commands().includes("AT+CFUN=1,1"), 60_000);
+    expect(r.sup.state).toBe("recovering");
+    r.sup.requestModemReset();
+    expect(await runUntil(r.sched, () => r.policy.connected === 2, 200_000)).toBe(true);
+    expect(r.policy.actions).toEqual(["module-reset", "module-reset"]);
+    expect(r.events.filter((e) => e.type === "recovery.action").every((e) => e.type === "recovery.action" && e.forced)).toBe(true);
+  });
+
   test("power-cycle runs recovery.power_cycle", async () => {
     const ran: string[] = [];
     const r = rig({
