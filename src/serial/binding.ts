@@ -156,6 +156,8 @@ export class BunSerialPort implements BindingPortInterface {
   ) {
     this.reader = new FdReader(fd, openOptions.path);
     this.writer = new FdWriter(fd, {
+      // Report a drain at half the packet pump's default high-water mark (32 KiB), as MeteredFdPipe does.
+      lowWaterBytes: 16 * 1024,
       onError: (e) => {
         this.lastError = new libc.SysError("write", e, openOptions.path);
       },
@@ -170,7 +172,7 @@ export class BunSerialPort implements BindingPortInterface {
     return this.writer.backlogBytes();
   }
 
-  /** Called when that backlog has emptied. */
+  /** Called when that backlog falls to 16 KiB or less (the pump may pull more from TUN). */
   onWriteDrain(fn: () => void): () => void {
     return this.writer.onDrain(fn);
   }

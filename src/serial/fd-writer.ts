@@ -226,6 +226,13 @@ export class FdWriter {
     return true;
   }
 
+  private notifyScheduled = false;
+  private readonly notifyWorker = (): void => {
+    this.notifyScheduled = false;
+    // Atomics.notify is costly (a lock and a syscall); the Worker only needs it when it sleeps.
+    if (Atomics.load(this.ctl, SLEEPING) === 1) Atomics.notify(this.ctl, HEAD);
+  };
+
   /** Copy as much of `data` as fits into the ring; returns the count. */
   private put(data: Uint8Array): number {
     const used = (this.head - Atomics.load(this.ctl, TAIL)) >>> 0;
@@ -237,8 +244,14 @@ export class FdWriter {
     if (n > first) this.ring.set(data.subarray(first, n), 0);
     this.head = (this.head + n) | 0;
     Atomics.store(this.ctl, HEAD, this.head);
-    // Atomics.notify is costly (a lock in the engine); the Worker only needs it when it sleeps.
-    if (Atomics.load(this.ctl, SLEEPING) === 1) Atomics.notify(this.ctl, HEAD);
+    // Wake a sleeping Worker once per task, not once per write: the pump
+    // hands over a whole TUN chunk of frames in one go, and a futex wake (a
+    // context switch on a 2-core box) per 1.5 KB frame cost more CPU than
+    // the writes. A Worker that is awake picks the bytes up by itself.
+    if (!this.notifyScheduled) {
+      this.notifyScheduled = true;
+      queueMicrotask(this.notifyWorker);
+    }
     return n;
   }
 

@@ -153,7 +153,7 @@ export class SerialPipe extends PipeBase {
     return this.stream.writableLength - port.inFlightBytes + port.writeBacklog();
   }
 
-  /** Called when the write backlog has emptied (the stream's 'drain', or the port's writer ring emptied). */
+  /** Called when the write backlog has drained (the stream's 'drain', or the port's writer ring fell to its low-water mark, 16 KiB). */
   onDrain(fn: () => void): () => void {
     this.stream.on("drain", fn);
     const offPort = this.port?.onWriteDrain(fn);

@@ -22,7 +22,8 @@ const seconds = Number(process.argv[2] ?? 3);
 const RAW_PEER = `${import.meta.dir}/../net/fixtures/pty-raw-peer.ts`;
 /** Bytes per write on the raw path: one PPP frame at MTU 1500, as the link writes them. */
 const RAW_CHUNK = 1500;
-const HIGH_WATER = Number(process.env.CK_HW ?? 16 * 1024);
+/** The packet pump's default high-water mark (what the agent runs with); CK_HW overrides it on both sides. */
+const HIGH_WATER = Number(process.env.CK_HW ?? 32 * 1024);
 
 /** Read JSON lines from a child's stdout until `n` lines arrived; returns the last one parsed. */
 async function readLines(proc: Subprocess<"ignore", "pipe", "inherit">, n: number): Promise<Record<string, unknown>> {
@@ -159,7 +160,8 @@ console.log(`raw pty echo RTT (10 B, far end echoes): mean ${mean(echo).toFixed(
 
 const h = new NetnsHarness();
 try {
-  const s = await buildSplitStack(h);
+  // The agent's own port code (SerialPipe) on cellkeep's side; CK_AGENT_PIPE=metered for MeteredFdPipe.
+  const s = await buildSplitStack(h, { agentPipe: process.env.CK_AGENT_PIPE === "metered" ? "metered" : "serial" });
   const cpu0 = process.cpuUsage();
   const peer0 = procCpuSeconds(s.peerPid);
   const m0 = machineJiffies();
@@ -191,7 +193,7 @@ try {
   const ok = Math.min(ratioUp, ratioDown) >= 0.7;
   console.log(`goodput / raw pty rate of the same direction: A→B ${(ratioUp * 100).toFixed(0)} %, B→A ${(ratioDown * 100).toFixed(0)} % → ${ok ? "meets" : "MISSES"} the 70 % goal`);
   console.log(`pump A: ${JSON.stringify(s.pumpA.counters)}`);
-  console.log(`cellkeep side pipe: ${JSON.stringify(s.clientPipe.stats())}`);
+  console.log(`cellkeep side pipe (${s.clientPipe.constructor.name}): backlog now ${s.clientPipe.backlogBytes()} B`);
   console.log(`load after: ${fs.readFileSync("/proc/loadavg", "utf8").trim()}`);
 } finally {
   await h.cleanup();

@@ -51,6 +51,19 @@ describe("MeteredFdPipe over a real pty", () => {
     expect(a.bytesWritten).toBe(N * 1000);
   }, 15_000);
 
+  test("an idle pipe costs no CPU (reader in epoll, writer Worker in Atomics.wait)", async () => {
+    const pair2 = openPtyPair();
+    const p = new MeteredFdPipe(pair2.masterFd, "idle");
+    p.write(new Uint8Array([1, 2, 3])); // wake the Worker once, then let it go back to sleep
+    await Bun.sleep(50);
+    const cpu0 = process.cpuUsage();
+    await Bun.sleep(300);
+    const cpu = process.cpuUsage(cpu0);
+    expect((cpu.user + cpu.system) / 1000).toBeLessThan(60);
+    await p.close();
+    pair2.close();
+  });
+
   test("writes after close are counted, not sent", async () => {
     const pair2 = openPtyPair();
     const p = new MeteredFdPipe(pair2.masterFd, "m2");

@@ -7,6 +7,7 @@
  * Shared by the end-to-end tests and test/bench/dataplane.ts. Everything it
  * creates is registered with the harness, so harness.cleanup() removes it.
  */
+import type { Subprocess } from "bun";
 import { RealScheduler } from "../../src/core/clock.ts";
 import type { NetEvent } from "../../src/net/events.ts";
 import { LinkInterface } from "../../src/net/iface.ts";
@@ -14,6 +15,7 @@ import { MeteredFdPipe, pacedIpLink } from "../../src/net/metered-pipe.ts";
 import { PacketPump } from "../../src/net/pump.ts";
 import { PppLink, type PppLinkEvent } from "../../src/ppp/link.ts";
 import { PppSession } from "../../src/ppp/session.ts";
+import { openSerialPipe, type SerialPipe } from "../../src/serial/port.ts";
 import { openPtyPair } from "../../src/serial/pty.ts";
 import * as libc from "../../src/sys/libc.ts";
 import { type NetnsHarness, uniqueName } from "../support/netns.ts";
@@ -153,7 +155,8 @@ export interface SplitStack {
   ifA: LinkInterface;
   client: PppLink;
   pumpA: PacketPump;
-  clientPipe: MeteredFdPipe;
+  /** cellkeep's side of the pty: the agent's SerialPipe (default) or a MeteredFdPipe. */
+  clientPipe: SerialPipe | MeteredFdPipe;
   /** pid of the peer process (PPP server role + its TUN in ns B). */
   peerPid: number;
 }
@@ -163,16 +166,33 @@ export interface SplitStack {
  * process, as the modem would: this process then holds exactly what cellkeep
  * holds in production (one PPP end, one TUN, one pump), so its CPU share is
  * the agent's.
+ *
+ * `agentPipe: "serial"` (default) opens the pty slave with openSerialPipe, the
+ * agent's own port code (SerialPortStream over the FFI binding), and hands
+ * the master to the peer as its stdin, like a modem at the other end of a
+ * serial line. `"metered"` keeps the MeteredFdPipe arrangement (this process
+ * on the master, the peer opens the slave).
  */
-export async function buildSplitStack(h: NetnsHarness): Promise<SplitStack> {
+export async function buildSplitStack(h: NetnsHarness, opts: { agentPipe?: "serial" | "metered" } = {}): Promise<SplitStack> {
   const nsA = await h.create("ckA");
   const nsB = await h.create("ckB");
   const pair = openPtyPair({ holdSlave: false });
   h.defer(() => pair.close());
   const nameB = uniqueName("ckb");
   h.trackLink(nameB);
-  const peer = h.spawn(null, [process.execPath, `${import.meta.dir}/fixtures/ppp-peer.ts`, pair.slavePath, nsB, nameB, SERVER_IP, CLIENT_IP], { stdout: "pipe", stderr: "ignore" });
-  const clientPipe = new MeteredFdPipe(pair.masterFd, "pty master");
+  const serial = (opts.agentPipe ?? "serial") === "serial";
+  const peerArgs = [process.execPath, `${import.meta.dir}/fixtures/ppp-peer.ts`, serial ? "-" : pair.slavePath, nsB, nameB, SERVER_IP, CLIENT_IP];
+  let peer: Subprocess;
+  if (serial) {
+    // The harness's spawn() has no stdin option: spawn here and register the kill.
+    peer = Bun.spawn(peerArgs, { stdin: pair.masterFd, stdout: "pipe", stderr: "ignore" });
+    h.defer(async () => {
+      peer.kill("SIGKILL");
+      await peer.exited;
+    });
+  } else peer = h.spawn(null, peerArgs, { stdout: "pipe", stderr: "ignore" });
+  const lowWater = process.env.CK_LOW ? { lowWaterBytes: Number(process.env.CK_LOW) } : {};
+  const clientPipe = serial ? await openSerialPipe(pair.slavePath, { lock: false }) : new MeteredFdPipe(pair.masterFd, "pty master", lowWater);
   h.defer(() => clientPipe.close());
   const scheduler = new RealScheduler();
   const client = new PppLink({ pipe: clientPipe, scheduler, session: new PppSession({ role: "client", echo: { intervalMs: 0, failures: 3 } }) });
@@ -181,7 +201,7 @@ export async function buildSplitStack(h: NetnsHarness): Promise<SplitStack> {
   h.trackLink(ifA.name);
   const tunA = await ifA.open();
   h.defer(() => ifA.close());
-  const pumpA = new PacketPump({ tun: tunA, link: pacedIpLink(client, clientPipe), highWaterBytes: Number(process.env.CK_HW ?? 16 * 1024), queuePackets: Number(process.env.CK_Q ?? 64) });
+  const pumpA = new PacketPump({ tun: tunA, link: pacedIpLink(client, clientPipe), highWaterBytes: Number(process.env.CK_HW ?? 32 * 1024), queuePackets: Number(process.env.CK_Q ?? 64) });
   h.defer(() => pumpA.stop());
   pumpA.start();
   client.start();
