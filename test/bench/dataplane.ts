@@ -1,19 +1,29 @@
 /**
  * Data-plane benchmark (root; run: `bun test/bench/dataplane.ts [seconds]`).
  * In one run:
- *   1. raw byte rate of a pty pair through the same fd I/O the link uses (the limit);
- *   2. raw pty echo RTT (10-byte ping-pong);
+ *   1. raw byte rate of a pty pair, each direction (the limit). Measured as the
+ *      data path runs: two processes (this one on the slave like cellkeep on its
+ *      port, a child on the master like the modem), the same fd reader/writer
+ *      as the agent's port, 1500-byte writes (one PPP frame each) and the
+ *      backlog held at the pump's high-water mark. (It used to be measured
+ *      with both ends in this process, 16-64 KiB writes and a spinning writer:
+ *      not the arrangement PPP runs in.)
+ *   2. raw pty echo RTT (10-byte ping-pong, the child echoes);
  *   3. TCP goodput through TUN ↔ PPP ↔ pty ↔ PPP ↔ TUN with iperf3 (A→B and B→A);
  *   4. the agent's CPU share during the transfer: this process holds cellkeep's
- *      side only (PPP client, TUN, pump); the far PPP end runs in a child
- *      process, as the modem would;
+ *      side only (its SerialPipe on the pty slave, PPP client, TUN, pump); the
+ *      far PPP end runs in a child process on the master, as the modem would;
+ *      and how busy the whole machine was (iperf3 and the kernel count too);
  *   5. ping RTT through the stack, and what it adds over the raw pty echo.
- * Goal: goodput ≥ 70 % of the raw pty byte rate. Prints figures, never asserts.
+ * Goal: goodput ≥ 70 % of the raw pty byte rate of the same direction.
+ * Prints figures, never asserts. Env: CK_HW (pump high water, both sides),
+ * CK_LOW (writer low water), CK_AGENT_PIPE=metered (MeteredFdPipe instead of SerialPipe).
  */
 import type { Subprocess } from "bun";
 import * as fs from "node:fs";
 import { MeteredFdPipe } from "../../src/net/metered-pipe.ts";
 import { openPtyPair } from "../../src/serial/pty.ts";
+import * as libc from "../../src/sys/libc.ts";
 import { buildSplitStack, iperf, SERVER_IP } from "../net/stack.ts";
 import { canUseNetns, NetnsHarness } from "../support/netns.ts";
 
@@ -26,7 +36,7 @@ const RAW_CHUNK = 1500;
 const HIGH_WATER = Number(process.env.CK_HW ?? 32 * 1024);
 
 /** Read JSON lines from a child's stdout until `n` lines arrived; returns the last one parsed. */
-async function readLines(proc: Subprocess<"ignore", "pipe", "inherit">, n: number): Promise<Record<string, unknown>> {
+async function readLines(proc: Subprocess<number, "pipe", "inherit">, n: number): Promise<Record<string, unknown>> {
   const reader = proc.stdout.getReader();
   let text = "";
   try {
@@ -42,15 +52,17 @@ async function readLines(proc: Subprocess<"ignore", "pipe", "inherit">, n: numbe
 }
 
 /**
- * The same arrangement as the data path (buildSplitStack): this process holds
- * the pty master through MeteredFdPipe, as cellkeep's side does, and the far
- * end (fixtures/pty-raw-peer.ts) is its own process on the slave, through the
- * same MeteredFdPipe, as the PPP peer is.
+ * The same arrangement as the data path (buildSplitStack, serial mode): this
+ * process holds the pty slave, as cellkeep holds its serial port, and the far
+ * end (fixtures/pty-raw-peer.ts) is its own process holding the master (its
+ * stdin), as the PPP peer does. Both sides use MeteredFdPipe, whose reads
+ * (FdReader) and writes (FdWriter) are the ones under the agent's SerialPipe.
  */
 async function withRawPeer<T>(mode: string, fn: (pipe: MeteredFdPipe) => Promise<T>): Promise<{ result: T; peer: Record<string, unknown> }> {
   const pair = openPtyPair({ holdSlave: false });
-  const child = Bun.spawn([process.execPath, RAW_PEER, pair.slavePath, mode, String(RAW_CHUNK)], { stdin: "ignore", stdout: "pipe", stderr: "inherit", env: { ...process.env, CK_HW: String(HIGH_WATER) } });
-  const pipe = new MeteredFdPipe(pair.masterFd, "pty master");
+  const slave = libc.check(libc.open(pair.slavePath, libc.O.RDWR | libc.O.NOCTTY | libc.O.NONBLOCK | libc.O.CLOEXEC), "open", pair.slavePath);
+  const child = Bun.spawn([process.execPath, RAW_PEER, "-", mode, String(RAW_CHUNK)], { stdin: pair.masterFd, stdout: "pipe", stderr: "inherit", env: { ...process.env, CK_HW: String(HIGH_WATER) } });
+  const pipe = new MeteredFdPipe(slave, "pty slave");
   try {
     await readLines(child, 1);
     const result = await fn(pipe);
@@ -61,6 +73,7 @@ async function withRawPeer<T>(mode: string, fn: (pipe: MeteredFdPipe) => Promise
     child.kill("SIGKILL");
     await child.exited;
     await pipe.close();
+    libc.close(slave);
     pair.close();
   }
 }
