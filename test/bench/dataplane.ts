@@ -79,6 +79,32 @@ async function withRawPeer<T>(mode: string, fn: (pipe: MeteredFdPipe) => Promise
 }
 
 /**
+ * A bulk writer paced like the pump: per event-loop turn at most HIGH_WATER
+ * bytes (the pump hands over at most one TUN read per turn), and only while
+ * the backlog is under HIGH_WATER; it goes on at the next turn, on drain, or
+ * on the 1 ms timer. (Writes that the tty takes at once leave no backlog, so
+ * a loop bounded only by the backlog would never yield to the event loop.)
+ */
+function makeFiller(pipe: { write(d: Uint8Array): void; backlogBytes(): number }, chunk: Uint8Array, running: () => boolean, highWater = HIGH_WATER): () => void {
+  let scheduled = false;
+  const fill = (): void => {
+    let budget = highWater;
+    while (running() && budget > 0 && pipe.backlogBytes() <= highWater) {
+      pipe.write(chunk);
+      budget -= chunk.byteLength;
+    }
+    if (running() && budget <= 0 && !scheduled) {
+      scheduled = true;
+      setImmediate(() => {
+        scheduled = false;
+        fill();
+      });
+    }
+  };
+  return fill;
+}
+
+/**
  * Bulk bytes for `ms` in one direction: "out" = this process writes (as
  * cellkeep sends), "in" = the far end writes. Writes are RAW_CHUNK bytes and
  * the writer keeps its backlog at the pump's high-water mark, refilling on
@@ -92,9 +118,7 @@ async function rawRate(ms: number, dir: "out" | "in"): Promise<number> {
     });
     const chunk = crypto.getRandomValues(new Uint8Array(RAW_CHUNK));
     let running = dir === "out";
-    const fill = () => {
-      while (running && pipe.backlogBytes() <= HIGH_WATER) pipe.write(chunk);
-    };
+    const fill = makeFiller(pipe, chunk, () => running);
     const offDrain = pipe.onDrain(fill);
     const timer = setInterval(fill, 1);
     fill();
