@@ -269,7 +269,8 @@ export class BunSerialPort implements BindingPortInterface {
   }
 
   /**
-   * Wait for the pending write, then until the kernel's output queue is empty.
+   * Wait until the writer's ring is empty (every byte handed to the kernel),
+   * then until the kernel's output queue is empty.
    * tcdrain(3) would block the whole event loop on a slow UART (it ignores
    * O_NONBLOCK), so we watch TIOCOUTQ with short timers instead; this only
    * runs while output is queued.

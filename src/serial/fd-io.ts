@@ -3,9 +3,11 @@
  * - Reads go through ONE `Bun.file(fd).stream()` reader for the fd's whole
  *   life. Bun waits in epoll, so an idle port costs no CPU. A chunk larger
  *   than the caller's buffer is split and the rest kept for the next read.
- * - Writes use `fs.writeSync` on the non-blocking fd; when the tty's output
- *   buffer is full (EAGAIN) we yield 1 ms and retry. That sleep only happens
- *   while data is waiting to go out, never when idle.
+ * - writeAll() uses `fs.writeSync` on the non-blocking fd; when the tty's
+ *   output buffer is full (EAGAIN) it yields, then sleeps 1-8 ms and retries.
+ *   Only FdPipe (the virtual modem's small AT/PPP traffic) still writes this
+ *   way: the serial port and MeteredFdPipe use FdWriter (fd-writer.ts),
+ *   whose Worker waits in poll(2) and so never leaves a fast tty idle.
  * - NEVER `Bun.file(fd).writer()` on a tty: it clears O_NONBLOCK on the shared
  *   open file description and its writes then block the event loop.
  * - The stream works on its own dup of the fd; `cancel()` closes that dup,
