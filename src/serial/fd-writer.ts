@@ -11,6 +11,10 @@
  * room, so the line is refilled the moment the reader takes bytes, and the
  * event loop never blocks (a slow UART only keeps the Worker waiting).
  *
+ * - Small writes (≤ 512 B: AT commands, LCP, TCP ACKs) made while the ring is
+ *   empty go straight to write(2) on this thread: nothing can be reordered
+ *   and the hand-off's thread switch is saved. Only what the tty refuses is
+ *   queued for the Worker.
  * - No busy loop: the Worker sleeps in Atomics.wait while the ring is empty
  *   and in poll() while the fd is full. Idle costs nothing.
  * - Bounded: the ring has a fixed size; bytes beyond it wait in a JS queue
@@ -162,7 +166,7 @@ export class FdWriter {
   private progressWaiters: Array<() => void> = [];
   private failure: number | null = null;
   private wakeBuf = new BigUint64Array([1n]);
-  /** Bytes the Worker has handed to the kernel. */
+  /** Bytes handed to the kernel so far (by the Worker, or directly for small writes). */
   get bytesWritten(): number {
     this.countTail();
     return this.written;
