@@ -77,9 +77,15 @@ export async function readModuleIdentity(ctx: ModemContext): Promise<ModuleIdent
 /** Step 2 (SIM): +CPIN? until READY; the configured PIN once; never retry a rejected PIN. Then IMSI and ICCID. */
 export async function unlockSim(ctx: ModemContext): Promise<void> {
   const { sim } = ctx;
+  if (sim.rejected?.code === "sim-pin-wrong" && ctx.config.modem.pin !== sim.rejectedPin) {
+    // The operator corrected modem.pin (SIGHUP): the new PIN gets its one try; the rejected one never again.
+    sim.rejected = null;
+    sim.pinSent = false;
+  }
   if (sim.rejected) throw new StepFailure(sim.rejected.code, sim.rejected.detail);
   const locked = (c: Cause): StepFailure => {
     sim.rejected = c;
+    sim.rejectedPin = ctx.config.modem.pin;
     return new StepFailure(c.code, c.detail);
   };
   const started = ctx.scheduler.now();
@@ -87,7 +93,12 @@ export async function unlockSim(ctx: ModemContext): Promise<void> {
     const r = await ctx.at.answered("AT+CPIN?");
     let state = r.status === "ok" ? (r.lines.map(parseCpin).find((s) => s !== null) ?? null) : null;
     if (r.status === "cme-error") state = cmeSimState(r.detail);
-    if (state === "ready") break;
+    if (state === "ready") {
+      // The PIN worked. The SIM asks again at every power-up, also after a reboot we did not
+      // order (brown-out, firmware watchdog, CFUN=0 on modules that power the SIM down): enter it again then.
+      sim.pinSent = false;
+      break;
+    }
     if (state === "not-inserted") throw new StepFailure("sim-missing", r.detail || "+CPIN: NOT INSERTED");
     if (state === "sim-puk") throw locked(cause("sim-puk-required"));
     if (state === "sim-pin") {

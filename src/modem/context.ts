@@ -20,8 +20,11 @@ import { DEFAULT_TIMING, type PppLinkLike, type SupervisorDeps, type SupervisorT
 
 /** What the SIM step remembers across attempts: a PIN is entered once, a rejected one never again. */
 export interface SimMemory {
+  /** The PIN was entered and the SIM has not read READY since (a second ask then means it was wrong). */
   pinSent: boolean;
   rejected: Cause | null;
+  /** The modem.pin that was rejected: a different one (a config reload) gets its one try. */
+  rejectedPin?: string | undefined;
 }
 
 /** Set when the module prints its boot URC (Quectel: RDY). */

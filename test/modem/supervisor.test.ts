@@ -228,6 +228,32 @@ describe("every cause the modem layer reaches", () => {
     expect(r.modem.core.isHung).toBe(false);
   });
 
+  test("a PIN-locked SIM is unlocked again after the module rebooted on its own (the SIM asks at every power-up)", async () => {
+    const r = rig({ scenarios: ["sim-pin:4321"], toml: '[modem]\npin = "4321"\n' });
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+    // A brown-out: the module reboots without being asked; health monitoring then declares the link dead.
+    r.modem.core.powerCycle(r.sched.now());
+    r.modem.pump();
+    r.sup.linkLost(cause("peer-dead"));
+    expect(await runUntil(r.sched, () => r.policy.connected >= 2 || r.policy.failures.length > 0, 200_000)).toBe(true);
+    expect(r.policy.failures.map((f) => f.code)).toEqual([]);
+    expect(r.policy.connected).toBe(2);
+    expect(r.modem.commands().filter((c) => c.startsWith("AT+CPIN=")).length).toBe(2);
+  });
+
+  test("a corrected modem.pin (SIGHUP reload) is tried; the rejected one never again", async () => {
+    const r = rig({ scenarios: ["sim-pin:4321"], toml: '[modem]\npin = "1111"\n' });
+    r.sup.start();
+    expect(await firstFailure(r, 60_000)).toBe("sim-pin-wrong");
+    await runUntil(r.sched, () => r.policy.failures.length >= 2, 60_000);
+    // The agent's reload assigns the new config into the same object the supervisor reads.
+    (r.sup as unknown as { deps: SupervisorDeps }).deps.config.modem.pin = "4321";
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+    const sent = r.modem.received.join("").match(/AT\+CPIN="\d+"/g);
+    expect(sent).toEqual(['AT+CPIN="1111"', 'AT+CPIN="4321"']);
+  });
+
   test("sim-puk-required", async () => {
     const r = scripted([[/^AT\+CPIN\?$/, "+CPIN: SIM PUK\nOK"]], { toml: '[modem]\npin = "1111"\n' });
     r.sup.start();
