@@ -14,7 +14,9 @@ import type { PppLink, PppLinkCounters } from "../ppp/link.ts";
 import type { PppUpInfo } from "../modem/supervisor.ts";
 import { InLinkPinger, randomIdentifier } from "../net/icmp.ts";
 import { LinkInterface } from "../net/iface.ts";
-import { PacketPump } from "../net/pump.ts";
+import { PacketPump, type PacedIpLink } from "../net/pump.ts";
+import type { IpVersion } from "../net/ip-link.ts";
+import type { TunDevice } from "../net/tun.ts";
 import { pacedIpLink } from "../net/metered-pipe.ts";
 import { InLinkIcmpProber } from "../health/icmp-prober.ts";
 import type { PppCounters } from "../http/types.ts";
@@ -24,7 +26,16 @@ export class DataPlane {
   readonly prober: InLinkIcmpProber;
   private link: PppLink | null = null;
   private unsubscribe: (() => void) | null = null;
+  /**
+   * One pump for the TUN's whole life (there must be only one reader of the
+   * TUN): a pump made per link-up leaves its last TUN read pending after
+   * stop(), and that read ate the first packet after every redial. On link
+   * down the pump stays and drops what it reads as link-not-open (counted);
+   * on link up the new link is switched in under it.
+   */
   private pump: PacketPump | null = null;
+  private pumpTun: TunDevice | null = null;
+  private readonly pumpLink = new SwitchableIpLink();
   private iface: LinkInterface | null = null;
   private base: PppLinkCounters | null = null;
   private info: PppUpInfo | null = null;
@@ -71,10 +82,10 @@ export class DataPlane {
     if (this.iface && info.ipv4) {
       try {
         const tun = await this.iface.open();
+        const pump = this.pumpFor(tun);
+        this.pumpLink.attach(hasBacklog(port) ? pacedIpLink(link, port) : link);
         await this.iface.up({ mtu: info.mru, local: info.ipv4.local, peer: info.ipv4.remote, dns: info.ipv4.dns, ipv6: info.ipv6 });
-        const paced = hasBacklog(port) ? pacedIpLink(link, port) : link;
-        this.pump = new PacketPump({ tun, link: paced, scheduler: this.deps.scheduler, filter: (v, p) => v === 4 && this.prober.offer(p) });
-        this.pump.start();
+        pump.setLinkOpen(true);
       } catch (err) {
         this.deps.log.error(`interface setup failed: ${(err as Error).message}`);
       }
@@ -94,14 +105,17 @@ export class DataPlane {
     this.unsubscribe = null;
     this.prober.linkDown();
     this.pinger.setSource(null);
-    const pump = this.pump;
-    this.pump = null;
-    if (pump) await pump.stop();
+    this.pump?.setLinkOpen(false);
+    this.pumpLink.detach();
     if (this.iface) await this.iface.down(cause).catch((err: unknown) => this.deps.log.warn(`interface teardown: ${(err as Error).message}`));
   }
 
   async close(cause: Cause | null): Promise<void> {
     await this.linkDown(cause);
+    const pump = this.pump;
+    this.pump = null;
+    this.pumpTun = null;
+    if (pump) await pump.stop();
     await this.iface?.close(cause).catch((err: unknown) => this.deps.log.warn(`interface close: ${(err as Error).message}`));
   }
 
@@ -116,8 +130,67 @@ export class DataPlane {
     return { bytesIn: total.bytesIn, bytesOut: total.bytesOut, packetsIn: total.packetsIn, packetsOut: total.packetsOut, errors };
   }
 
+  /** The packet pump's counters since the TUN was opened (tun mode), or null. */
   pumpCounters() {
     return this.pump?.counters ?? null;
+  }
+
+  private pumpFor(tun: TunDevice): PacketPump {
+    if (this.pump && this.pumpTun === tun) return this.pump;
+    void this.pump?.stop();
+    this.pump = new PacketPump({ tun, link: this.pumpLink, scheduler: this.deps.scheduler, linkOpen: false, filter: (v, p) => v === 4 && this.prober.offer(p) });
+    this.pumpTun = tun;
+    this.pump.start();
+    return this.pump;
+  }
+}
+
+/**
+ * The link under the one pump: forwards to whichever PPP link is up now
+ * (its packets, its write backlog and drain reports), and to nothing while
+ * the link is down (sendIp says no; the pump is told the link is closed).
+ */
+class SwitchableIpLink implements PacedIpLink {
+  private current: PacedIpLink | null = null;
+  private offCurrent: Array<() => void> = [];
+  private readonly ipListeners = new Set<(version: IpVersion, packet: Uint8Array) => void>();
+  private readonly drainListeners = new Set<() => void>();
+
+  attach(link: PacedIpLink): void {
+    this.detach();
+    this.current = link;
+    this.offCurrent.push(
+      link.onIp((v, p) => {
+        for (const l of this.ipListeners) l(v, p);
+      }),
+    );
+    const offDrain = link.onDrain?.(() => {
+      for (const d of this.drainListeners) d();
+    });
+    if (offDrain) this.offCurrent.push(offDrain);
+  }
+
+  detach(): void {
+    for (const off of this.offCurrent.splice(0)) off();
+    this.current = null;
+  }
+
+  sendIp(version: IpVersion, packet: Uint8Array): boolean {
+    return this.current?.sendIp(version, packet) ?? false;
+  }
+
+  onIp(cb: (version: IpVersion, packet: Uint8Array) => void): () => void {
+    this.ipListeners.add(cb);
+    return () => this.ipListeners.delete(cb);
+  }
+
+  backlogBytes(): number {
+    return this.current?.backlogBytes?.() ?? 0;
+  }
+
+  onDrain(fn: () => void): () => void {
+    this.drainListeners.add(fn);
+    return () => this.drainListeners.delete(fn);
   }
 }
 
