@@ -9,6 +9,7 @@ import { WakeTimer, type Scheduler } from "../core/clock.ts";
 import { PipeBase, type BytePipe } from "../core/pipe.ts";
 import { nullLogger, type Logger } from "../core/log.ts";
 import { AtChannelCore, type AtResponse, type AtUrc, type DataEnd } from "./core.ts";
+import { redactCommand } from "./redact.ts";
 
 export type { AtResponse, AtUrc, AtStatus, DataEnd } from "./core.ts";
 
@@ -202,7 +203,5 @@ export class AtChannel {
   }
 }
 
-/** AT+CPIN="1234" must never reach a log. */
-export function redactCommand(command: string): string {
-  return /^AT\+CPIN=/i.test(command) ? "AT+CPIN=***" : command;
-}
+/** AT+CPIN="1234" must never reach a log (see redact.ts for the commands covered). */
+export { redactCommand };

@@ -11,6 +11,7 @@ import { ConfigSchema, DURATION_KEYS, knownKeys, type Config } from "./schema.ts
 import { KeyLines } from "./lines.ts";
 import { formatDuration } from "./duration.ts";
 import { registerSecret } from "../core/log.ts";
+import { redactCommand } from "../at/redact.ts";
 
 export interface ConfigIssue {
   /** Dotted key path, e.g. "network.apn"; "" for file-level problems. */
@@ -207,6 +208,8 @@ export function renderEffectiveConfig(config: Config): string {
   if (auth.password !== undefined && auth.password !== "") auth.password = "***";
   else delete auth.password;
   if (view.modem!.pin !== undefined) view.modem!.pin = "***";
+  // modem.init may carry credentials (AT+CGAUTH, AT+QICSGP, AT+CLCK...): shown masked like every AT trace.
+  if (Array.isArray(view.modem!.init)) view.modem!.init = (view.modem!.init as string[]).map(redactCommand);
   return stringifyToml(view);
 }
 

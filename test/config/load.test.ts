@@ -112,6 +112,18 @@ describe("config: valid input", () => {
     }
   });
 
+  test("the effective config masks credentials inside modem.init commands (PIN, CGAUTH, QICSGP)", () => {
+    const r = loadConfigText(
+      `${MIN}[modem]\ninit = ["AT+QCFG=\\"band\\",0,80000", "AT+CGAUTH=1,1,\\"user\\",\\"netSecret7\\"", "AT+QICSGP=1,1,\\"apn\\",\\"u\\",\\"qiSecret8\\",1", "AT+CLCK=\\"SC\\",0,\\"9876\\""]\n`,
+    );
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const shown = renderEffectiveConfig(r.config);
+    expect(shown).toContain("AT+QCFG");
+    expect(shown).toContain("AT+CGAUTH=***");
+    for (const secret of ["netSecret7", "qiSecret8", "9876"]) expect(shown).not.toContain(secret);
+  });
+
   test("unreadable password_file names the key", () => {
     const r = loadConfigText(`${MIN}[auth]\nmethod = "pap"\nusername = "u"\npassword_file = "/nonexistent/pw"\n`);
     expect(r.ok).toBe(false);

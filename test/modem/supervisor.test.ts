@@ -316,6 +316,18 @@ describe("every cause the modem layer reaches", () => {
     expect(r.policy.failures[0]!.detail).toContain("AT+BOGUS");
   });
 
+  test("a modem.init command carrying credentials (AT+CGAUTH) never shows them in a failure, event or cause", async () => {
+    // auth.method = "none": the modem does the network auth, so the password is not a registered secret.
+    const r = scripted([[/^AT\+CGAUTH=/, "ERROR"]], { toml: '[modem]\ninit = ["AT+CGAUTH=1,1,\\"user\\",\\"Net;Pw-9\\""]\n' });
+    r.sup.start();
+    expect(await firstFailure(r, 60_000)).toBe("init-failed");
+    expect(r.policy.failures[0]!.detail).toContain("AT+CGAUTH=");
+    expect(r.events.some((e) => e.type === "modem.command-failed")).toBe(true);
+    const shown = JSON.stringify([r.policy.failures, r.events]);
+    expect(shown).not.toContain("Net;Pw-9");
+    expect(shown).not.toContain("Pw-9");
+  });
+
   test("at-error when a required sync command fails", async () => {
     const r = scripted([[/^AT\+CMEE=2$/, "ERROR"]]);
     r.sup.start();
