@@ -6,6 +6,7 @@
 import * as v from "valibot";
 import { Cron } from "croner";
 import { parseDuration } from "./duration.ts";
+import { isSupportedBaudRate } from "../serial/termios.ts";
 
 const str = (what = "a string") => v.string(`expected ${what}`);
 const nonEmpty = () => v.pipe(str("a non-empty string"), v.trim(), v.minLength(1, "expected a non-empty string"));
@@ -78,7 +79,15 @@ const modem = v.strictObject({
   port: v.optional(nonEmpty(), "auto"),
   /** Second AT port for polling while PPP owns the data port: "auto", a path, or "none". */
   control_port: v.optional(nonEmpty(), "auto"),
-  baud: v.optional(int(300, 4_000_000), 115200),
+  // Only the kernel's standard rates can be set through termios (src/serial/termios.ts); any other value would pass
+  // here and then fail every port open at runtime.
+  baud: v.optional(
+    v.pipe(
+      int(300, 4_000_000),
+      v.check(isSupportedBaudRate, "expected a standard baud rate such as 9600, 57600, 115200, 230400, 460800, 921600 or 3000000"),
+    ),
+    115200,
+  ),
   /** RTS/CTS hardware flow control (UARTs). */
   rtscts: v.optional(bool(), false),
   /** Send AT+IPR=<baud>;&W once at start (only meaningful on a UART). */

@@ -40,6 +40,8 @@ const BAD: Array<{ name: string; toml: string; path: string; line: number; messa
   { name: "interface name too long", toml: `${MIN}[link]\ninterface = "a-very-long-interface-name"\n`, path: "link.interface", line: 4, message: "1 to 15" },
   { name: "table given as value", toml: `log = "debug"\n${MIN}`, path: "log", line: 1, message: "expected a table" },
   { name: "bad log level", toml: `${MIN}[log]\nlevel = "verbose"\n`, path: "log.level", line: 4, message: '"debug"' },
+  // The serial binding sets only the kernel's standard rates: 100000 would pass a range check and then fail every open at runtime.
+  { name: "baud the tty cannot be set to", toml: `${MIN}[modem]\nbaud = 100000\n`, path: "modem.baud", line: 4, message: "115200" },
   { name: "init not a list", toml: `${MIN}[modem]\ninit = "AT+QCFG"\n`, path: "modem.init", line: 4, message: "list of AT command strings" },
   { name: "maintenance without schedule", toml: `${MIN}[recovery.maintenance]\naction = "redial"\n`, path: "recovery.maintenance.schedule", line: 3, message: "required key is missing" },
 ];
