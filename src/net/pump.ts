@@ -62,6 +62,27 @@ export interface PacketPumpOptions {
   linkOpen?: boolean;
 }
 
+/**
+ * The one read outstanding on each TUN device. The device outlives a PPP link
+ * (the interface is kept across redials) and its fd stream serves concurrent
+ * reads first come, first served: a pump stopped while its read waits would
+ * otherwise leave that read behind, one per link flap, each swallowing a chunk
+ * of the next link's packets. A stopped pump leaves its read here instead, and
+ * the next pump on the same device takes it over.
+ */
+const outstandingReads = new WeakMap<TunDevice, Promise<Uint8Array | null>>();
+
+function readTun(tun: TunDevice): Promise<Uint8Array | null> {
+  let p = outstandingReads.get(tun);
+  if (!p) {
+    p = tun.read();
+    outstandingReads.set(tun, p);
+  }
+  return p;
+}
+
+const STOPPED = Symbol("stopped");
+
 export class PacketPump {
   readonly counters: PumpCounters = {
     toLink: { packets: 0, bytes: 0 },
@@ -86,6 +107,8 @@ export class PacketPump {
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private drainTimer: CancelTimer | null = null;
+  private stopSignal: Promise<typeof STOPPED> | null = null;
+  private signalStop: (() => void) | null = null;
 
   constructor(opts: PacketPumpOptions) {
     this.tun = opts.tun;
@@ -102,6 +125,7 @@ export class PacketPump {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopSignal = new Promise((resolve) => (this.signalStop = () => resolve(STOPPED)));
     const offIp = this.link.onIp((v, p) => this.fromLink(v, p));
     const offDrain = this.link.onDrain?.(() => {
       this.flush();
@@ -141,6 +165,8 @@ export class PacketPump {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.signalStop?.();
+    this.signalStop = null;
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.drainTimer?.();
@@ -179,7 +205,11 @@ export class PacketPump {
         await this.waitForRoom();
         continue;
       }
-      const chunk = await this.tun.read();
+      const read = readTun(this.tun);
+      const chunk = await Promise.race([read, this.stopSignal!]);
+      // Stopped: the read stays outstanding for the next pump on this device (chunk included, unconsumed).
+      if (chunk === STOPPED || !this.running) break;
+      if (outstandingReads.get(this.tun) === read) outstandingReads.delete(this.tun);
       if (chunk === null) break;
       this.acceptChunk(chunk);
       this.flush();

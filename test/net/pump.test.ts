@@ -71,6 +71,51 @@ describe("PacketPump", () => {
     await pump.done();
   });
 
+  test("link flaps: a stopped pump's pending TUN read does not swallow the next link's packets", async () => {
+    // The TUN device outlives the PPP link (the interface is kept across redials) and a real
+    // TUN fd's stream serves concurrent reads first come, first served, as this stand-in does.
+    class FifoTun extends MemoryTun {
+      private readers: Array<(c: Uint8Array | null) => void> = [];
+      override read(): Promise<Uint8Array | null> {
+        this.reads++;
+        return new Promise((resolve) => this.readers.push(resolve));
+      }
+      override inject(chunk: Uint8Array): void {
+        this.readers.shift()?.(chunk.slice());
+      }
+      override async close(): Promise<void> {
+        for (const r of this.readers.splice(0)) r(null);
+      }
+      get pendingReads(): number {
+        return this.readers.length;
+      }
+    }
+    const tun = new FifoTun();
+    // Three link flaps without traffic in between (an idle gateway at night).
+    for (let i = 0; i < 3; i++) {
+      const [link] = createIpLinkPair();
+      const pump = new PacketPump({ tun, link });
+      pump.start();
+      await tick();
+      await pump.stop();
+    }
+    const [link, far] = createIpLinkPair();
+    const got: number[] = [];
+    far.onIp((_v, p) => got.push(p.byteLength));
+    const pump = new PacketPump({ tun, link });
+    pump.start();
+    await tick();
+    // One read outstanding on the device, not one per past link.
+    expect(tun.pendingReads).toBe(1);
+    tun.inject(v4(100, 1));
+    await tick();
+    await tick();
+    expect(got).toEqual([100]);
+    await pump.stop();
+    await tun.close();
+    await pump.done();
+  });
+
   test("drops are counted by reason: link-not-open, malformed, version mismatch, tun-write", async () => {
     const tun = new MemoryTun();
     const [link, far] = createIpLinkPair();
