@@ -2,7 +2,9 @@
  * Operator actions (POST /actions/*, the maintenance window): they go through
  * the recovery ladder so a person cannot undo the vendor's backoff by
  * accident. Without `force`, a reset is refused while the ladder is waiting
- * out a reset backoff, and a redial is refused while any decided action is
+ * out a reset backoff or while the backoff step after its last reset runs
+ * (README: "during the vendor's 10 min / 30 min / 1 h waits after a module
+ * reset the request is refused"), and a redial is refused while any decided action is
  * still waiting for its time. With `force` the action runs now and is
  * recorded as forced (it does not climb the ladder).
  */
@@ -45,8 +47,7 @@ export function ladderGuardedActions(supervisor: ActionTarget, ladder: RecoveryL
       const no = unavailable();
       if (no) return no;
       const now = clock.now();
-      const snap = ladder.snapshot();
-      const dueAt = ladder.isWaitingForReset(now) ? (snap.pending?.notBefore ?? null) : snap.resetDueAt !== null && snap.resetDueAt > now ? snap.resetDueAt : null;
+      const dueAt = ladder.resetAllowedAt(now);
       if (!force && dueAt !== null) {
         return {
           outcome: "refused-backoff",

@@ -300,6 +300,21 @@ export class RecoveryLadder implements RecoveryPolicy {
     return this.s.pending !== null && RESET_RUNGS.has(this.s.pending.action) && this.s.pending.notBefore > now;
   }
 
+  /**
+   * When the vendor's spacing next allows a reset-class action, or null if it
+   * does now: a decided reset's time, the due time fixed for one being counted
+   * toward, and the backoff step after this escalation's last reset (the k-th
+   * reset waits backoff[k]), so an operator's request cannot slip a reset in
+   * right after the ladder's own.
+   */
+  resetAllowedAt(now: number): number | null {
+    let at = -Infinity;
+    if (this.isWaitingForReset(now)) at = Math.max(at, this.s.pending!.notBefore);
+    if (this.s.resetDueAt !== null) at = Math.max(at, this.s.resetDueAt);
+    if (this.s.resets > 0 && this.s.lastResetAt !== null) at = Math.max(at, this.s.lastResetAt + backoffFor(this.s.resets, this.opts));
+    return at > now ? at : null;
+  }
+
   snapshot(): LadderSnapshot {
     return { ...this.s, pending: this.s.pending ? { ...this.s.pending } : null };
   }
