@@ -19,20 +19,35 @@ export interface Scheduler extends Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
+/**
+ * setTimeout's delay is a signed 32-bit count of ms: a longer one (a monthly
+ * maintenance window, a long network back-off) fires after 1 ms instead. Such
+ * deadlines are reached in steps of at most this much.
+ */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /** Real timers. Negative or past deadlines fire on the next turn of the loop. */
 export class RealScheduler implements Scheduler {
-  private live = new Set<ReturnType<typeof setTimeout>>();
+  private live = new Set<{ h: ReturnType<typeof setTimeout> }>();
   now(): number {
     return Date.now();
   }
   setTimer(at: number, fn: () => void): CancelTimer {
-    const h = setTimeout(() => {
-      this.live.delete(h);
-      fn();
-    }, Math.max(0, at - Date.now()));
-    this.live.add(h);
+    const entry = { h: undefined as unknown as ReturnType<typeof setTimeout> };
+    const arm = () => {
+      const delay = Math.max(0, at - Date.now());
+      entry.h = setTimeout(() => {
+        if (!this.live.has(entry)) return;
+        // A step short of a far deadline: wait the rest.
+        if (delay > MAX_TIMEOUT_MS) return arm();
+        this.live.delete(entry);
+        fn();
+      }, Math.min(delay, MAX_TIMEOUT_MS));
+    };
+    arm();
+    this.live.add(entry);
     return () => {
-      if (this.live.delete(h)) clearTimeout(h);
+      if (this.live.delete(entry)) clearTimeout(entry.h);
     };
   }
   /** Timers not yet fired or cancelled (the soak benchmark checks this stays flat). */
