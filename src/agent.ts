@@ -260,10 +260,15 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
       async reload(next) {
         // The log level/format and probe settings take effect on restart; say what changed.
         const changed = (Object.keys(next) as Array<keyof Config>).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
-        emit({ type: "agent.reloaded", at: scheduler.now(), version: VERSION, detail: changed.length ? `changed: ${changed.join(", ")} (applied on the next bring-up or restart)` : "no changes" } as EventBase);
+        // A network back-off (T3346/T3396) is waited out even so: dialling through it is futile and a
+        // failure there would count toward a module reset, which a back-off must never cause.
+        const pending = recovery.ladder.pending();
+        const backoffUntil = recovery.ladder.phase === "network-backoff" && pending && pending.notBefore > scheduler.now() ? pending.notBefore : null;
+        const when = backoffUntil !== null ? `after the network's back-off ends at ${new Date(backoffUntil).toISOString()}` : "on the next bring-up or restart";
+        emit({ type: "agent.reloaded", at: scheduler.now(), version: VERSION, detail: changed.length ? `changed: ${changed.join(", ")} (applied ${when})` : "no changes" } as EventBase);
         if (changed.some((k) => k === "network" || k === "auth" || k === "ppp" || k === "modem")) {
           Object.assign(config, next);
-          supervisor.requestRedial();
+          if (backoffUntil === null) supervisor.requestRedial();
         }
       },
     };
