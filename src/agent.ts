@@ -162,6 +162,13 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
       emit,
       ...(opts.cron ? { cron: opts.cron } : {}),
       onMaintenance: (rung) => {
+        // Not during a network back-off (T3346/T3396): a module restart only restarts the network's
+        // timer (TS 24.301 §6.5.1.4) and a dial through it is futile; the next window comes soon enough.
+        const pending = recovery.ladder.pending();
+        if (recovery.ladder.phase === "network-backoff" && pending && pending.notBefore > scheduler.now()) {
+          log.child("recovery").warn(`maintenance ${rung} skipped: the network's back-off runs until ${new Date(pending.notBefore).toISOString()}`);
+          return;
+        }
         recovery.ladder.markNextForced(rung, "maintenance window");
         if (rung === "redial") supervisor.requestRedial();
         else supervisor.requestModemReset();

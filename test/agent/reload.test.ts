@@ -39,7 +39,7 @@ const until = async (cond: () => boolean, ms = 10_000) => {
   return cond();
 };
 
-describe("agent reload", () => {
+describe("agent: config reload and the maintenance window", () => {
   test("a reload during a network back-off waits for the back-off instead of dialling now", async () => {
     const modem = createInProcessModem({
       scheduler: new RealScheduler(),
@@ -94,6 +94,40 @@ describe("agent reload", () => {
       await agent.reload(parseConfig(toml("internet.new-apn")));
       expect(await until(() => connected() === 2)).toBe(true);
       expect(commands.filter((c) => c.startsWith("AT+CGDCONT=")).at(-1)).toContain("internet.new-apn");
+    } finally {
+      await agent.stop("test done");
+      await modem.stop();
+    }
+  }, 30_000);
+
+  test("the maintenance window does not reset the module during a network back-off (a restart only restarts the network's timer)", async () => {
+    const modem = createInProcessModem({
+      scheduler: new RealScheduler(),
+      scenarios: ["network-backoff:600"],
+      timeScale: RIG_TIME_SCALE,
+      behaviour: { auth: { username: "u", password: "reload-test-pw" } },
+    });
+    const config = parseConfig(`${toml("internet")}[recovery.maintenance]\nschedule = "* * * * * *"\naction = "reset-modem"\n`);
+    const agent = await startAgent(config, {
+      log: createLogger({ level: "debug", format: "text", sink: new MemorySink() }),
+      scheduler: new RealScheduler(),
+      openPort: async () => modem.reopen(),
+      timing: RIG_TIMING,
+      noHttp: true,
+    });
+    const types = () => agent.events.recent().map((e: EventBase) => e.type);
+    try {
+      expect(
+        await until(() => agent.events.recent().some((e) => e.type === "modem.state" && (e as ModemStateEvent).cause?.code === "network-backoff")),
+      ).toBe(true);
+      const since = agent.events.count();
+      // Two windows open (every second) while the back-off runs.
+      expect(await until(() => agent.events.recent().slice(-(agent.events.count() - since)).filter((e) => e.type === "recovery.maintenance").length >= 2, 5_000)).toBe(true);
+      await Bun.sleep(100);
+      const after = agent.events.recent().slice(-(agent.events.count() - since));
+      expect(after.filter((e) => e.type === "recovery.action")).toEqual([]);
+      expect(agent.state()).toBe("waiting");
+      expect(types()).toContain("recovery.maintenance");
     } finally {
       await agent.stop("test done");
       await modem.stop();
