@@ -198,8 +198,16 @@ async function icmpInEchoReps(ns: string): Promise<number> {
 
 describe.skipIf(!enabled)("agent in tun mode: real traffic through startAgent's own data plane", () => {
   test("connected; interface, MTU, route, DNS from IPCP; ping and iperf3 both ways to B; health probe replies stay off the TUN", async () => {
-    const t = await startTunRig();
+    // Registration takes 600 ms: time to look at the TUN before the link is up.
+    const t = await startTunRig({ behaviour: { registrationMs: 600 } });
+    // The agent created its TUN at start, in namespace A, down and without an address.
+    expect(await ipShow(t.nsA, ["link", "show", "dev", t.name])).toContain("state DOWN");
+    expect(await ipShow(t.nsA, ["-4", "addr", "show", "dev", t.name])).toBe("");
+    // A foreign MTU now shows that bring-up sets it from the negotiated MRU.
+    expect((await h.exec(t.nsA, ["ip", "link", "set", "dev", t.name, "mtu", "1280"])).code).toBe(0);
+    expect(t.rig.events.all.some(ifaceEvent(t.name, true))).toBe(false);
     const { ppp, iface } = await waitUp(t);
+    expect(ppp.mru).not.toBe(1280);
     expect(iface).toMatchObject({ ipv4: CLIENT, peer: PEER, defaultRoute: true, cause: null });
     expect(ppp.ipv4).toMatchObject({ local: CLIENT, remote: PEER });
     await expectConfigured(t, ppp.mru);
