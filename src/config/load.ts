@@ -118,9 +118,21 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
 
   registerSecret(password);
   registerSecret(out.modem.pin);
+  registerSecret(urlPassword(out.health.http_url));
   if (out.health.schedule === undefined && out.health.every === undefined) out.health.every = 60_000;
   const config: Config = { ...out, auth: { ...out.auth, password } };
   return { ok: true, file, config, warnings: [] };
+}
+
+/** The password in a URL (https://user:pw@host/), decoded, or null. */
+function urlPassword(url: string | undefined): string | null {
+  if (!url) return null;
+  try {
+    const pw = new URL(url).password;
+    return pw === "" ? null : decodeURIComponent(pw);
+  } catch {
+    return null;
+  }
 }
 
 /** The "expected ..." message a key's schema declares, for reporting a missing key. */
@@ -208,6 +220,12 @@ export function renderEffectiveConfig(config: Config): string {
   if (auth.password !== undefined && auth.password !== "") auth.password = "***";
   else delete auth.password;
   if (view.modem!.pin !== undefined) view.modem!.pin = "***";
+  const health = view.health!;
+  if (typeof health.http_url === "string" && urlPassword(health.http_url)) {
+    const u = new URL(health.http_url);
+    u.password = "***";
+    health.http_url = u.toString();
+  }
   // modem.init may carry credentials (AT+CGAUTH, AT+QICSGP, AT+CLCK...): shown masked like every AT trace.
   if (Array.isArray(view.modem!.init)) view.modem!.init = (view.modem!.init as string[]).map(redactCommand);
   return stringifyToml(view);

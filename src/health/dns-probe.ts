@@ -123,13 +123,25 @@ export interface HttpProbeOptions {
   scheduler?: Scheduler;
 }
 
+/** The URL as shown in events, /status and logs: a password in it (https://user:pw@host/) as ***. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password === "") return url;
+    u.password = "***";
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
 /** GET health.http_url; any 2xx or 3xx answer passes (a redirect still proves the path). */
 export class HttpProbe implements Probe {
   readonly kind = "http" as const;
   readonly counts = true;
   constructor(private readonly o: HttpProbeOptions) {}
   get target(): string {
-    return this.o.url;
+    return displayUrl(this.o.url);
   }
   async run(timeoutMs: number): Promise<ProbeOutcome> {
     const started = performance.now();

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { redact } from "../../src/core/log.ts";
 import { loadConfigText, formatIssue, renderEffectiveConfig, closest } from "../../src/config/load.ts";
 import { parseDuration, formatDuration } from "../../src/config/duration.ts";
 import { mkdtempSync, writeFileSync, chmodSync, rmSync } from "node:fs";
@@ -124,6 +125,17 @@ describe("config: valid input", () => {
     expect(shown).toContain("AT+QCFG");
     expect(shown).toContain("AT+CGAUTH=***");
     for (const secret of ["netSecret7", "qiSecret8", "9876"]) expect(shown).not.toContain(secret);
+  });
+
+  test("a password in health.http_url is a secret: masked in the effective config, redacted from logs", () => {
+    const r = loadConfigText(`${MIN}[health]\nhttp_url = "https://probe:Http-S3cret-9@health.example.com/ping"\n`);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config.health.http_url).toBe("https://probe:Http-S3cret-9@health.example.com/ping");
+    const shown = renderEffectiveConfig(r.config);
+    expect(shown).not.toContain("Http-S3cret-9");
+    expect(shown).toContain("health.example.com");
+    expect(redact("GET https://probe:Http-S3cret-9@health.example.com/ping failed")).not.toContain("Http-S3cret-9");
   });
 
   test("unreadable password_file names the key", () => {

@@ -80,6 +80,14 @@ describe("HTTP probe over loopback", () => {
     expect(await new HttpProbe({ url: `http://127.0.0.1:${http.port}/ok` }).run(5000)).toMatchObject({ ok: true, detail: "HTTP 200" });
     expect(await new HttpProbe({ url: `http://127.0.0.1:${http.port}/bad` }).run(5000)).toMatchObject({ ok: false, detail: "HTTP 503" });
   });
+  test("credentials in health.http_url never reach the probe's target or detail (events, /status, logs)", async () => {
+    const p = new HttpProbe({ url: `http://probe:Url-S3cret@127.0.0.1:${http.port}/ok?token=Query-S3cret` });
+    const out = await p.run(5000);
+    expect(out.ok).toBe(true);
+    const shown = JSON.stringify([p.target, out]);
+    expect(shown).not.toContain("Url-S3cret");
+    expect(shown).toContain("127.0.0.1");
+  });
   test("connection refused fails with the error", async () => {
     const closed = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
     const port = closed.port;
