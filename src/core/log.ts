@@ -10,15 +10,24 @@ export type LogFormat = "text" | "json";
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 const secrets = new Set<string>();
+/** Longest first, so a secret that contains a shorter one is replaced whole. */
+let ordered: string[] | null = null;
 
 /** Register a value that must never be printed. Short values (< 3 chars) are ignored to avoid mangling logs. */
 export function registerSecret(value: string | undefined | null): void {
-  if (value && value.length >= 3) secrets.add(value);
+  if (!value || value.length < 3) return;
+  secrets.add(value);
+  // JSON output (json logs, quoted text-log fields, HTTP bodies) writes a quote, backslash or
+  // control character escaped: that spelling is the same secret.
+  const escaped = JSON.stringify(value).slice(1, -1);
+  if (escaped !== value) secrets.add(escaped);
+  ordered = null;
 }
 
 export function redact(text: string): string {
+  ordered ??= [...secrets].sort((a, b) => b.length - a.length);
   let out = text;
-  for (const s of secrets) if (out.includes(s)) out = out.split(s).join("***");
+  for (const s of ordered) if (out.includes(s)) out = out.split(s).join("***");
   return out;
 }
 
