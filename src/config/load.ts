@@ -121,7 +121,14 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
   registerSecret(urlPassword(out.health.http_url));
   if (out.health.schedule === undefined && out.health.every === undefined) out.health.every = 60_000;
   const config: Config = { ...out, auth: { ...out.auth, password } };
-  return { ok: true, file, config, warnings: [] };
+  const warnings: string[] = [];
+  if (config.recovery.backoff.at(-1) === 0) {
+    // Valid (tests and labs use it), but on a gateway it is the "watchdog that resets every few minutes" the vendor warns against.
+    warnings.push(
+      `recovery.backoff ends with 0s: once the list is used up, every ${config.recovery.dial_failures} failed dials reset the module (or run power_cycle/reboot_command) again without a pause; the module vendor advises 10m, 30m, 1h`,
+    );
+  }
+  return { ok: true, file, config, warnings };
 }
 
 /** The password in a URL (https://user:pw@host/), decoded, or null. */

@@ -138,6 +138,15 @@ describe("config: valid input", () => {
     expect(redact("GET https://probe:Http-S3cret-9@health.example.com/ping failed")).not.toContain("Http-S3cret-9");
   });
 
+  test("a backoff whose last step is 0s passes, with a warning: resets would repeat without a pause", () => {
+    const r = loadConfigText(`${MIN}[recovery]\nbackoff = ["0s"]\n`);
+    expect(r.ok && r.warnings.some((w) => w.includes("recovery.backoff") && w.includes("without a pause"))).toBe(true);
+    const ok = loadConfigText(`${MIN}[recovery]\nbackoff = ["10m"]\n`);
+    expect(ok.ok && ok.warnings).toEqual([]);
+    const dflt = loadConfigText(MIN);
+    expect(dflt.ok && dflt.warnings).toEqual([]);
+  });
+
   test("unreadable password_file names the key", () => {
     const r = loadConfigText(`${MIN}[auth]\nmethod = "pap"\nusername = "u"\npassword_file = "/nonexistent/pw"\n`);
     expect(r.ok).toBe(false);
