@@ -49,9 +49,10 @@ export function ladderGuardedActions(supervisor: ActionTarget, ladder: RecoveryL
       const now = clock.now();
       const dueAt = ladder.resetAllowedAt(now);
       if (!force && dueAt !== null) {
+        const why = ladder.phase === "network-backoff" ? "the network's back-off (a reset would only restart its timer) ends" : "the vendor backoff allows the next module reset";
         return {
           outcome: "refused-backoff",
-          message: `the vendor backoff allows the next module reset at ${new Date(dueAt).toISOString()}; add ?force=1 to reset anyway`,
+          message: `${why} at ${new Date(dueAt).toISOString()}; add ?force=1 to reset anyway`,
           nextActionAt: dueAt,
         };
       }

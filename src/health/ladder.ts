@@ -302,7 +302,7 @@ export class RecoveryLadder implements RecoveryPolicy {
 
   /**
    * When the vendor's spacing next allows a reset-class action, or null if it
-   * does now: a decided reset's time, the due time fixed for one being counted
+   * does now: the end of a network back-off, a decided reset's time, the due time fixed for one being counted
    * toward, and the backoff step after this escalation's last reset (the k-th
    * reset waits backoff[k]), so an operator's request cannot slip a reset in
    * right after the ladder's own.
@@ -310,6 +310,8 @@ export class RecoveryLadder implements RecoveryPolicy {
   resetAllowedAt(now: number): number | null {
     let at = -Infinity;
     if (this.isWaitingForReset(now)) at = Math.max(at, this.s.pending!.notBefore);
+    // A network back-off: a module restart would only restart the network's timer.
+    if (this.s.phase === "network-backoff" && this.s.pending) at = Math.max(at, this.s.pending.notBefore);
     if (this.s.resetDueAt !== null) at = Math.max(at, this.s.resetDueAt);
     if (this.s.resets > 0 && this.s.lastResetAt !== null) at = Math.max(at, this.s.lastResetAt + backoffFor(this.s.resets, this.opts));
     return at > now ? at : null;

@@ -62,4 +62,18 @@ describe("operator actions respect the vendor's spacing of resets", () => {
     expect((await actions.resetModem(false)).outcome).toBe("started");
     expect(sup.resets).toBe(2);
   });
+
+  test("during a network back-off an unforced reset is refused: a module restart only restarts the network's timer", async () => {
+    const sched = new ManualScheduler();
+    const ladder = new RecoveryLadder(VENDOR, null, sched.now());
+    const until = sched.now() + 20 * M;
+    ladder.onNetworkBackoff(until, sched.now());
+    const sup = target("waiting");
+    const actions = ladderGuardedActions(sup, ladder, sched);
+    const r = await actions.resetModem(false);
+    expect(r.outcome).toBe("refused-backoff");
+    expect(r.nextActionAt).toBe(until);
+    expect(sup.resets).toBe(0);
+    expect((await actions.resetModem(true)).outcome).toBe("started");
+  });
 });
