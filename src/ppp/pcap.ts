@@ -51,9 +51,24 @@ export function redactPap(info: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * An LCP Protocol-Reject quotes the rejected packet (RFC 1661 §5.7: code 8,
+ * id, length, rejected protocol, rejected information): a rejected PAP
+ * Authenticate-Request would carry our password back into the capture.
+ */
+export function redactProtocolReject(info: Uint8Array): Uint8Array {
+  if (info.length < 6 || info[0] !== 8 || ((info[4]! << 8) | info[5]!) !== PROTO.PAP) return info;
+  const quoted = info.subarray(6);
+  const inner = redactPap(quoted);
+  if (inner === quoted) return info;
+  const out = info.slice();
+  out.set(inner, 6);
+  return out;
+}
+
 /** One record: record header + direction octet + ff 03 + protocol + info. */
 export function pcapRecord(dir: Direction, protocol: number, info: Uint8Array, atMs: number, snaplen = PCAP_SNAPLEN): Uint8Array {
-  const body = protocol === PROTO.PAP ? redactPap(info) : info;
+  const body = protocol === PROTO.PAP ? redactPap(info) : protocol === PROTO.LCP ? redactProtocolReject(info) : info;
   const origLen = 1 + 4 + body.length;
   const inclLen = Math.min(origLen, snaplen);
   const rec = new Uint8Array(16 + inclLen);

@@ -52,6 +52,18 @@ describe("pcap core", () => {
     const ack = new Uint8Array([2, 1, 0, 5, 0]);
     expect(redactPap(ack)).toBe(ack);
   });
+
+  test("a PAP Authenticate-Request quoted back in an LCP Protocol-Reject is masked too", () => {
+    const user = new TextEncoder().encode("bob");
+    const pw = new TextEncoder().encode("hunter2");
+    const pap = [1, 1, 0, 6 + user.length + pw.length, user.length, ...user, pw.length, ...pw];
+    // RFC 1661 §5.7: code 8, id, length, rejected protocol, rejected information.
+    const rej = new Uint8Array([8, 7, 0, 6 + pap.length, 0xc0, 0x23, ...pap]);
+    const rec = pcapRecord("in", PROTO.LCP, rej, 0);
+    expect(new TextDecoder().decode(rec)).not.toContain("hunter2");
+    expect(new TextDecoder().decode(rec)).toContain("bob");
+    expect(rec.length).toBe(16 + 5 + rej.length);
+  });
 });
 
 describe("pcap file read by tshark", () => {
