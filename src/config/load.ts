@@ -117,7 +117,9 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
   if (issues.length > 0) return { ok: false, file, issues: sortIssues(issues) };
 
   registerSecret(password);
-  registerSecret(out.modem.pin);
+  // The PIN only ever travels in AT+CPIN="<pin>" (masked by redactCommand as well). Registered
+  // in that form: four bare digits would also match counters, cell ids and timestamps.
+  if (out.modem.pin !== undefined) registerSecret(`CPIN="${out.modem.pin}"`);
   registerSecret(urlPassword(out.health.http_url));
   if (out.health.schedule === undefined && out.health.every === undefined) out.health.every = 60_000;
   const config: Config = { ...out, auth: { ...out.auth, password } };

@@ -27,7 +27,13 @@ export function registerSecret(value: string | undefined | null): void {
 export function redact(text: string): string {
   ordered ??= [...secrets].sort((a, b) => b.length - a.length);
   let out = text;
-  for (const s of ordered) if (out.includes(s)) out = out.split(s).join("***");
+  for (const s of ordered) {
+    if (!out.includes(s)) continue;
+    // An all-digit secret is replaced only where it stands alone: inside a longer number
+    // (a millisecond timestamp, a byte counter) it is not the secret, and masking it would
+    // corrupt every JSON body and metric that happens to contain those digits.
+    out = /^\d+$/.test(s) ? out.replace(new RegExp(`(?<!\\d)${s}(?!\\d)`, "g"), "***") : out.split(s).join("***");
+  }
   return out;
 }
 

@@ -27,3 +27,18 @@ describe("secret redaction", () => {
     expect(redact(JSON.stringify({ m: SECRET }))).not.toContain("q\\\\7");
   });
 });
+
+describe("redaction never corrupts numbers (a 4-digit SIM PIN inside a timestamp)", () => {
+  test("with modem.pin = 1234 loaded, /status-like JSON with numbers that contain 1234 still parses and keeps them", async () => {
+    const { loadConfigText } = await import("../../src/config/load.ts");
+    const r = loadConfigText(`[network]\napn = "internet"\n[modem]\npin = "1234"\n[auth]\nmethod = "pap"\nusername = "u"\npassword = "98765"\n`);
+    expect(r.ok).toBe(true);
+    const value = { at: 1795247123456, bytesIn: 51234, bytesOut: 987650, rttMs: 12.345 };
+    const body = safeJson(value);
+    expect(JSON.parse(body)).toEqual(value);
+    // ...while the PIN and the password themselves are still hidden where they could leak.
+    expect(redact('sent AT+CPIN="1234"')).not.toContain("1234");
+    expect(redact(JSON.stringify({ line: 'AT+CPIN="1234"' }))).not.toContain("1234");
+    expect(redact("PAP password 98765 rejected")).not.toContain("98765");
+  });
+});
