@@ -13,7 +13,7 @@
 import * as libc from "../sys/libc.ts";
 import { cause } from "../core/cause.ts";
 import { PipeBase } from "../core/pipe.ts";
-import { CanceledError, FdReader } from "../serial/fd-io.ts";
+import { FdReader, pumpReads } from "../serial/fd-io.ts";
 import { FdWriter } from "../serial/fd-writer.ts";
 import type { IpLink } from "./ip-link.ts";
 import type { PacedIpLink } from "./pump.ts";
@@ -92,21 +92,16 @@ export class MeteredFdPipe extends PipeBase {
     this.finish(null);
   }
 
-  private async readLoop(): Promise<void> {
-    await Promise.resolve();
-    for (;;) {
-      let chunk: Uint8Array;
-      try {
-        chunk = await this.reader.readChunk();
-      } catch (err) {
-        if (err instanceof CanceledError) return;
-        await this.fail(`${(err as { code?: string }).code ?? "error"}: ${(err as Error).message}`);
-        return;
-      }
-      this.bytesRead += chunk.byteLength;
-      this.reads++;
-      this.deliver(chunk);
-    }
+  private readLoop(): Promise<void> {
+    return pumpReads(
+      this.reader,
+      (chunk) => {
+        this.bytesRead += chunk.byteLength;
+        this.reads++;
+        this.deliver(chunk);
+      },
+      (detail) => this.fail(detail),
+    );
   }
 
   private failing = false;

@@ -11,6 +11,7 @@
  */
 import * as fs from "node:fs";
 import { CellkeepError } from "../core/cause.ts";
+import { cancelStreamReader } from "../serial/fd-io.ts";
 import { ERRNO, errno, errnoName, O } from "../sys/libc.ts";
 import * as libc from "../sys/libc.ts";
 
@@ -207,13 +208,7 @@ export class FdTun implements TunDevice {
     this.closed = true;
     const reader = this.reader;
     this.reader = null;
-    if (reader) {
-      try {
-        await reader.cancel();
-      } catch {
-        // already errored
-      }
-    }
+    await cancelStreamReader(reader);
     // A non-persistent TUN disappears (with its addresses and routes) when its last fd closes.
     libc.close(this.fd);
   }

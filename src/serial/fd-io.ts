@@ -105,13 +105,46 @@ export class FdReader {
     this.leftover = null;
     const reader = this.reader;
     this.reader = null;
-    if (reader) {
-      try {
-        await reader.cancel();
-      } catch {
-        // the stream had already failed (EIO); nothing left to release
-      }
+    await cancelStreamReader(reader);
+  }
+}
+
+/**
+ * Cancel a `Bun.file(fd).stream()` reader, which closes the stream's dup of
+ * the fd. A stream that had already failed (EIO) rejects the cancel; there
+ * is nothing left to release then, so that rejection is swallowed.
+ */
+export async function cancelStreamReader(reader: ReadableStreamDefaultReader<Uint8Array> | null): Promise<void> {
+  if (!reader) return;
+  try {
+    await reader.cancel();
+  } catch {
+    // the stream had already failed; nothing left to release
+  }
+}
+
+/**
+ * The read loop of a pipe over FdReader: hand each chunk to `onChunk` until
+ * the reader is canceled (the owner closed it: ends quietly) or a read fails
+ * (hang-up, EIO...: `onError` gets "<code>: <message>" once, then the loop ends).
+ */
+export async function pumpReads(
+  reader: FdReader,
+  onChunk: (chunk: Uint8Array) => void,
+  onError: (detail: string) => void | Promise<void>,
+): Promise<void> {
+  // Yield once so listeners attached right after construction see the first bytes.
+  await Promise.resolve();
+  for (;;) {
+    let chunk: Uint8Array;
+    try {
+      chunk = await reader.readChunk();
+    } catch (err) {
+      if (err instanceof CanceledError) return;
+      await onError(`${(err as { code?: string }).code ?? "error"}: ${(err as Error).message}`);
+      return;
     }
+    onChunk(chunk);
   }
 }
 

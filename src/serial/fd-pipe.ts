@@ -9,7 +9,7 @@
 import { cause } from "../core/cause.ts";
 import { PipeBase } from "../core/pipe.ts";
 import * as libc from "../sys/libc.ts";
-import { CanceledError, FdReader, writeAll } from "./fd-io.ts";
+import { CanceledError, FdReader, pumpReads, writeAll } from "./fd-io.ts";
 
 export interface FdPipeOptions {
   /** Name used in causes and logs ("pty master /dev/pts/3"). */
@@ -51,21 +51,14 @@ export class FdPipe extends PipeBase {
     return this.closing;
   }
 
-  private async readLoop(): Promise<void> {
-    // Yield once so listeners attached right after construction see the first bytes.
-    await Promise.resolve();
-    for (;;) {
-      let chunk: Uint8Array;
-      try {
-        chunk = await this.reader.readChunk();
-      } catch (err) {
-        if (err instanceof CanceledError) return;
-        const code = (err as { code?: string }).code ?? "error";
-        this.closing ??= this.shutdown(cause("port-vanished", `${this.label}: ${code}: ${(err as Error).message}`));
-        return;
-      }
-      this.deliver(chunk);
-    }
+  private readLoop(): Promise<void> {
+    return pumpReads(
+      this.reader,
+      (chunk) => this.deliver(chunk),
+      (detail) => {
+        this.closing ??= this.shutdown(cause("port-vanished", `${this.label}: ${detail}`));
+      },
+    );
   }
 
   private async flush(): Promise<void> {
