@@ -6,7 +6,7 @@
 import type { AgentEvent } from "../core/agent-events.ts";
 import type { EventBase } from "../core/events.ts";
 import type { Logger, LogLevel } from "../core/log.ts";
-import { maskId, sanitize } from "../http/mask.ts";
+import { maskId, sanitize } from "../core/mask.ts";
 
 export interface LogLine {
   level: LogLevel;

@@ -44,15 +44,19 @@ export interface ModemStateEvent extends EventBase {
   cause: Cause | null;
 }
 
-export interface ModemIdentityEvent extends EventBase {
-  type: "modem.identity";
+/** What the modem says it is; null where it did not answer. */
+export interface ModemIdentity {
   manufacturer: string | null;
   model: string | null;
   firmware: string | null;
   imei: string | null;
-  /** Full values; views mask them (IMSI/ICCID are personal data). */
+  /** Full values in events; views mask them (IMSI/ICCID are personal data). */
   imsi: string | null;
   iccid: string | null;
+}
+
+export interface ModemIdentityEvent extends EventBase, ModemIdentity {
+  type: "modem.identity";
   profile: string;
 }
 

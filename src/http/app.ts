@@ -8,7 +8,7 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { nullLogger, redact, registerSecret, type Logger } from "../core/log.ts";
 import { checkBearer } from "./auth.ts";
-import { safeJson } from "./mask.ts";
+import { safeJson } from "../core/mask.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { PAGE_CSP, statusPageHtml } from "./page.ts";
 import { SseHub } from "./sse.ts";

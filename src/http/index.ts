@@ -5,5 +5,5 @@ export { statusCommand, formatStatus, DEFAULT_STATUS_URL } from "./status-comman
 export { parseTokenFile, checkBearer, tokensEqual } from "./auth.ts";
 export { StatusView, type StatusSnapshot, type StatusViewOptions } from "./status-view.ts";
 export { renderMetrics } from "./metrics.ts";
-export { maskId } from "./mask.ts";
+export { maskId } from "../core/mask.ts";
 export type { PppCounters, ActionResult, ActionOutcome, HttpActions, HttpDeps } from "./types.ts";

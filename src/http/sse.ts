@@ -6,7 +6,7 @@
  * without bound). Every event is sanitised (IMSI/ICCID masked) and redacted.
  */
 import type { EventBase, EventBus } from "../core/events.ts";
-import { safeJson } from "./mask.ts";
+import { safeJson } from "../core/mask.ts";
 
 export interface SseOptions {
   maxClients: number;

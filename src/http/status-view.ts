@@ -7,10 +7,10 @@
  * fields, are ignored field by field: a view must never throw on the stream.
  */
 import { CAUSE_HINTS, isCauseCode } from "../core/cause.ts";
-import { LINK_STATES, type LinkState, type RecoveryRung } from "../core/agent-events.ts";
+import { LINK_STATES, type LinkState, type RecoveryRung, type ModemIdentity } from "../core/agent-events.ts";
 import type { EventBase } from "../core/events.ts";
 import { BucketRing, type BucketPoint } from "./bucket-ring.ts";
-import { maskId } from "./mask.ts";
+import { maskId } from "../core/mask.ts";
 import type { PppCounters } from "./types.ts";
 
 export const RECOVERY_RUNGS: readonly RecoveryRung[] = ["redial", "radio-cycle", "module-reset", "power-cycle", "reboot"];
@@ -73,16 +73,8 @@ export interface StatusSnapshot {
   state: LinkState;
   since: string | null;
   cause: CauseView | null;
-  modem: {
-    manufacturer: string | null;
-    model: string | null;
-    firmware: string | null;
-    imei: string | null;
-    imsi: string | null;
-    iccid: string | null;
-    profile: string | null;
-    port: string | null;
-  };
+  /** IMSI and ICCID masked. */
+  modem: ModemIdentity & { profile: string | null; port: string | null };
   registration: {
     stat: number | null;
     status: string | null;

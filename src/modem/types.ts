@@ -98,14 +98,7 @@ export interface SupervisorDeps<L extends PppLinkLike = PppLinkLike> {
   emitPppEvents?: boolean;
 }
 
-export interface ModemIdentity {
-  manufacturer: string | null;
-  model: string | null;
-  firmware: string | null;
-  imei: string | null;
-  imsi: string | null;
-  iccid: string | null;
-}
+export type { ModemIdentity } from "../core/agent-events.ts";
 
 export interface ModemPollResult {
   ok: boolean;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createLogger, MemorySink, redact, registerSecret } from "../../src/core/log.ts";
-import { safeJson } from "../../src/http/mask.ts";
+import { safeJson } from "../../src/core/mask.ts";
 
 describe("secret redaction", () => {
   // Generated passwords often hold quotes and backslashes; JSON (json logs, text-log fields

@@ -5,7 +5,7 @@
  * Registered secrets (passwords, tokens) are removed by `redact` from
  * src/core/log.ts on every response body as a second line of defence.
  */
-import { redact } from "../core/log.ts";
+import { redact } from "./log.ts";
 
 /** Keep the first 5 and last 2 characters; shorter values are masked entirely. */
 export function maskId(value: string | null | undefined): string | null {
