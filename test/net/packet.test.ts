@@ -1,39 +1,16 @@
 import { describe, expect, test } from "bun:test";
 import { formatIpv4, internetChecksum, ipPacketLength, parseIpv4, splitPackets } from "../../src/net/packet.ts";
 import { buildEchoRequest } from "../../src/net/icmp.ts";
-
-function v4(len: number, fill = 0): Uint8Array {
-  const p = new Uint8Array(len).fill(fill);
-  p[0] = 0x45;
-  p[2] = len >> 8;
-  p[3] = len & 0xff;
-  return p;
-}
-function v6(payload: number): Uint8Array {
-  const p = new Uint8Array(40 + payload);
-  p[0] = 0x60;
-  p[4] = payload >> 8;
-  p[5] = payload & 0xff;
-  return p;
-}
-function cat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
-}
+import { concatBytes, ipv4OfLength, ipv6OfLength } from "../support/ip.ts";
 
 describe("splitPackets", () => {
   test("one packet per chunk", () => {
-    const r = splitPackets(v4(60));
+    const r = splitPackets(ipv4OfLength(60));
     expect(r.packets.map((p) => p.byteLength)).toEqual([60]);
     expect(r.malformed).toBe(0);
   });
   test("merged IPv4 and IPv6 packets split by their own length fields", () => {
-    const r = splitPackets(cat(v4(1500, 1), v6(100), v4(20), v6(0), v4(576, 7)));
+    const r = splitPackets(concatBytes(ipv4OfLength(1500, 1), ipv6OfLength(100), ipv4OfLength(20), ipv6OfLength(0), ipv4OfLength(576, 7)));
     expect(r.packets.map((p) => p.byteLength)).toEqual([1500, 140, 20, 40, 576]);
     expect(r.packets[0]![100]).toBe(1);
     expect(r.packets[4]![300]).toBe(7);
@@ -41,13 +18,13 @@ describe("splitPackets", () => {
   });
   test("garbage version nibble: keeps what came before, counts the rest", () => {
     const junk = new Uint8Array([0x12, 0, 0, 0]);
-    const r = splitPackets(cat(v4(40), junk, v4(40)));
+    const r = splitPackets(concatBytes(ipv4OfLength(40), junk, ipv4OfLength(40)));
     expect(r.packets.length).toBe(1);
     expect(r.malformed).toBe(44);
   });
   test("truncated last packet and bad IHL are malformed", () => {
-    expect(splitPackets(v4(100).subarray(0, 50)).malformed).toBe(50);
-    const bad = v4(40);
+    expect(splitPackets(ipv4OfLength(100).subarray(0, 50)).malformed).toBe(50);
+    const bad = ipv4OfLength(40);
     bad[0] = 0x44; // IHL 16 bytes < 20
     expect(splitPackets(bad).malformed).toBe(40);
     expect(ipPacketLength(new Uint8Array([0x45, 0]), 0)).toBeNull();

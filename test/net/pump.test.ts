@@ -5,33 +5,8 @@ import { createIpLinkPair, MemoryIpLink, type IpVersion } from "../../src/net/ip
 import { parseIpv4 } from "../../src/net/packet.ts";
 import { PacketPump } from "../../src/net/pump.ts";
 import { MemoryTun } from "../../src/net/tun.ts";
+import { concatBytes, ipv4OfLength, ipv6OfLength } from "../support/ip.ts";
 
-function v4(len: number, tag = 0): Uint8Array {
-  const p = new Uint8Array(len);
-  p[0] = 0x45;
-  p[2] = len >> 8;
-  p[3] = len & 0xff;
-  p[9] = 17;
-  p[20] = tag;
-  return p;
-}
-function v6(payload: number, tag = 0): Uint8Array {
-  const p = new Uint8Array(40 + payload);
-  p[0] = 0x60;
-  p[4] = payload >> 8;
-  p[5] = payload & 0xff;
-  if (payload > 0) p[40] = tag;
-  return p;
-}
-function cat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
-}
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 /** A link whose send queue the test drains by hand: the "slow serial line". */
@@ -55,13 +30,13 @@ describe("PacketPump", () => {
     far.onIp((v, p) => got.push([v, p.byteLength]));
     const pump = new PacketPump({ tun, link });
     pump.start();
-    tun.inject(v4(100, 1));
-    tun.inject(cat(v4(60, 2), v6(20, 3), v4(1500, 4)));
+    tun.inject(ipv4OfLength(100, 1));
+    tun.inject(concatBytes(ipv4OfLength(60, 2), ipv6OfLength(20, 3), ipv4OfLength(1500, 4)));
     await tick();
     await tick();
     expect(got).toEqual([[4, 100], [4, 60], [6, 60], [4, 1500]]);
-    far.sendIp(6, v6(8, 9));
-    far.sendIp(4, v4(33, 8));
+    far.sendIp(6, ipv6OfLength(8, 9));
+    far.sendIp(4, ipv4OfLength(33, 8));
     await tick();
     expect(tun.written.map((p) => p.byteLength)).toEqual([48, 33]);
     expect(pump.counters.toLink).toEqual({ packets: 4, bytes: 1720 });
@@ -107,7 +82,7 @@ describe("PacketPump", () => {
     await tick();
     // One read outstanding on the device, not one per past link.
     expect(tun.pendingReads).toBe(1);
-    tun.inject(v4(100, 1));
+    tun.inject(ipv4OfLength(100, 1));
     await tick();
     await tick();
     expect(got).toEqual([100]);
@@ -121,18 +96,18 @@ describe("PacketPump", () => {
     const [link, far] = createIpLinkPair();
     const pump = new PacketPump({ tun, link, linkOpen: false });
     pump.start();
-    tun.inject(cat(v4(40), v4(40)));
+    tun.inject(concatBytes(ipv4OfLength(40), ipv4OfLength(40)));
     await tick();
     expect(pump.counters.drops["link-not-open"]).toBe(2);
     expect(link.sent.length).toBe(0);
     pump.setLinkOpen(true);
-    tun.inject(cat(v4(40), new Uint8Array([0x99, 1, 2])));
+    tun.inject(concatBytes(ipv4OfLength(40), new Uint8Array([0x99, 1, 2])));
     await tick();
     expect(link.sent.length).toBe(1);
     expect(pump.counters.drops.malformed).toBe(1);
-    far.sendIp(6, v4(40)); // says v6, is v4
+    far.sendIp(6, ipv4OfLength(40)); // says v6, is v4
     tun.refuseWrites = true;
-    far.sendIp(4, v4(40));
+    far.sendIp(4, ipv4OfLength(40));
     await tick();
     expect(pump.counters.drops.malformed).toBe(2);
     expect(pump.counters.drops["tun-write"]).toBe(1);
@@ -147,7 +122,7 @@ describe("PacketPump", () => {
     const pump = new PacketPump({ tun, link, scheduler: sched, highWaterBytes: 3000, queuePackets: 4 });
     pump.start();
     // The LAN sends far more than the line can take.
-    for (let i = 0; i < 50; i++) tun.inject(v4(1000, i));
+    for (let i = 0; i < 50; i++) tun.inject(ipv4OfLength(1000, i));
     await tick();
     await tick();
     // 4 packets went to the link (backlog 4000 > 3000), then the pump stopped reading.
@@ -185,7 +160,7 @@ describe("PacketPump", () => {
     });
     const pump = new PacketPump({ tun, link, scheduler: sched, highWaterBytes: 1500 });
     pump.start();
-    for (let i = 0; i < 5; i++) tun.inject(v4(1000, i));
+    for (let i = 0; i < 5; i++) tun.inject(ipv4OfLength(1000, i));
     await tick();
     expect(link.sent.length).toBe(2);
     link.backlog = 0;
@@ -208,7 +183,7 @@ describe("PacketPump", () => {
     const sched = new ManualScheduler(0);
     const pump = new PacketPump({ tun, link, scheduler: sched, queuePackets: 3, queueBytesCap: 300, highWaterBytes: 0 });
     pump.start();
-    tun.inject(cat(v4(100), v4(100), v4(100), v4(100), v4(100)));
+    tun.inject(concatBytes(ipv4OfLength(100), ipv4OfLength(100), ipv4OfLength(100), ipv4OfLength(100), ipv4OfLength(100)));
     await tick();
     // The cap holds 3 of the 5, the other 2 are dropped; then the first goes out and the link is busy.
     expect(pump.counters.drops["queue-full"]).toBe(2);
@@ -216,7 +191,7 @@ describe("PacketPump", () => {
     expect(pump.queueLength()).toBe(2);
     expect(pump.queuedBytes()).toBe(200);
     // The link is busy: the next chunk stays in the device, not in our memory.
-    tun.inject(cat(v4(50), v4(50)));
+    tun.inject(concatBytes(ipv4OfLength(50), ipv4OfLength(50)));
     await tick();
     expect(tun.pendingChunks()).toBe(1);
     expect(pump.queuedBytes()).toBe(200);
@@ -231,7 +206,7 @@ describe("PacketPump", () => {
     const pump = new PacketPump({ tun, link });
     pump.start();
     link.open = false; // refuses every sendIp
-    tun.inject(v4(40));
+    tun.inject(ipv4OfLength(40));
     await tick();
     expect(pump.counters.drops["queue-full"]).toBe(1);
     await pump.stop();
@@ -262,7 +237,7 @@ describe("PacketPump", () => {
       }
     });
     link.sendIp(4, pinger.request("10.0.0.1", 0)!);
-    far.sendIp(4, v4(50));
+    far.sendIp(4, ipv4OfLength(50));
     await tick();
     await tick();
     expect(results).toMatchObject([{ ok: true, target: "10.0.0.1", rttMs: 5 }]);

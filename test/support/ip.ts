@@ -1,28 +1,51 @@
 /**
  * Minimal IPv4 / ICMP / UDP / TCP packet builders and parsers for tests that
- * push raw IP through PPP (against slirp or our own server role).
+ * push raw IP through PPP (against slirp or our own server role). Checksums
+ * and address codecs are the project's own (src/net/packet.ts).
  */
+import { formatIpv4, internetChecksum, parseIpv4 as parseDottedQuad } from "../../src/net/packet.ts";
 
-export function ipToBytes(ip: string): number[] {
-  return ip.split(".").map((x) => Number(x) & 0xff);
+/** Dotted quad → 4 bytes through the project's own codec; a malformed address is a bug in the test. */
+function ipToBytes(ip: string): Uint8Array {
+  const b = parseDottedQuad(ip);
+  if (!b) throw new Error(`test helper: not a dotted quad: ${ip}`);
+  return b;
 }
 
-export function bytesToIp(b: Uint8Array, off: number): string {
-  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+/**
+ * A stand-in IPv4 packet of total length `len` (protocol UDP, IHL 5): only
+ * the fields the splitter and the pump read are set, every byte after the
+ * header is `fill`. Not checksummed; for framing tests, not for a stack.
+ */
+export function ipv4OfLength(len: number, fill = 0): Uint8Array {
+  const p = new Uint8Array(len);
+  p[0] = 0x45;
+  p[2] = len >> 8;
+  p[3] = len & 0xff;
+  p[9] = 17;
+  p.fill(fill, 20);
+  return p;
 }
 
-/** RFC 1071 Internet checksum over data (optionally continuing a partial sum). */
-export function inetChecksum(data: Uint8Array, start = 0, end = data.length, sum = 0): number {
-  let s = sum;
-  let i = start;
-  for (; i + 1 < end; i += 2) s += (data[i]! << 8) | data[i + 1]!;
-  if (i < end) s += data[i]! << 8;
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return s;
+/** A stand-in IPv6 packet with `payload` bytes of payload, each `fill`. */
+export function ipv6OfLength(payload: number, fill = 0): Uint8Array {
+  const p = new Uint8Array(40 + payload);
+  p[0] = 0x60;
+  p[4] = payload >> 8;
+  p[5] = payload & 0xff;
+  p.fill(fill, 40);
+  return p;
 }
 
-function finishSum(s: number): number {
-  return ~s & 0xffff;
+/** The parts back to back, as Bun delivers several TUN packets in one chunk. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
 }
 
 let ipId = 1;
@@ -38,7 +61,7 @@ export function ipv4(src: string, dst: string, proto: number, payload: Uint8Arra
   p[9] = proto;
   p.set(ipToBytes(src), 12);
   p.set(ipToBytes(dst), 16);
-  v.setUint16(10, finishSum(inetChecksum(p, 0, 20)));
+  v.setUint16(10, internetChecksum(p, 0, 20));
   p.set(payload, 20);
   return p;
 }
@@ -57,11 +80,11 @@ export function parseIpv4(p: Uint8Array): Ipv4Packet | null {
   const total = (p[2]! << 8) | p[3]!;
   if (total > p.length || ihl < 20) return null;
   return {
-    src: bytesToIp(p, 12),
-    dst: bytesToIp(p, 16),
+    src: formatIpv4(p, 12),
+    dst: formatIpv4(p, 16),
     proto: p[9]!,
     payload: p.subarray(ihl, total),
-    checksumOk: finishSum(inetChecksum(p, 0, ihl)) === 0,
+    checksumOk: internetChecksum(p, 0, ihl) === 0,
   };
 }
 
@@ -72,7 +95,7 @@ export function icmpEcho(src: string, dst: string, id: number, seq: number, data
   v.setUint16(4, id);
   v.setUint16(6, seq);
   m.set(data, 8);
-  v.setUint16(2, finishSum(inetChecksum(m)));
+  v.setUint16(2, internetChecksum(m));
   return ipv4(src, dst, 1, m);
 }
 
@@ -84,6 +107,7 @@ export function parseIcmpEcho(p: Uint8Array): { type: number; id: number; seq: n
   return { type: m[0]!, id: (m[4]! << 8) | m[5]!, seq: (m[6]! << 8) | m[7]!, data: m.subarray(8), src: ip.src };
 }
 
+/** The folded (not complemented) one's-complement sum of the RFC 768/793 pseudo-header: the `initial` for internetChecksum. */
 function pseudoSum(src: string, dst: string, proto: number, len: number): number {
   const ph = new Uint8Array(12);
   ph.set(ipToBytes(src), 0);
@@ -91,7 +115,7 @@ function pseudoSum(src: string, dst: string, proto: number, len: number): number
   ph[9] = proto;
   ph[10] = len >> 8;
   ph[11] = len & 0xff;
-  return inetChecksum(ph);
+  return ~internetChecksum(ph) & 0xffff;
 }
 
 export function udp(src: string, sport: number, dst: string, dport: number, data: Uint8Array): Uint8Array {
@@ -101,7 +125,7 @@ export function udp(src: string, sport: number, dst: string, dport: number, data
   v.setUint16(2, dport);
   v.setUint16(4, u.length);
   u.set(data, 8);
-  let c = finishSum(inetChecksum(u, 0, u.length, pseudoSum(src, dst, 17, u.length)));
+  let c = internetChecksum(u, 0, u.length, pseudoSum(src, dst, 17, u.length));
   if (c === 0) c = 0xffff;
   v.setUint16(6, c);
   return ipv4(src, dst, 17, u);
@@ -146,7 +170,7 @@ export function tcp(s: Omit<TcpSegment, "window"> & { window?: number; mss?: num
     v.setUint16(22, s.mss);
   }
   t.set(s.data, hl);
-  v.setUint16(16, finishSum(inetChecksum(t, 0, t.length, pseudoSum(s.src, s.dst, 6, t.length))));
+  v.setUint16(16, internetChecksum(t, 0, t.length, pseudoSum(s.src, s.dst, 6, t.length)));
   return ipv4(s.src, s.dst, 6, t);
 }
 
