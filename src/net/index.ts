@@ -5,7 +5,6 @@ export type { TunDevice } from "./tun.ts";
 export { FdTun, MemoryTun, hasNetAdmin } from "./tun.ts";
 export { PacketPump, type PacedIpLink, type PumpCounters, type DropReason } from "./pump.ts";
 export { InLinkPinger, randomIdentifier, buildEchoRequest, parseEcho, type PingResult, type PingStats } from "./icmp.ts";
-export { PingService } from "./ping-service.ts";
 export { LinkInterface, type LinkInterfaceOptions, type LinkUpParams, type LinkInterfaceState } from "./iface.ts";
 export { MeteredFdPipe, pacedIpLink } from "./metered-pipe.ts";
 export type { NetEvent, NetStaleCleanupEvent, NetDefaultRouteEvent } from "./events.ts";

@@ -4,11 +4,10 @@ import { createIpLinkPair } from "../../src/net/ip-link.ts";
 import { InLinkPinger, parseEcho, buildEchoReply, ICMP_ECHO_REQUEST } from "../../src/net/icmp.ts";
 import { InLinkIcmpProber } from "../../src/health/icmp-prober.ts";
 import { IcmpProbe } from "../../src/health/probes.ts";
+import { parseIpv4 } from "../../src/net/packet.ts";
 
-const ip = (s: string) => Uint8Array.from(s.split(".").map(Number));
-
-/** Our end of a memory link with the prober on it, and a peer that answers echoes after `delayMs` of fake time (or not at all). */
-function setup(delayMs: number | null) {
+/** Our end of a memory link with the prober on it, and a peer that answers echoes (to `alive` only, when given) after `delayMs` of fake time (or not at all). */
+function setup(delayMs: number | null, alive?: string) {
   const sched = new ManualScheduler();
   const [ours, theirs] = createIpLinkPair();
   const pinger = new InLinkPinger({ identifier: 0x4242, source: "10.64.0.2" });
@@ -20,8 +19,9 @@ function setup(delayMs: number | null) {
   theirs.onIp((_v, p) => {
     const e = parseEcho(p);
     if (!e || e.type !== ICMP_ECHO_REQUEST || delayMs === null) return;
+    if (alive !== undefined && e.destination !== alive) return;
     sched.setTimer(sched.now() + delayMs, () =>
-      theirs.sendIp(4, buildEchoReply({ source: ip(e.destination), destination: ip(e.source), identifier: e.identifier, sequence: e.sequence, payload: e.payload })),
+      theirs.sendIp(4, buildEchoReply({ source: parseIpv4(e.destination)!, destination: parseIpv4(e.source)!, identifier: e.identifier, sequence: e.sequence, payload: e.payload })),
     );
   });
   return { sched, ours, theirs, pinger, prober, toTun };
@@ -53,6 +53,23 @@ describe("in-link ICMP prober (on the net engineer's InLinkPinger)", () => {
     expect(s.prober.pendingCount()).toBe(3);
     s.sched.advance(1);
     expect(await out).toEqual({ ok: false, rttMs: null, loss: 1, detail: "timeout" });
+    expect(s.sched.pendingCount()).toBe(0);
+  });
+
+  test("two echoes at once: the answered one resolves ok, the silent one fails at exactly its timeout; no timers left", async () => {
+    const s = setup(0, "8.8.8.8");
+    const answered = s.prober.ping("8.8.8.8", 5000);
+    const silent = s.prober.ping("1.1.1.1", 5000);
+    await flush();
+    s.sched.advance(0);
+    await flush();
+    expect(await answered).toEqual({ ok: true, rttMs: 0 });
+    expect(s.prober.pendingCount()).toBe(1);
+    s.sched.advance(4999);
+    expect(s.prober.pendingCount()).toBe(1);
+    s.sched.advance(1);
+    expect(await silent).toEqual({ ok: false, rttMs: null, detail: "timeout" });
+    expect(s.prober.pendingCount()).toBe(0);
     expect(s.sched.pendingCount()).toBe(0);
   });
 
