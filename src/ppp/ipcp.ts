@@ -13,6 +13,7 @@
  * address: Acking 0.0.0.0 makes slirp terminate IPCP.
  */
 import type { OptionHandler, RequestVerdict } from "./fsm.ts";
+import { LayerHandler, type LayerListener, RequestCheck } from "./option-handler.ts";
 import { bytesEqual, type ConfigOption, ipv4FromString, ipv4ToString } from "./packet.ts";
 
 export const IPCP_OPT = {
@@ -50,12 +51,7 @@ export interface IpcpConfig {
   serverDns?: string[];
 }
 
-export interface IpcpListener {
-  up(): void;
-  down(): void;
-  started(): void;
-  finished(): void;
-}
+export type IpcpListener = LayerListener;
 
 export interface IpcpResult {
   local: string;
@@ -64,7 +60,7 @@ export interface IpcpResult {
   dns: string[];
 }
 
-export class Ipcp implements OptionHandler {
+export class Ipcp extends LayerHandler<IpcpListener> implements OptionHandler {
   /** What we ask for: null = not asking. */
   private wantAddr: Uint8Array | null = null;
   private wantDns1: Uint8Array | null = null;
@@ -77,8 +73,9 @@ export class Ipcp implements OptionHandler {
 
   constructor(
     private readonly cfg: IpcpConfig,
-    private readonly listener: IpcpListener,
+    listener: IpcpListener,
   ) {
+    super(listener);
     this.placeholder = ipv4FromString(cfg.placeholderRemote) ?? Uint8Array.of(10, 64, 64, 64);
   }
 
@@ -142,26 +139,27 @@ export class Ipcp implements OptionHandler {
   }
 
   checkRequest(opts: ConfigOption[], rejectIfDisagree: boolean): RequestVerdict {
-    const naks: ConfigOption[] = [];
-    const rejs: ConfigOption[] = [];
+    const check = new RequestCheck(rejectIfDisagree);
     let his: Uint8Array | null = null;
-    const nak = (o: ConfigOption) => (rejectIfDisagree ? rejs.push(o) : naks.push(o));
     for (const o of opts) {
       switch (o.type) {
         case IPCP_OPT.IP_ADDRESS: {
           if (o.data.length !== 4) {
-            rejs.push(o);
+            check.reject(o);
             break;
           }
           if (this.cfg.role === "server") {
             const assign = ipv4FromString(this.cfg.serverPeer ?? "");
             if (assign === null) his = o.data.slice(); // no pool: accept what the client says
-            else if (!bytesEqual(o.data, assign)) nak({ type: o.type, data: assign });
+            else if (!bytesEqual(o.data, assign)) {
+              // A Reject carries the suggestion, as before (see option-handler.ts).
+              const suggestion = { type: o.type, data: assign };
+              check.disagree(suggestion, suggestion);
+            }
             else his = assign;
           } else if (isZero(o.data)) {
             // The peer asks us to give it an address (slirp): any non-zero will do.
-            if (rejectIfDisagree) rejs.push(o);
-            else naks.push({ type: o.type, data: this.placeholder });
+            check.disagree({ type: o.type, data: this.placeholder }, o);
           } else {
             his = o.data.slice();
           }
@@ -170,19 +168,21 @@ export class Ipcp implements OptionHandler {
         case IPCP_OPT.PRIMARY_DNS:
         case IPCP_OPT.SECONDARY_DNS: {
           const offered = this.serverDns(o.type === IPCP_OPT.PRIMARY_DNS ? 0 : 1);
-          if (this.cfg.role !== "server" || offered === null || o.data.length !== 4) rejs.push(o);
-          else if (!bytesEqual(o.data, offered)) nak({ type: o.type, data: offered });
+          if (this.cfg.role !== "server" || offered === null || o.data.length !== 4) check.reject(o);
+          else if (!bytesEqual(o.data, offered)) {
+            const suggestion = { type: o.type, data: offered };
+            check.disagree(suggestion, suggestion);
+          }
           break;
         }
         default:
           // VJ (2), deprecated IP-Addresses (1), NBNS (130/132), unknown: Reject.
-          rejs.push(o);
+          check.reject(o);
       }
     }
-    if (rejs.length > 0) return { kind: "rej", options: rejs };
-    if (naks.length > 0) return { kind: "nak", options: naks };
-    this.hisAddr = his;
-    return { kind: "ack", options: [] };
+    return check.verdict(() => {
+      this.hisAddr = his;
+    });
   }
 
   private serverDns(i: number): Uint8Array | null {
@@ -204,18 +204,5 @@ export class Ipcp implements OptionHandler {
       remotePlaceholder: isZero(this.hisAddr),
       dns,
     };
-  }
-
-  up(): void {
-    this.listener.up();
-  }
-  down(): void {
-    this.listener.down();
-  }
-  started(): void {
-    this.listener.started();
-  }
-  finished(): void {
-    this.listener.finished();
   }
 }

@@ -4,18 +4,14 @@
  * IPv6-Compression-Protocol is Rejected (we do no header compression).
  */
 import type { OptionHandler, RequestVerdict } from "./fsm.ts";
+import { LayerHandler, type LayerListener, RequestCheck } from "./option-handler.ts";
 import { bytesEqual, type ConfigOption } from "./packet.ts";
 
 export const IPV6CP_OPT = { INTERFACE_ID: 1, COMPRESSION: 2 } as const;
 
 const ZERO8 = new Uint8Array(8);
 
-export interface Ipv6cpListener {
-  up(): void;
-  down(): void;
-  started(): void;
-  finished(): void;
-}
+export type Ipv6cpListener = LayerListener;
 
 /** fe80::/64 link-local address text from an 8-byte interface identifier (RFC 5072 §5). */
 export function linkLocalFromIid(iid: Uint8Array): string {
@@ -24,7 +20,7 @@ export function linkLocalFromIid(iid: Uint8Array): string {
   return `fe80::${groups.join(":")}`;
 }
 
-export class Ipv6cp implements OptionHandler {
+export class Ipv6cp extends LayerHandler<Ipv6cpListener> implements OptionHandler {
   private want: Uint8Array | null = null;
   private got: Uint8Array | null = null;
   private his: Uint8Array | null = null;
@@ -32,8 +28,10 @@ export class Ipv6cp implements OptionHandler {
   constructor(
     /** Random bytes (injectable for tests). */
     private readonly random: (n: number) => Uint8Array,
-    private readonly listener: Ipv6cpListener,
-  ) {}
+    listener: Ipv6cpListener,
+  ) {
+    super(listener);
+  }
 
   /** RFC 5072 §4.1: a non-zero identifier, different from the peer's. */
   private newIid(avoid: Uint8Array | null): Uint8Array {
@@ -78,44 +76,30 @@ export class Ipv6cp implements OptionHandler {
   }
 
   checkRequest(opts: ConfigOption[], rejectIfDisagree: boolean): RequestVerdict {
-    const naks: ConfigOption[] = [];
-    const rejs: ConfigOption[] = [];
+    const check = new RequestCheck(rejectIfDisagree);
     let his: Uint8Array | null = null;
     for (const o of opts) {
       if (o.type !== IPV6CP_OPT.INTERFACE_ID || o.data.length !== 8) {
-        rejs.push(o);
+        check.reject(o);
         continue;
       }
       const ours = this.want ?? this.got;
       if (bytesEqual(o.data, ZERO8) || (ours && bytesEqual(o.data, ours))) {
         // §4.1: zero, or equal to ours: suggest a different, non-zero one.
-        if (rejectIfDisagree) rejs.push(o);
-        else naks.push({ type: o.type, data: this.newIid(ours) });
+        // Only Nak'd when needed: newIid draws random bytes.
+        if (rejectIfDisagree) check.reject(o);
+        else check.disagree({ type: o.type, data: this.newIid(ours) }, o);
       } else {
         his = o.data.slice();
       }
     }
-    if (rejs.length > 0) return { kind: "rej", options: rejs };
-    if (naks.length > 0) return { kind: "nak", options: naks };
-    this.his = his;
-    return { kind: "ack", options: [] };
+    return check.verdict(() => {
+      this.his = his;
+    });
   }
 
   result(): { local: string; remote: string } {
     const local = this.got ?? this.want ?? ZERO8;
     return { local: linkLocalFromIid(local), remote: this.his ? linkLocalFromIid(this.his) : "" };
-  }
-
-  up(): void {
-    this.listener.up();
-  }
-  down(): void {
-    this.listener.down();
-  }
-  started(): void {
-    this.listener.started();
-  }
-  finished(): void {
-    this.listener.finished();
   }
 }

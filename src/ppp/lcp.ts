@@ -4,6 +4,7 @@
  * Identification and Time-Remaining (RFC 1570).
  */
 import type { Fsm, OptionHandler, RequestVerdict } from "./fsm.ts";
+import { LayerHandler, type LayerListener, RequestCheck } from "./option-handler.ts";
 import { CODE, type ConfigOption, type ControlPacket, peerText, readU16, readU32, u16, u32 } from "./packet.ts";
 import { PROTO } from "./types.ts";
 
@@ -45,11 +46,7 @@ export interface LcpConfig {
 }
 
 /** What LCP reports to the session. */
-export interface LcpListener {
-  up(): void;
-  down(): void;
-  started(): void;
-  finished(): void;
+export interface LcpListener extends LayerListener {
   echoReply(data: Uint8Array, id: number): void;
   /** The peer sent Protocol-Reject for one of our protocols while Opened. */
   protocolRejected(protocol: number): void;
@@ -87,7 +84,7 @@ function accepts(method: AuthMethodSetting, p: AuthProto): boolean {
   return method === "auto" || method === p;
 }
 
-export class Lcp implements OptionHandler {
+export class Lcp extends LayerHandler<LcpListener> implements OptionHandler {
   fsm!: Fsm;
   /** What we want to ask for now. */
   private want: Side = { ...NONE };
@@ -103,8 +100,10 @@ export class Lcp implements OptionHandler {
 
   constructor(
     private readonly cfg: LcpConfig,
-    private readonly listener: LcpListener,
-  ) {}
+    listener: LcpListener,
+  ) {
+    super(listener);
+  }
 
   /** Our current Magic-Number (for Echo packets); 0 when not negotiated. */
   get magic(): number {
@@ -230,26 +229,26 @@ export class Lcp implements OptionHandler {
 
   checkRequest(opts: ConfigOption[], rejectIfDisagree: boolean): RequestVerdict {
     const his: Side = { ...NONE };
-    const naks: ConfigOption[] = [];
-    const rejs: ConfigOption[] = [];
-    const nak = (o: ConfigOption) => (rejectIfDisagree ? rejs.push({ type: o.type, data: o.data }) : naks.push(o));
+    const check = new RequestCheck(rejectIfDisagree);
+    // A Reject carries the suggestion, as before (see option-handler.ts).
+    const nak = (suggestion: ConfigOption) => check.disagree(suggestion, suggestion);
     for (const o of opts) {
       switch (o.type) {
         case LCP_OPT.MRU:
-          if (o.data.length !== 2) rejs.push(o);
+          if (o.data.length !== 2) check.reject(o);
           else if (readU16(o.data) < MIN_MRU) nak({ type: o.type, data: u16(MIN_MRU) });
           else his.mru = readU16(o.data);
           break;
         case LCP_OPT.ACCM:
-          if (o.data.length !== 4) rejs.push(o);
+          if (o.data.length !== 4) check.reject(o);
           else his.accm = readU32(o.data);
           break;
         case LCP_OPT.AUTH:
-          this.checkAuth(o, his, nak, rejs);
+          this.checkAuth(o, his, nak, check);
           break;
         case LCP_OPT.MAGIC: {
           if (o.data.length !== 4) {
-            rejs.push(o);
+            check.reject(o);
             break;
           }
           const m = readU32(o.data);
@@ -265,22 +264,21 @@ export class Lcp implements OptionHandler {
           break;
         }
         case LCP_OPT.PFC:
-          if (o.data.length !== 0) rejs.push(o);
+          if (o.data.length !== 0) check.reject(o);
           else his.pfc = true;
           break;
         case LCP_OPT.ACFC:
-          if (o.data.length !== 0) rejs.push(o);
+          if (o.data.length !== 0) check.reject(o);
           else his.acfc = true;
           break;
         default:
           // Quality-Protocol, callback, multilink, FCS-Alternatives...: not supported.
-          rejs.push(o);
+          check.reject(o);
       }
     }
-    if (rejs.length > 0) return { kind: "rej", options: rejs };
-    if (naks.length > 0) return { kind: "nak", options: naks };
-    this.his = his;
-    return { kind: "ack", options: [] };
+    return check.verdict(() => {
+      this.his = his;
+    });
   }
 
   /**
@@ -289,10 +287,10 @@ export class Lcp implements OptionHandler {
    * peers Nak CHAP to PAP, so both directions happen). As server we never
    * authenticate ourselves to the client: Reject.
    */
-  private checkAuth(o: ConfigOption, his: Side, nak: (o: ConfigOption) => void, rejs: ConfigOption[]): void {
+  private checkAuth(o: ConfigOption, his: Side, nak: (o: ConfigOption) => void, check: RequestCheck): void {
     const method = this.cfg.authMethod;
     if (this.cfg.role === "server" || method === "none" || o.data.length < 2) {
-      rejs.push(o);
+      check.reject(o);
       return;
     }
     const asked = authFromOption(o.data);
@@ -304,19 +302,10 @@ export class Lcp implements OptionHandler {
     nak({ type: o.type, data: authOptionData(preferred) });
   }
 
-  up(): void {
+  override up(): void {
     this.loops = 0;
     this.echoSupported = true;
-    this.listener.up();
-  }
-  down(): void {
-    this.listener.down();
-  }
-  started(): void {
-    this.listener.started();
-  }
-  finished(): void {
-    this.listener.finished();
+    super.up();
   }
 
   extraCode(pkt: ControlPacket): "RXR" | "RXJ+" | "RXJ-" | "RUC" {
