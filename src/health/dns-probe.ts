@@ -88,11 +88,12 @@ export class DnsProbe implements Probe {
     const query = buildDnsQuery(id, this.o.name);
     if (!query) return { ok: false, rttMs: null, loss: null, detail: `not a DNS name: ${this.o.name}` };
     const source = this.o.source();
-    const started = performance.now();
+    const sched = this.o.scheduler ?? realScheduler;
+    // RTT on the injected clock, like every other probe: deterministic under ManualScheduler.
+    const started = sched.now();
     let settle!: (o: ProbeOutcome) => void;
     const done = new Promise<ProbeOutcome>((r) => (settle = r));
     let sock: Bun.udp.Socket<"buffer"> | null = null;
-    const sched = this.o.scheduler ?? realScheduler;
     const cancel = sched.setTimer(sched.now() + timeoutMs, () => settle({ ok: false, rttMs: null, loss: 1, detail: `no DNS answer within ${timeoutMs} ms` }));
     try {
       const opened: Bun.udp.Socket<"buffer"> = await Bun.udpSocket({
@@ -102,7 +103,7 @@ export class DnsProbe implements Probe {
             const r = parseDnsResponse(buf);
             // Answers from elsewhere or with another ID are not ours (and are ignored, RFC 5452 §9.1).
             if (!r || r.id !== id || !servers.includes(addr)) return;
-            settle({ ok: true, rttMs: performance.now() - started, loss: 0, detail: `${rcodeName(r.rcode)}, ${r.answers} answer(s) from ${addr}` });
+            settle({ ok: true, rttMs: sched.now() - started, loss: 0, detail: `${rcodeName(r.rcode)}, ${r.answers} answer(s) from ${addr}` });
           },
         },
       });
@@ -144,8 +145,8 @@ export class HttpProbe implements Probe {
     return displayUrl(this.o.url);
   }
   async run(timeoutMs: number): Promise<ProbeOutcome> {
-    const started = performance.now();
     const sched = this.o.scheduler ?? realScheduler;
+    const started = sched.now();
     const abort = new AbortController();
     let timedOut = false;
     const cancel = sched.setTimer(sched.now() + timeoutMs, () => {
@@ -155,7 +156,7 @@ export class HttpProbe implements Probe {
     try {
       const res = await fetch(this.o.url, { redirect: "manual", signal: abort.signal, headers: { "user-agent": "cellkeep-health" } });
       await res.body?.cancel();
-      const rttMs = performance.now() - started;
+      const rttMs = sched.now() - started;
       const ok = res.status >= 200 && res.status < 400;
       return { ok, rttMs, loss: null, detail: `HTTP ${res.status}` };
     } catch (err) {

@@ -4,7 +4,9 @@ import { DnsProbe, HttpProbe, buildDnsQuery, parseDnsResponse } from "../../src/
 
 // Loopback only (network hygiene): a tiny DNS responder and an HTTP server on 127.0.0.1.
 const answered: string[] = [];
-let mode: "answer" | "silent" | "noise" = "answer";
+let mode: "answer" | "silent" | "noise" | "held" = "answer";
+/** In "held" mode the responder keeps its answer until the test calls this. */
+let releaseHeld: (() => void) | null = null;
 const dns = await Bun.udpSocket({
   hostname: "127.0.0.1",
   socket: {
@@ -22,14 +24,24 @@ const dns = await Bun.udpSocket({
       const r = q.slice();
       r[2]! |= 0x80; // QR
       r[3] = (r[3]! & 0xf0) | 3; // NXDOMAIN: still a round trip
-      s.send(r, port, addr);
+      if (mode === "held") releaseHeld = () => s.send(r, port, addr);
+      else s.send(r, port, addr);
     },
   },
 });
+let releaseHttp: (() => void) | null = null;
 const http = Bun.serve({
   hostname: "127.0.0.1",
   port: 0,
-  fetch: (req) => (new URL(req.url).pathname === "/ok" ? new Response("ok") : new Response("no", { status: 503 })),
+  fetch: async (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/held") {
+      // Answer only when the test says so (after it moved the fake clock).
+      await new Promise<void>((resolve) => (releaseHttp = resolve));
+      return new Response("ok");
+    }
+    return path === "/ok" ? new Response("ok") : new Response("no", { status: 503 });
+  },
 });
 afterAll(() => {
   dns.close();
@@ -69,6 +81,18 @@ describe("DNS probe over loopback", () => {
     sched.advance(3000);
     expect(await out).toMatchObject({ ok: false, loss: 1, detail: "no DNS answer within 3000 ms" });
   });
+  test("the RTT is measured on the injected clock", async () => {
+    mode = "held";
+    releaseHeld = null;
+    const sched = new ManualScheduler(1_000);
+    const p = new DnsProbe({ name: "health.example", servers: () => ["127.0.0.1"], source: () => null, port: dns.port, scheduler: sched });
+    const out = p.run(3000);
+    for (let i = 0; i < 200 && releaseHeld === null; i++) await Bun.sleep(1);
+    expect(releaseHeld).not.toBeNull();
+    sched.advance(42);
+    releaseHeld!();
+    expect(await out).toMatchObject({ ok: true, rttMs: 42, loss: 0 });
+  });
   test("no DNS server from IPCP", async () => {
     const p = new DnsProbe({ name: "x.y", servers: () => [], source: () => null });
     expect(await p.run(100)).toMatchObject({ ok: false, detail: "no DNS server from IPCP" });
@@ -79,6 +103,16 @@ describe("HTTP probe over loopback", () => {
   test("2xx passes with an RTT; 5xx fails with the status", async () => {
     expect(await new HttpProbe({ url: `http://127.0.0.1:${http.port}/ok` }).run(5000)).toMatchObject({ ok: true, detail: "HTTP 200" });
     expect(await new HttpProbe({ url: `http://127.0.0.1:${http.port}/bad` }).run(5000)).toMatchObject({ ok: false, detail: "HTTP 503" });
+  });
+  test("the RTT is measured on the injected clock", async () => {
+    releaseHttp = null;
+    const sched = new ManualScheduler(5_000);
+    const out = new HttpProbe({ url: `http://127.0.0.1:${http.port}/held`, scheduler: sched }).run(5000);
+    for (let i = 0; i < 200 && releaseHttp === null; i++) await Bun.sleep(1);
+    expect(releaseHttp).not.toBeNull();
+    sched.advance(37);
+    releaseHttp!();
+    expect(await out).toMatchObject({ ok: true, rttMs: 37, detail: "HTTP 200" });
   });
   test("credentials in health.http_url never reach the probe's target or detail (events, /status, logs)", async () => {
     const p = new HttpProbe({ url: `http://probe:Url-S3cret@127.0.0.1:${http.port}/ok?token=Query-S3cret` });
