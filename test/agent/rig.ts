@@ -16,30 +16,15 @@ import { join } from "node:path";
 import { RealScheduler } from "../../src/core/clock.ts";
 import { createLogger, MemorySink, type Logger } from "../../src/core/log.ts";
 import type { EventBase } from "../../src/core/events.ts";
-import { loadConfigText, formatIssue } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { startAgent, type Agent, type AgentOverrides } from "../../src/agent.ts";
 import type { SupervisorTiming } from "../../src/modem/supervisor.ts";
 import { createInProcessModem, type InProcessModem } from "../../src/sim/in-process.ts";
 import type { BehaviourOverrides } from "../../src/sim/scenario.ts";
+import { EventRecorder, parseConfig as parseTestConfig, SCALED_TIMING } from "../support/agent-rig.ts";
 
-/** Agent timings that match a modem time scale of a few hundredths. */
-export const RIG_TIMING: Partial<SupervisorTiming> = {
-  syncIntervalMs: 50,
-  syncEscapeAfterMs: 1_000,
-  simReadyTimeoutMs: 2_000,
-  simPollMs: 100,
-  registrationTimeoutMs: 4_000,
-  registrationPollMs: 100,
-  attachTimeoutMs: 4_000,
-  attachPollMs: 100,
-  negotiateTimeoutMs: 5_000,
-  pppStopTimeoutMs: 500,
-  escapeGuardMs: 50,
-  portReturnTimeoutMs: 4_000,
-  portRetryMs: 100,
-  signalPollMs: 500,
-};
+/** Agent timings that match a modem time scale of a few hundredths; signal polling runs on the control port. */
+export const RIG_TIMING: Partial<SupervisorTiming> = { ...SCALED_TIMING, signalPollMs: 500 };
 
 export const RIG_TIME_SCALE = 0.05;
 
@@ -62,7 +47,7 @@ export interface Rig {
   config: Config;
   logSink: MemorySink;
   log: Logger;
-  /** Every event the agent emitted since start (not bounded by the bus ring). */
+  /** Every event the agent emitted: its bus history when the rig subscribed, then every live one (not bounded by the bus ring). */
   events: EventBase[];
   /** Resolves with the first event (after `since`, an index into `events`) matching `pred`; rejects after `timeoutMs`. */
   waitFor<T extends EventBase = EventBase>(pred: (e: EventBase) => boolean, timeoutMs?: number, since?: number): Promise<T>;
@@ -74,9 +59,7 @@ export function tempDir(prefix = "cellkeep-agent-"): string {
 }
 
 export function parseConfig(toml: string): Config {
-  const r = loadConfigText(toml, "agent-test.toml");
-  if (!r.ok) throw new Error(`test config invalid:\n${r.issues.map((i) => formatIssue("agent-test.toml", i)).join("\n")}\n${toml}`);
-  return r.config;
+  return parseTestConfig(toml, "agent-test.toml");
 }
 
 export async function startRig(o: RigOptions): Promise<Rig> {
@@ -88,8 +71,6 @@ export async function startRig(o: RigOptions): Promise<Rig> {
   const control = (o.controlPort ?? true) ? createInProcessModem({ scheduler, scenarios: ["healthy"], timeScale: RIG_TIME_SCALE, booted: true, behaviour }) : null;
   const logSink = new MemorySink();
   const log = createLogger({ level: o.logLevel ?? "debug", format: "text", sink: logSink });
-  const events: EventBase[] = [];
-  const waiters = new Set<{ pred: (e: EventBase) => boolean; resolve: (e: EventBase) => void }>();
 
   const agent = await startAgent(config, {
     log,
@@ -99,15 +80,8 @@ export async function startRig(o: RigOptions): Promise<Rig> {
     timing: RIG_TIMING,
     ...(o.overrides ?? {}),
   });
-  agent.events.on((e) => {
-    events.push(e);
-    for (const w of [...waiters]) {
-      if (w.pred(e)) {
-        waiters.delete(w);
-        w.resolve(e);
-      }
-    }
-  });
+  const recorder = new EventRecorder(agent.events);
+  const events = recorder.all;
 
   return {
     agent,
@@ -117,26 +91,12 @@ export async function startRig(o: RigOptions): Promise<Rig> {
     logSink,
     log,
     events,
-    waitFor<T extends EventBase = EventBase>(pred: (e: EventBase) => boolean, timeoutMs = 10_000, since = events.length): Promise<T> {
-      const seen = events.slice(since).find(pred);
-      if (seen) return Promise.resolve(seen as T);
-      return new Promise<T>((resolve, reject) => {
-        const w = {
-          pred,
-          resolve: (e: EventBase) => {
-            clearTimeout(timer);
-            resolve(e as T);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(w);
-          reject(new Error(`no matching event within ${timeoutMs} ms; agent state ${agent.state()}; last events: ${events.slice(-8).map((e) => e.type).join(", ")}`));
-        }, timeoutMs);
-        waiters.add(w);
-      });
+    waitFor<T extends EventBase = EventBase>(pred: (e: EventBase) => boolean, timeoutMs = 10_000, since = recorder.length): Promise<T> {
+      return recorder.waitFor(pred, timeoutMs, since) as Promise<T>;
     },
     async stop() {
       await agent.stop("test done");
+      recorder.stop();
       await modem.stop();
       await control?.stop();
     },

@@ -8,7 +8,6 @@
 import { existsSync, mkdtempSync, rmSync, watch } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfigText, formatIssue } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { createLogger, MemorySink } from "../../src/core/log.ts";
 import type { EventBase, EventBus } from "../../src/core/events.ts";
@@ -17,24 +16,10 @@ import type { SupervisorTiming } from "../../src/modem/supervisor.ts";
 import { startAgent, type Agent, type AgentOverrides } from "../../src/agent.ts";
 import { startSimulatorOnPty, type SimulatorHandle, type SimulatorOnPtyOptions } from "../../src/sim/simulate.ts";
 import type { SimEvent } from "../../src/sim/events.ts";
+import { configToml, EventRecorder, parseConfig, SCALED_TIMING, type ConfigParts } from "../support/agent-rig.ts";
 
-/** Agent timings scaled down to match a sim time scale of a few hundredths. */
-export const FAST_TIMING: Partial<SupervisorTiming> = {
-  syncIntervalMs: 50,
-  syncEscapeAfterMs: 1_000,
-  simReadyTimeoutMs: 2_000,
-  simPollMs: 100,
-  registrationTimeoutMs: 4_000,
-  registrationPollMs: 100,
-  attachTimeoutMs: 4_000,
-  attachPollMs: 100,
-  negotiateTimeoutMs: 5_000,
-  pppStopTimeoutMs: 500,
-  escapeGuardMs: 50,
-  portReturnTimeoutMs: 4_000,
-  portRetryMs: 100,
-  signalPollMs: 0,
-};
+/** Agent timings scaled down to match a sim time scale of a few hundredths; no signal polling (one AT port). */
+export const FAST_TIMING: Partial<SupervisorTiming> = { ...SCALED_TIMING, signalPollMs: 0 };
 
 const dirs = new Set<string>();
 
@@ -45,112 +30,7 @@ export function tempDir(prefix = "cellkeep-e2e-"): string {
   return d;
 }
 
-export interface ConfigParts {
-  port: string;
-  stateFile: string;
-  /** Extra TOML appended per table, e.g. { auth: 'method = "pap"' }. Tables are merged by name. */
-  tables?: Partial<Record<"modem" | "network" | "auth" | "ppp" | "link" | "health" | "recovery" | "http" | "log", string>>;
-}
-
-/**
- * A config as TOML text, so tests run the real loader. Defaults are fast:
- * echo every 1 s, PPP restart timer 200 ms, probes every 1 s, backoff 0/1/2 s.
- */
-export function configToml(p: ConfigParts): string {
-  const t = p.tables ?? {};
-  const table = (name: keyof NonNullable<ConfigParts["tables"]>, defaults: Record<string, string>): string => {
-    const extra = t[name] ?? "";
-    const extraKeys = new Set([...extra.matchAll(/^\s*([a-z_]+)\s*=/gm)].map((m) => m[1]));
-    const lines = Object.entries(defaults)
-      .filter(([k]) => !extraKeys.has(k))
-      .map(([k, v]) => `${k} = ${v}`);
-    return `[${name}]\n${lines.join("\n")}\n${extra}\n`;
-  };
-  return [
-    table("modem", { port: JSON.stringify(p.port), control_port: '"none"', profile: '"auto"' }),
-    table("network", { apn: '"internet.e2e"' }),
-    table("auth", { method: '"auto"', username: '"e2e"', password: '"e2e-secret"' }),
-    table("ppp", { echo_interval: '"1s"', echo_failures: "3", restart_timer: '"200ms"', max_configure: "5" }),
-    table("link", { mode: '"none"' }),
-    table("health", { every: '"1s"', timeout: '"500ms"', failures: "3", targets: '["8.8.8.8"]' }),
-    table("recovery", { state_file: JSON.stringify(p.stateFile), backoff: '["0s", "1s", "2s"]', stable_after: '"30s"' }),
-    table("http", { listen: '"127.0.0.1:18080"' }), // never bound: rigs use noHttp or the httpListen override
-    table("log", { level: '"debug"', format: '"text"' }),
-  ].join("\n");
-}
-
-export function parseConfig(toml: string): Config {
-  const r = loadConfigText(toml, "e2e.toml");
-  if (!r.ok) throw new Error(`test config invalid:\n${r.issues.map((i) => formatIssue("e2e.toml", i)).join("\n")}\n${toml}`);
-  return r.config;
-}
-
-/** Every event of a bus from its start (history) on, with waiting helpers. */
-export class EventRecorder<E extends EventBase = EventBase> {
-  readonly all: E[] = [];
-  private waiters = new Set<() => void>();
-  private readonly off: () => void;
-  constructor(bus: EventBus<E>) {
-    this.all.push(...bus.recent());
-    this.off = bus.on((e) => {
-      this.all.push(e);
-      for (const w of [...this.waiters]) w();
-    });
-  }
-
-  /**
-   * Resolves with the first event at index >= `from` that matches; rejects
-   * with the event history after `timeoutMs` (a generous bound, not a speed check).
-   */
-  waitFor<T extends E>(pred: (e: E) => e is T, timeoutMs: number, from?: number): Promise<T>;
-  waitFor(pred: (e: E) => boolean, timeoutMs: number, from?: number): Promise<E>;
-  waitFor(pred: (e: E) => boolean, timeoutMs: number, from = 0): Promise<E> {
-    return new Promise((resolve, reject) => {
-      let i = from;
-      const check = (): boolean => {
-        for (; i < this.all.length; i++) {
-          const e = this.all[i]!;
-          if (pred(e)) {
-            done();
-            resolve(e);
-            return true;
-          }
-        }
-        return false;
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`no matching event within ${timeoutMs} ms; last events:\n${this.tail(40)}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(waiter);
-      };
-      const waiter = () => void check();
-      if (!check()) this.waiters.add(waiter);
-    });
-  }
-
-  of<T extends E["type"]>(type: T): Array<Extract<E, { type: T }>> {
-    return this.all.filter((e) => e.type === type) as Array<Extract<E, { type: T }>>;
-  }
-
-  tail(n: number): string {
-    return this.all
-      .slice(-n)
-      .map((e) => JSON.stringify(e))
-      .join("\n");
-  }
-
-  get length(): number {
-    return this.all.length;
-  }
-
-  stop(): void {
-    this.off();
-    this.waiters.clear();
-  }
-}
+export { configToml, EventRecorder, parseConfig, type ConfigParts } from "../support/agent-rig.ts";
 
 /** Convenience predicates on the agent's events. */
 export const is = {
