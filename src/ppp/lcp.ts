@@ -186,10 +186,9 @@ export class Lcp extends LayerHandler<LcpListener> implements OptionHandler {
           break;
         }
         case LCP_OPT.PFC:
-          this.want.pfc = false;
-          break;
         case LCP_OPT.ACFC:
-          this.want.acfc = false;
+          // A flag option has no other value to take: a Nak means what a Reject does.
+          this.rejectReceived([o]);
           break;
         default:
           break; // options the peer would like us to add: we ask for nothing else

@@ -164,6 +164,14 @@ describe("other options", () => {
     expect(lastOpts(r).map((x) => x.type)).toEqual([LCP_OPT.ACCM, LCP_OPT.MAGIC]);
   });
 
+  test("a Nak of PFC or ACFC drops it as a Reject does (a flag has no other value)", () => {
+    const r = rig("client", "auto");
+    r.fsm.input(emitPacket({ code: CODE.CONF_NAK, id: r.sent[0]!.id, data: emitOptions([{ type: LCP_OPT.PFC, data: new Uint8Array(0) }]) }), 1);
+    expect(lastOpts(r).map((x) => x.type)).toEqual([LCP_OPT.ACCM, LCP_OPT.MAGIC, LCP_OPT.ACFC]);
+    r.fsm.input(emitPacket({ code: CODE.CONF_NAK, id: last(r).id, data: emitOptions([{ type: LCP_OPT.ACFC, data: new Uint8Array(0) }]) }), 1);
+    expect(lastOpts(r).map((x) => x.type)).toEqual([LCP_OPT.ACCM, LCP_OPT.MAGIC]);
+  });
+
   test("a Reject listing an option we never sent is discarded", () => {
     const r = rig("client", "auto");
     const n = r.sent.length;
