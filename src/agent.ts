@@ -108,11 +108,7 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
       openPort: ports.openPort,
       openControlPort: ports.openControlPort,
       policy: recovery.policy,
-      // The ladder reports each action with the reason it decided on (and `forced` for
-      // operator/maintenance requests); the supervisor's own copy would count every reset twice.
-      emit: (e) => {
-        if (e.type !== "recovery.action") emit(e);
-      },
+      emit,
       log: log.child("modem"),
       createPppLink: pppLinkFactory({ config, scheduler, onEvent: emit }),
       runCommand,

@@ -22,8 +22,12 @@ export interface RecoveryPolicy {
   onLinkLost(cause: Cause, now: number): RecoveryDecision;
   /** The network imposed a back-off (e.g. T3396); wait without resetting. */
   onNetworkBackoff(untilMs: number, now: number): RecoveryDecision;
-  /** The supervisor is about to run `action` (persist "last reset at"). */
-  onActionStarted(action: RecoveryRung, now: number): void;
+  /**
+   * The supervisor is about to run `action` (persist "last reset at"; report the
+   * action). `forced`: an operator's or maintenance request rather than the
+   * policy's own decision — it does not climb the backoff.
+   */
+  onActionStarted(action: RecoveryRung, now: number, forced: boolean): void;
   /** The link opened. */
   onConnected(now: number): void;
 }

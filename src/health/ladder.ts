@@ -122,12 +122,6 @@ export type LadderEvent = RecoveryActionEvent | RecoveryStateEvent;
 export interface LadderSinks {
   /** Every "recovery.state" and "recovery.action" event. */
   emit?: (event: LadderEvent) => void;
-  /**
-   * Emit "recovery.action" from onActionStarted (default true). Set false when
-   * the supervisor already emits its own "recovery.action" for each action it
-   * runs, so each action is reported once.
-   */
-  emitActions?: boolean;
   /** Called with the new snapshot after every change (the state file adapter writes it). */
   persist?: (snapshot: LadderSnapshot) => void;
 }
@@ -231,14 +225,21 @@ export class RecoveryLadder implements RecoveryPolicy {
     return this.decision();
   }
 
-  onActionStarted(action: RecoveryRung, now: number): void {
-    const forced = this.forcedNext !== null && this.forcedNext.rung === action;
-    const reason = forced
+  /**
+   * `requested`: the supervisor runs an operator's or maintenance request. A
+   * `markNextForced` mark for the same rung counts too and supplies the reason.
+   */
+  onActionStarted(action: RecoveryRung, now: number, requested = false): void {
+    const marked = this.forcedNext !== null && this.forcedNext.rung === action;
+    const forced = marked || requested;
+    const reason = marked
       ? this.forcedNext!.reason
-      : this.s.pending && this.s.pending.action === action
-        ? this.s.pending.reason
-        : `${action} started by the supervisor`;
-    if (forced) this.forcedNext = null;
+      : requested
+        ? `${action} requested`
+        : this.s.pending && this.s.pending.action === action
+          ? this.s.pending.reason
+          : `${action} started by the supervisor`;
+    if (marked) this.forcedNext = null;
     if (RESET_RUNGS.has(action)) {
       // A forced (planned) reset does not climb the backoff, but it is a reset: the count of failed dials starts over.
       if (!forced) this.s.resets++;
@@ -252,7 +253,7 @@ export class RecoveryLadder implements RecoveryPolicy {
     this.s.connectedSince = null;
     this.s.rung = action;
     this.s.pending = null;
-    if (this.sinks.emitActions !== false) this.sinks.emit?.({ type: "recovery.action", at: now, rung: action, reason, forced });
+    this.sinks.emit?.({ type: "recovery.action", at: now, rung: action, reason, forced });
     this.commit(now);
   }
 

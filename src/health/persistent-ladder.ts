@@ -21,8 +21,6 @@ export interface PersistentLadderOptions {
   now: () => number;
   /** recovery.state, recovery.action and recovery.state-file events. */
   emit?: (event: LadderEvent | RecoveryStateFileEvent) => void;
-  /** See LadderSinks.emitActions (default true). */
-  emitActions?: boolean;
 }
 
 export function openPersistentLadder(o: PersistentLadderOptions): { ladder: RecoveryLadder; file: LadderStateFile } {
@@ -30,7 +28,6 @@ export function openPersistentLadder(o: PersistentLadderOptions): { ladder: Reco
   const initial = file.load();
   const ladder = new RecoveryLadder(o.ladder, initial, o.now(), {
     ...(o.emit ? { emit: o.emit } : {}),
-    ...(o.emitActions !== undefined ? { emitActions: o.emitActions } : {}),
     persist: (s) => void file.save(s),
   });
   return { ladder, file };
@@ -62,8 +59,8 @@ export class ScheduledLadder implements RecoveryPolicy {
   onNetworkBackoff(untilMs: number, now: number): RecoveryDecision {
     return this.after(this.ladder.onNetworkBackoff(untilMs, now));
   }
-  onActionStarted(action: RecoveryRung, now: number): void {
-    this.after(this.ladder.onActionStarted(action, now));
+  onActionStarted(action: RecoveryRung, now: number, forced: boolean): void {
+    this.after(this.ladder.onActionStarted(action, now, forced));
   }
   onConnected(now: number): void {
     this.after(this.ladder.onConnected(now));
@@ -86,14 +83,12 @@ export function openRecoveryFromConfig(
   config: Config,
   scheduler: Scheduler,
   emit?: PersistentLadderOptions["emit"],
-  opts: { emitActions?: boolean } = {},
 ): { policy: ScheduledLadder; ladder: RecoveryLadder; file: LadderStateFile } {
   const { ladder, file } = openPersistentLadder({
     stateFile: config.recovery.state_file,
     ladder: ladderOptionsFromConfig(config.recovery),
     now: () => scheduler.now(),
     ...(emit ? { emit } : {}),
-    ...opts,
   });
   return { policy: new ScheduledLadder(ladder, scheduler), ladder, file };
 }

@@ -314,12 +314,12 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
     return this.ctx.interrupts.stopping() ? null : planned;
   }
 
-  /** Tells the policy and the event log, then carries the action out (recovery-actions.ts). */
+  /**
+   * Tells the policy (which reports the action, with the reason it decided on),
+   * then carries the action out (recovery-actions.ts).
+   */
   private async recover({ action, forced }: PlannedAction): Promise<void> {
-    const now = this.ctx.scheduler.now();
-    this.deps.policy.onActionStarted(action, now);
-    this.emit({ type: "recovery.action", at: now, rung: action, reason: this.lastCause?.code ?? "requested", forced });
-    this.ctx.log.info("recovery action", { action });
+    this.deps.policy.onActionStarted(action, this.ctx.scheduler.now(), forced);
     await runRecoveryAction(this.ctx, action);
   }
 

@@ -249,11 +249,14 @@ describe("the whole ladder under a fake clock", () => {
     expect(ladder.snapshot().resets).toBe(1); // counted: the backoff climbs
   });
 
-  test("emitActions: false leaves recovery.action to the supervisor, state events stay", () => {
+  test("an action the supervisor runs on request is reported once, forced, and does not climb the backoff", () => {
     const events: LadderEvent[] = [];
-    const ladder = new RecoveryLadder(VENDOR, null, 0, { emit: (e) => events.push(e), emitActions: false });
-    ladder.onActionStarted(ladder.onLinkLost(cause("peer-dead"), 0).action, 0);
-    expect(events.map((e) => e.type)).toEqual(["recovery.state", "recovery.state", "recovery.state"]);
+    const ladder = new RecoveryLadder(VENDOR, null, 0, { emit: (e) => events.push(e) });
+    ladder.onActionStarted("module-reset", 0, true);
+    const actions = events.filter((e): e is RecoveryActionEvent => e.type === "recovery.action");
+    expect(actions).toEqual([{ type: "recovery.action", at: 0, rung: "module-reset", reason: "module-reset requested", forced: true }]);
+    expect(ladder.snapshot().resets).toBe(0);
+    expect(ladder.snapshot().lastResetAt).toBe(0);
   });
 });
 

@@ -51,7 +51,7 @@ describe("probe → ladder", () => {
       },
       follow(d: { action: RecoveryRung; notBefore: number }) {
         sched.setTimer(d.notBefore, () => {
-          policy.onActionStarted(d.action, sched.now());
+          policy.onActionStarted(d.action, sched.now(), false);
           actions.push({ rung: d.action, at: sched.now() });
           sched.setTimer(sched.now() + 20_000, () => {
             if (dialsWork) {
