@@ -89,13 +89,7 @@ export function encodeFrame(protocol: number, info: Uint8Array, framing: Framing
   const out = scratch;
   let o = 0;
   out[o++] = FLAG;
-  for (let i = 0; i < h; i++) {
-    const b = edge[i]!;
-    if (esc[b] === 1) {
-      out[o++] = ESCAPE;
-      out[o++] = b ^ ESCAPE_XOR;
-    } else out[o++] = b;
-  }
+  o = escapeInto(out, o, edge, 0, h, esc);
   if (framing.accm === 0) {
     // ACCM 0 (the usual case once LCP is up): only FLAG and ESCAPE need
     // escaping; find them with native indexOf and copy the runs with set().
@@ -137,24 +131,22 @@ export function encodeFrame(protocol: number, info: Uint8Array, framing: Framing
         out[o++] = info[i++]! ^ ESCAPE_XOR;
       }
     }
-  } else {
-    for (let i = 0; i < n; i++) {
-      const b = info[i]!;
-      if (esc[b] === 1) {
-        out[o++] = ESCAPE;
-        out[o++] = b ^ ESCAPE_XOR;
-      } else out[o++] = b;
-    }
-  }
-  for (let i = h; i < t; i++) {
-    const b = edge[i]!;
+  } else o = escapeInto(out, o, info, 0, n, esc);
+  o = escapeInto(out, o, edge, h, t, esc);
+  out[o++] = FLAG;
+  return out.slice(0, o);
+}
+
+/** Copy src[from..to) into out at `o`, escaping what `esc` marks (RFC 1662 §4.2); returns the new end. */
+function escapeInto(out: Uint8Array, o: number, src: Uint8Array, from: number, to: number, esc: Uint8Array): number {
+  for (let i = from; i < to; i++) {
+    const b = src[i]!;
     if (esc[b] === 1) {
       out[o++] = ESCAPE;
       out[o++] = b ^ ESCAPE_XOR;
     } else out[o++] = b;
   }
-  out[o++] = FLAG;
-  return out.slice(0, o);
+  return o;
 }
 
 /** Unescaped header (≤ 4 octets) followed by the FCS (≤ 4 octets) of the frame being encoded. */
