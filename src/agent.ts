@@ -91,16 +91,10 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
     await dataPlane.open();
     teardown.push(() => dataPlane.close(null));
 
-    const basePorts =
+    const ports =
       opts.openPort !== undefined
         ? { openPort: opts.openPort, openControlPort: opts.openControlPort ?? (async () => null) }
         : serialPortOpeners(config, { clock: scheduler, emit, log: log.child("serial") });
-    // The data port in use: the packet pump reads its write backlog to pace TUN reads.
-    let dataPort: BytePipe | null = null;
-    const ports = {
-      openPort: async () => (dataPort = await basePorts.openPort()),
-      openControlPort: basePorts.openControlPort,
-    };
 
     const supervisor = new ModemSupervisor<PppLinkHandle>({
       config,
@@ -120,7 +114,7 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
       monitor.setLinkUp(true);
       // The first probe round runs as soon as the data plane is ready: a person watching the
       // bring-up sees the link carry traffic, not just negotiate.
-      void (handle ? dataPlane.linkUp(handle.link, info, dataPort) : Promise.resolve()).then(() => {
+      void (handle ? dataPlane.linkUp(handle.link, info) : Promise.resolve()).then(() => {
         if (supervisor.state === "connected" || supervisor.state === "negotiating") void monitor.runRound();
       });
     });

@@ -17,7 +17,6 @@ import { LinkInterface } from "../net/iface.ts";
 import { PacketPump, type PacedIpLink } from "../net/pump.ts";
 import type { IpVersion } from "../net/ip-link.ts";
 import type { TunDevice } from "../net/tun.ts";
-import { pacedIpLink } from "../net/metered-pipe.ts";
 import { InLinkIcmpProber } from "../health/icmp-prober.ts";
 import type { PppCounters } from "../http/types.ts";
 
@@ -73,8 +72,8 @@ export class DataPlane {
     return this.info?.ipv4?.dns ?? [];
   }
 
-  /** `port`: the serial pipe under the link; when it reports its write backlog the pump is paced by it. */
-  async linkUp(link: PppLink, info: PppUpInfo, port: unknown = null): Promise<void> {
+  /** The pump is paced by the link's own write backlog (the serial line under it). */
+  async linkUp(link: PppLink, info: PppUpInfo): Promise<void> {
     await this.linkDown(null);
     this.link = link;
     this.info = info;
@@ -83,7 +82,7 @@ export class DataPlane {
       try {
         const tun = await this.iface.open();
         const pump = this.pumpFor(tun);
-        this.pumpLink.attach(hasBacklog(port) ? pacedIpLink(link, port) : link);
+        this.pumpLink.attach(link);
         await this.iface.up({ mtu: info.mru, local: info.ipv4.local, peer: info.ipv4.remote, dns: info.ipv4.dns, ipv6: info.ipv6 });
         pump.setLinkOpen(true);
       } catch (err) {
@@ -192,10 +191,6 @@ class SwitchableIpLink implements PacedIpLink {
     this.drainListeners.add(fn);
     return () => this.drainListeners.delete(fn);
   }
-}
-
-function hasBacklog(p: unknown): p is { backlogBytes(): number; onDrain?(fn: () => void): () => void } {
-  return typeof p === "object" && p !== null && typeof (p as { backlogBytes?: unknown }).backlogBytes === "function";
 }
 
 function addCounters(a: PppLinkCounters | null, b: PppLinkCounters): PppLinkCounters {

@@ -64,6 +64,13 @@ class DataModePipe extends PipeBase {
   async setLines(lines: { dtr?: boolean; rts?: boolean }): Promise<void> {
     await this.port.setLines?.(lines);
   }
+  /** The port's write backlog: PPP in data mode is paced by the serial line itself. */
+  backlogBytes(): number {
+    return this.port.backlogBytes?.() ?? 0;
+  }
+  onDrain(fn: () => void): () => void {
+    return this.port.onDrain?.(fn) ?? (() => {});
+  }
 }
 
 export interface AtChannelOptions {

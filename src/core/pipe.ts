@@ -16,6 +16,14 @@ export interface BytePipe {
   close(): Promise<void>;
   /** Modem control lines, where the transport has them (a pty does not). */
   setLines?(lines: { dtr?: boolean; rts?: boolean }): Promise<void>;
+  /**
+   * Bytes accepted by write() but not yet handed to the device, where the
+   * transport keeps such a queue (serial ports). Producers that can wait (the
+   * packet pump) pace themselves by it instead of buffering without bound.
+   */
+  backlogBytes?(): number;
+  /** Called when that backlog has drained (to the transport's low-water mark). */
+  onDrain?(fn: () => void): () => void;
 }
 
 /** Base for pipe implementations: listener bookkeeping and close-once. */

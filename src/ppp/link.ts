@@ -170,6 +170,18 @@ export class PppLink {
     return () => this.eventListeners.delete(fn);
   }
 
+  /**
+   * The line's write backlog and drain reports (PacedIpLink in src/net/pump.ts):
+   * the packet pump stops reading TUN while the serial line is behind.
+   */
+  backlogBytes(): number {
+    return this.pipe.backlogBytes?.() ?? 0;
+  }
+
+  onDrain(fn: () => void): () => void {
+    return this.pipe.onDrain?.(fn) ?? (() => {});
+  }
+
   counters(): PppLinkCounters {
     return { ...this.c, decoder: { ...this.decoder.counters } };
   }
