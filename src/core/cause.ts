@@ -8,7 +8,9 @@ export const CAUSE_HINTS = {
   "config-invalid": "the configuration file has errors; run `cellkeep check --config FILE`",
   "permission-denied": "cellkeep needs root or CAP_NET_ADMIN for link.mode = \"tun\"; use link.mode = \"none\" to run unprivileged",
   "tun-unavailable": "/dev/net/tun is missing; load the tun module (modprobe tun) or give the container access to it",
+  "http-listen-failed": "the status endpoint could not listen on http.listen; is another process (or another cellkeep) using that port or socket?",
   "ip-tool-missing": "the `ip` command (iproute2 or busybox) is needed to configure the interface",
+  "platform-unsupported": "the C library could not be loaded through bun:ffi; cellkeep needs glibc or musl on Linux",
   // serial port
   "port-not-found": "no modem port found; check `cellkeep ports` and modem.port",
   "port-locked": "another process holds the modem port (pppd, ModemManager?); stop it or pick another port",

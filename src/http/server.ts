@@ -42,15 +42,21 @@ export function startHttpServer(app: HttpApp | { fetch: (req: Request, server?: 
   };
   let server: ReturnType<typeof Bun.serve>;
   let url: string;
-  if (where.kind === "unix") {
-    removeStaleSocket(where.path);
-    server = Bun.serve({ ...common, unix: where.path });
-    url = `unix:${where.path}`;
-  } else {
-    // idleTimeout (s): SSE keep-alives (8 s) arrive well within it. Unix sockets keep Bun's default (10 s).
-    server = Bun.serve({ ...common, hostname: where.host, port: where.port, idleTimeout: 60 });
-    const host = where.host.includes(":") ? `[${where.host}]` : where.host;
-    url = `http://${host}:${server.port}`;
+  try {
+    if (where.kind === "unix") {
+      removeStaleSocket(where.path);
+      server = Bun.serve({ ...common, unix: where.path });
+      url = `unix:${where.path}`;
+    } else {
+      // idleTimeout (s): SSE keep-alives (8 s) arrive well within it. Unix sockets keep Bun's default (10 s).
+      server = Bun.serve({ ...common, hostname: where.host, port: where.port, idleTimeout: 60 });
+      const host = where.host.includes(":") ? `[${where.host}]` : where.host;
+      url = `http://${host}:${server.port}`;
+    }
+  } catch (err) {
+    // Port in use, address not on this host, no permission for the socket path: a named
+    // cause, so `cellkeep run` exits 1 with a hint instead of an internal error.
+    throw new CellkeepError("http-listen-failed", `${listen}: ${(err as Error).message}`);
   }
   let stopped = false;
   return {

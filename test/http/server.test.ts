@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EventBus, type EventBase } from "../../src/core/events.ts";
-import { cause } from "../../src/core/cause.ts";
+import { cause, CellkeepError } from "../../src/core/cause.ts";
 import { createLogger, MemorySink, registerSecret } from "../../src/core/log.ts";
 import { createHttpApp, type HttpAppDeps } from "../../src/http/app.ts";
 import { startHttpServer, type HttpServerHandle } from "../../src/http/server.ts";
@@ -193,5 +193,19 @@ describe("secrets never leave", () => {
     expect(all).not.toContain(PASSWORD);
     expect(all).not.toContain(TOKEN);
     expect(sink.lines.length).toBeGreaterThan(0);
+  });
+});
+
+describe("listen failures", () => {
+  test("a socket path that cannot be bound is the named cause http-listen-failed, not an internal error", () => {
+    let caught: unknown = null;
+    try {
+      startHttpServer({ fetch: () => new Response("y") }, "/nonexistent-cellkeep-dir/status.sock");
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(CellkeepError);
+    expect((caught as CellkeepError).causeInfo.code).toBe("http-listen-failed");
+    expect((caught as CellkeepError).causeInfo.detail).toContain("/nonexistent-cellkeep-dir/status.sock");
   });
 });
