@@ -165,7 +165,6 @@ export class PppSession {
   private lastEchoSentAt: number | null = null;
   private echoRttMs: number | null = null;
   private lastRxAt = 0;
-  private lastEchoTick = 0;
   private readonly counters: PppCounters = {
     byClass: { lcp: newTraffic(), auth: newTraffic(), ncp: newTraffic(), ipv4: newTraffic(), ipv6: newTraffic(), other: newTraffic() },
     protocolRejectsSent: 0,
@@ -684,15 +683,15 @@ export class PppSession {
   private startEcho(): void {
     const e = this.opts.echo;
     this.echoOutstanding = 0;
-    this.lastEchoTick = this.now;
     this.echoAt = e && e.intervalMs > 0 ? this.now + e.intervalMs : null;
   }
 
   private pollEcho(now: number): void {
     const e = this.opts.echo;
     if (!e || this.echoAt === null || now < this.echoAt || this.lcpFsm.state !== "opened") return;
-    const busy = e.skipWhenBusy === true && this.lastRxAt > this.lastEchoTick;
-    this.lastEchoTick = now;
+    // The previous tick (or startEcho) was one interval before the deadline it set.
+    const lastTick = this.echoAt - e.intervalMs;
+    const busy = e.skipWhenBusy === true && this.lastRxAt > lastTick;
     this.echoAt = now + e.intervalMs;
     if (busy) {
       // Frames arrived since the last tick: the peer is alive, no echo needed.

@@ -358,6 +358,21 @@ describe("failures and their causes", () => {
     expect(p.a.status().phase).toBe("open");
   });
 
+  test("echo skipWhenBusy: the first tick after the last frame is skipped, the next one sends", () => {
+    const p = new Pair(client({ echo: { intervalMs: 5_000, failures: 2, skipWhenBusy: true } }), server());
+    p.openBoth();
+    for (let i = 0; i < 12; i++) {
+      p.b.sendIp(4, Uint8Array.of(0x45, 0, 0, 4), p.now);
+      p.advance(1_000);
+    }
+    // The last frame came 1 s ago; the next tick falls within 5 s and sees it.
+    p.advance(4_000);
+    expect(p.a.status().counters.echoRequestsSent).toBe(0);
+    // The tick after that has seen no frame since the previous tick.
+    p.advance(5_000);
+    expect(p.a.status().counters.echoRequestsSent).toBe(1);
+  });
+
   test("the same session can be opened again after a failure (redial)", () => {
     const p = new Pair(client(), server());
     p.drop = () => true;
