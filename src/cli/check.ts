@@ -1,4 +1,4 @@
-import { loadConfigFile, formatIssue, renderEffectiveConfig } from "../config/load.ts";
+import { loadConfigFile, formatIssue, renderEffectiveConfig, type ConfigIssue } from "../config/load.ts";
 import { EXIT } from "./exit-codes.ts";
 
 export interface Output {
@@ -11,14 +11,17 @@ export const stdio: Output = {
   err: (t) => process.stderr.write(t.endsWith("\n") ? t : t + "\n"),
 };
 
+/** Every config problem on its own line, then the count; the caller exits 2. */
+export function reportConfigIssues(file: string, issues: readonly ConfigIssue[], io: Output): number {
+  for (const issue of issues) io.err(formatIssue(file, issue));
+  io.err(`${file}: ${issues.length} error${issues.length === 1 ? "" : "s"}; nothing was started`);
+  return EXIT.USAGE;
+}
+
 /** `cellkeep check --config FILE`: every problem at once, exit 2 if any. */
 export function checkCommand(file: string, io: Output = stdio): number {
   const result = loadConfigFile(file);
-  if (!result.ok) {
-    for (const issue of result.issues) io.err(formatIssue(file, issue));
-    io.err(`${file}: ${result.issues.length} error${result.issues.length === 1 ? "" : "s"}; nothing was started`);
-    return EXIT.USAGE;
-  }
+  if (!result.ok) return reportConfigIssues(file, result.issues, io);
   for (const w of result.warnings) io.err(`warning: ${w}`);
   io.out(`# ${file} is valid. Effective configuration (defaults filled in, secrets as ***):`);
   io.out(renderEffectiveConfig(result.config));

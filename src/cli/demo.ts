@@ -6,11 +6,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfigText, formatIssue } from "../config/load.ts";
+import { loadConfigText } from "../config/load.ts";
+import { reportConfigIssues } from "./check.ts";
 import { startSimulatorOnPty } from "../sim/simulate.ts";
 import { formatSimEvent } from "../sim/simulate.ts";
 import { parseArgs, lastOption } from "./args.ts";
-import { EXIT } from "./exit-codes.ts";
 import type { Output } from "./check.ts";
 import { runCommandWithConfig } from "./run.ts";
 
@@ -75,12 +75,9 @@ export async function demoCommand(argv: readonly string[], io: Output): Promise<
       every: lastOption(args, "every") ?? "15s",
     });
     const loaded = loadConfigText(toml, "demo.toml");
-    if (!loaded.ok) {
-      for (const i of loaded.issues) io.err(formatIssue("demo.toml", i));
-      return EXIT.USAGE;
-    }
+    if (!loaded.ok) return reportConfigIssues("demo.toml", loaded.issues, io);
     io.err(`cellkeep demo: virtual modem (${scenarios.join(", ")}, time scale ${timeScale}) on ${sim.path}; Ctrl-C to stop`);
-    return await runCommandWithConfig(loaded.config, "demo.toml", [], io);
+    return await runCommandWithConfig(loaded.config, "demo.toml", []);
   } finally {
     await sim.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -9,17 +9,13 @@ import type { Config } from "../config/schema.ts";
 import { createLogger } from "../core/log.ts";
 import { CellkeepError } from "../core/cause.ts";
 import { EXIT } from "./exit-codes.ts";
-import type { Output } from "./check.ts";
+import { reportConfigIssues, type Output } from "./check.ts";
 import { startAgent, type AgentOverrides } from "../agent.ts";
 
 export async function runCommand(file: string, io: Output, overrides: AgentOverrides = {}): Promise<number> {
   const loaded = loadConfigFile(file);
-  if (!loaded.ok) {
-    for (const issue of loaded.issues) io.err(formatIssue(file, issue));
-    io.err(`${file}: ${loaded.issues.length} error${loaded.issues.length === 1 ? "" : "s"}; nothing was started`);
-    return EXIT.USAGE;
-  }
-  return runCommandWithConfig(loaded.config, file, loaded.warnings, io, overrides, () => loadConfigFile(file));
+  if (!loaded.ok) return reportConfigIssues(file, loaded.issues, io);
+  return runCommandWithConfig(loaded.config, file, loaded.warnings, overrides, () => loadConfigFile(file));
 }
 
 /** Run the agent with an already validated config until a signal stops it. */
@@ -27,7 +23,6 @@ export async function runCommandWithConfig(
   config: Config,
   file: string,
   warnings: string[],
-  _io: Output,
   overrides: AgentOverrides = {},
   reloadFrom: (() => LoadResult) | null = null,
 ): Promise<number> {
