@@ -65,7 +65,17 @@ export class SerialPortError extends CellkeepError {
   }
 }
 
-function openFailure(path: string, err: libc.SysError): SerialPortError {
+/**
+ * The cause an open failure reaches openSerialPipe's caller with: errno
+ * failures by errno (missing device, TIOCEXCL), a SerialPortError as it is,
+ * anything else (the C library or the writer's eventfd could not be set up)
+ * as port-open-failed with the original message, code included, as detail.
+ */
+export function portOpenFailure(path: string, err: unknown): SerialPortError {
+  if (err instanceof SerialPortError) return err;
+  if (!(err instanceof libc.SysError)) {
+    return new SerialPortError("port-open-failed", `${path}: ${(err as Error)?.message ?? String(err)}`);
+  }
   switch (err.code) {
     case "ENOENT":
     case "ENXIO":
@@ -122,22 +132,18 @@ export class BunSerialBinding implements BindingInterface<BunSerialPort, BunOpen
         onStale: this.defaults.onStaleLock,
       });
     }
-    const fd = libc.open(options.path, libc.O.RDWR | libc.O.NOCTTY | libc.O.NONBLOCK | libc.O.CLOEXEC);
-    if (fd < 0) {
-      const err = new libc.SysError("open", libc.errno(), options.path);
-      lock?.release();
-      throw openFailure(options.path, err);
-    }
+    let fd = -1;
     try {
+      fd = libc.check(libc.open(options.path, libc.O.RDWR | libc.O.NOCTTY | libc.O.NONBLOCK | libc.O.CLOEXEC), "open", options.path);
       if (openOptions.lock) setExclusive(fd);
       applyTermios(fd, openOptions);
+      // Starts the writer (its eventfd and Worker): a failure there is an open failure too.
+      return new BunSerialPort(fd, openOptions, lock);
     } catch (err) {
-      libc.close(fd);
+      if (fd >= 0) libc.close(fd);
       lock?.release();
-      if (err instanceof libc.SysError) throw openFailure(options.path, err);
-      throw err;
+      throw portOpenFailure(options.path, err);
     }
-    return new BunSerialPort(fd, openOptions, lock);
   }
 }
 

@@ -27,27 +27,11 @@
  *   --compile` binary needs no extra entry point.
  */
 import * as fs from "node:fs";
-import { dlopen, FFIType } from "bun:ffi";
 import * as libc from "../sys/libc.ts";
 
-/** eventfd(2) is not in the shared libc binding; this module opens just that symbol. */
-let eventfdFn: ((initval: number, flags: number) => number) | null = null;
+/** The eventfd close() rings; a C library that cannot load throws CellkeepError platform-unsupported. */
 function eventfd(): number {
-  if (!eventfdFn) {
-    for (const name of libc.LIBC_NAMES) {
-      try {
-        const lib = dlopen(name, { eventfd: { args: [FFIType.u32, FFIType.i32], returns: FFIType.i32 } });
-        eventfdFn = lib.symbols.eventfd as (a: number, b: number) => number;
-        break;
-      } catch {
-        // try the next name (musl)
-      }
-    }
-    if (!eventfdFn) throw new Error("cannot load eventfd from the C library");
-  }
-  const EFD_CLOEXEC = 0x80000;
-  const EFD_NONBLOCK = 0x800;
-  return libc.check(eventfdFn(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd");
+  return libc.check(libc.eventfd(0, libc.EFD_CLOEXEC | libc.EFD_NONBLOCK), "eventfd");
 }
 
 /** Ring control words (Int32Array over a SharedArrayBuffer). */

@@ -22,6 +22,7 @@
  * failure into an exception that names the call and the errno.
  */
 import { dlopen, FFIType, ptr, read as ffiRead, CString, type Pointer } from "bun:ffi";
+import { CellkeepError } from "../core/cause.ts";
 
 /** Candidate names, most likely first. */
 export const LIBC_NAMES = ["libc.so.6", "libc.so", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"] as const;
@@ -51,6 +52,7 @@ const SYMBOLS = {
   ptsname_r: { args: [i32, P, usize], returns: i32 },
   socket: { args: [i32, i32, i32], returns: i32 },
   sendto: { args: [i32, P, usize, i32, P, u32], returns: i64 },
+  eventfd: { args: [u32, i32], returns: i32 },
   __errno_location: { args: [], returns: P },
   strerror: { args: [i32], returns: P },
 } as const;
@@ -59,20 +61,28 @@ type LibcSymbols = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
 
 let lib: { symbols: LibcSymbols; name: string } | null = null;
 
-/** dlopen libc on first use; throws only if no candidate name loads. */
-function load(): { symbols: LibcSymbols; name: string } {
-  if (lib) return lib;
+/**
+ * dlopen the first of `names` that loads with every symbol we use. Throws
+ * CellkeepError "platform-unsupported" (naming each failure) when none does:
+ * not Linux, or a C library without one of the symbols.
+ */
+export function openLibc(names: readonly string[]): { symbols: LibcSymbols; name: string } {
   const failures: string[] = [];
-  for (const name of LIBC_NAMES) {
+  for (const name of names) {
     try {
       const opened = dlopen(name, SYMBOLS);
-      lib = { symbols: opened.symbols as unknown as LibcSymbols, name };
-      return lib;
+      return { symbols: opened.symbols as unknown as LibcSymbols, name };
     } catch (err) {
       failures.push(`${name}: ${(err as Error).message}`);
     }
   }
-  throw new Error(`cannot load the C library via bun:ffi (${failures.join("; ")})`);
+  throw new CellkeepError("platform-unsupported", `cannot load the C library via bun:ffi (${failures.join("; ")})`);
+}
+
+/** dlopen libc on first use; throws (platform-unsupported) only if no candidate name loads. */
+function load(): { symbols: LibcSymbols; name: string } {
+  lib ??= openLibc(LIBC_NAMES);
+  return lib;
 }
 
 /** Which library name was loaded (for diagnostics); loads libc if needed. */
@@ -235,6 +245,14 @@ export function socket(domain: number, type: number, protocol: number): number {
 }
 export function sendto(fd: number, data: Uint8Array, flags: number, addr: Uint8Array | null, addrLen: number): number {
   return Number(load().symbols.sendto(fd, data, data.byteLength, flags, addr === null ? null : ptr(addr), addrLen));
+}
+
+export const EFD_NONBLOCK = 0x800;
+export const EFD_CLOEXEC = 0x80000;
+
+/** eventfd(2): a counter fd to wake a thread waiting in poll(2). */
+export function eventfd(initval: number, flags: number): number {
+  return load().symbols.eventfd(initval, flags);
 }
 
 export type { Pointer };

@@ -2,12 +2,45 @@ import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { CAUSE_HINTS, CellkeepError } from "../../src/core/cause.ts";
 import * as libc from "../../src/sys/libc.ts";
 import { waitFor } from "./helpers.ts";
 
 describe("src/sys/libc.ts", () => {
   test("loads the C library under one of the portable names", () => {
     expect(libc.LIBC_NAMES as readonly string[]).toContain(libc.libcName());
+  });
+
+  test("no loadable C library: CellkeepError platform-unsupported with its hint, naming each name tried", () => {
+    let err: unknown = null;
+    try {
+      libc.openLibc(["libcellkeep-absent.so.9", "libcellkeep-absent-too.so"]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CellkeepError);
+    const info = (err as CellkeepError).causeInfo;
+    expect(info.code).toBe("platform-unsupported");
+    expect(info.hint).toBe(CAUSE_HINTS["platform-unsupported"]);
+    expect(info.detail).toContain("libcellkeep-absent.so.9");
+    expect(info.detail).toContain("libcellkeep-absent-too.so");
+  });
+
+  test("eventfd: a non-blocking counter fd (the FdWriter's wake-up)", () => {
+    const fd = libc.check(libc.eventfd(0, libc.EFD_CLOEXEC | libc.EFD_NONBLOCK), "eventfd");
+    try {
+      const buf = new Uint8Array(8);
+      // Counter at 0 and O_NONBLOCK: read fails with EAGAIN instead of waiting.
+      expect(libc.read(fd, buf)).toBe(-1);
+      expect(libc.errno()).toBe(libc.ERRNO.EAGAIN);
+      buf[0] = 3;
+      expect(libc.write(fd, buf)).toBe(8);
+      const out = new Uint8Array(8);
+      expect(libc.read(fd, out)).toBe(8);
+      expect(out[0]).toBe(3);
+    } finally {
+      libc.close(fd);
+    }
   });
 
   test("errno() reads the failing call's errno; SysError names call, code and message", () => {

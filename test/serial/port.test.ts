@@ -5,11 +5,12 @@ import * as path from "node:path";
 import { SerialPortStream } from "@serialport/stream";
 import { CellkeepError } from "../../src/core/cause.ts";
 import type { BytePipe } from "../../src/core/pipe.ts";
-import { BunSerialBinding, BunSerialPort } from "../../src/serial/binding.ts";
+import { BunSerialBinding, BunSerialPort, portOpenFailure, SerialPortError } from "../../src/serial/binding.ts";
 import { LinesNotSupportedError } from "../../src/serial/lines.ts";
 import { openSerialPipe, SerialPipe } from "../../src/serial/port.ts";
 import { openPtyPair, ptyMasterPipe, type PtyPair } from "../../src/serial/pty.ts";
 import { CFLAG, getCflag } from "../../src/serial/termios.ts";
+import * as libc from "../../src/sys/libc.ts";
 import { collect, patternBytes, waitFor } from "./helpers.ts";
 
 let lockDir: string;
@@ -235,6 +236,18 @@ describe("SerialPipe over a real pty", () => {
 });
 
 describe("BunSerialBinding (the bindings-interface contract)", () => {
+  test("open failures map to a port cause: errno by errno, a C library / writer setup failure as port-open-failed", () => {
+    expect(portOpenFailure("/dev/ttyUSB9", new libc.SysError("open", libc.ERRNO.ENOENT, "/dev/ttyUSB9")).causeInfo.code).toBe("port-not-found");
+    expect(portOpenFailure("/dev/ttyUSB2", new libc.SysError("ioctl", libc.ERRNO.EBUSY, "TIOCEXCL")).causeInfo.code).toBe("port-locked");
+    const noLibc = portOpenFailure("/dev/ttyUSB2", new CellkeepError("platform-unsupported", "cannot load the C library via bun:ffi (libc.so.6: not found)"));
+    expect(noLibc).toBeInstanceOf(SerialPortError);
+    expect(noLibc.causeInfo.code).toBe("port-open-failed");
+    expect(noLibc.causeInfo.detail).toBe("/dev/ttyUSB2: platform-unsupported: cannot load the C library via bun:ffi (libc.so.6: not found)");
+    expect(portOpenFailure("/dev/ttyUSB2", new Error("Worker failed to start")).causeInfo).toMatchObject({ code: "port-open-failed", detail: "/dev/ttyUSB2: Worker failed to start" });
+    const kept = new SerialPortError("port-locked", "held");
+    expect(portOpenFailure("/dev/ttyUSB2", kept)).toBe(kept);
+  });
+
   test("termios on a pty: raw 8N1 by default; CRTSCTS and CSTOPB stick; the pty driver forces CS8 without parity", async () => {
     const pair = pty();
     const a = await rawPort(pair.slavePath);
