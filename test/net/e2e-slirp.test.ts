@@ -16,6 +16,26 @@ import { PppSession } from "../../src/ppp/session.ts";
 import { canUseNetns, ipShow, NetnsHarness, uniqueName } from "../support/netns.ts";
 import { type SlirpPeer, slirpAvailable, startSlirp } from "../support/slirp.ts";
 
+/**
+ * Resolves once `count()` has not changed for `quietMs` (or after `maxMs`).
+ * curl exits as soon as it has the response; slirp's FIN/ACK of the same
+ * connection can still be on its way to TUN, and would otherwise land in the
+ * next test's counters.
+ */
+async function untilQuiet(count: () => number, quietMs = 200, maxMs = 3000): Promise<void> {
+  const end = Date.now() + maxMs;
+  let last = count();
+  let since = Date.now();
+  while (Date.now() < end && Date.now() - since < quietMs) {
+    await Bun.sleep(10);
+    const now = count();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    }
+  }
+}
+
 const enabled = canUseNetns() && slirpAvailable() && Bun.which("curl") !== null;
 
 describe.skipIf(!enabled)("data plane through slirp", () => {
@@ -73,6 +93,7 @@ describe.skipIf(!enabled)("data plane through slirp", () => {
     const r = await h.exec(ns, ["curl", "-sS", "--max-time", "10", `http://10.0.2.2:${server.port}/through-slirp`], { timeoutMs: 15_000 });
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe("hello from the host, path /through-slirp\n");
+    await untilQuiet(() => pump.counters.toTun.packets + pump.counters.toLink.packets);
     expect(pump.counters.toLink.packets).toBeGreaterThan(3);
     expect(pump.counters.toTun.packets).toBeGreaterThan(3);
     expect(await ipShow(ns, ["-4", "addr", "show", "dev", iface.name])).toContain("inet 10.0.2.15 peer");
