@@ -151,15 +151,12 @@ export class Ipcp extends LayerHandler<IpcpListener> implements OptionHandler {
           if (this.cfg.role === "server") {
             const assign = ipv4FromString(this.cfg.serverPeer ?? "");
             if (assign === null) his = o.data.slice(); // no pool: accept what the client says
-            else if (!bytesEqual(o.data, assign)) {
-              // A Reject carries the suggestion, as before (see option-handler.ts).
-              const suggestion = { type: o.type, data: assign };
-              check.disagree(suggestion, suggestion);
-            }
+            // RFC 1661 §5.4: a Reject (after Max-Failure) carries the peer's option unchanged.
+            else if (!bytesEqual(o.data, assign)) check.disagree(o, { type: o.type, data: assign });
             else his = assign;
           } else if (isZero(o.data)) {
             // The peer asks us to give it an address (slirp): any non-zero will do.
-            check.disagree({ type: o.type, data: this.placeholder }, o);
+            check.disagree(o, { type: o.type, data: this.placeholder });
           } else {
             his = o.data.slice();
           }
@@ -169,10 +166,7 @@ export class Ipcp extends LayerHandler<IpcpListener> implements OptionHandler {
         case IPCP_OPT.SECONDARY_DNS: {
           const offered = this.serverDns(o.type === IPCP_OPT.PRIMARY_DNS ? 0 : 1);
           if (this.cfg.role !== "server" || offered === null || o.data.length !== 4) check.reject(o);
-          else if (!bytesEqual(o.data, offered)) {
-            const suggestion = { type: o.type, data: offered };
-            check.disagree(suggestion, suggestion);
-          }
+          else if (!bytesEqual(o.data, offered)) check.disagree(o, { type: o.type, data: offered });
           break;
         }
         default:

@@ -88,7 +88,7 @@ export class Ipv6cp extends LayerHandler<Ipv6cpListener> implements OptionHandle
         // §4.1: zero, or equal to ours: suggest a different, non-zero one.
         // Only Nak'd when needed: newIid draws random bytes.
         if (rejectIfDisagree) check.reject(o);
-        else check.disagree({ type: o.type, data: this.newIid(ours) }, o);
+        else check.disagree(o, { type: o.type, data: this.newIid(ours) });
       } else {
         his = o.data.slice();
       }

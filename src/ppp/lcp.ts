@@ -229,13 +229,14 @@ export class Lcp extends LayerHandler<LcpListener> implements OptionHandler {
   checkRequest(opts: ConfigOption[], rejectIfDisagree: boolean): RequestVerdict {
     const his: Side = { ...NONE };
     const check = new RequestCheck(rejectIfDisagree);
-    // A Reject carries the suggestion, as before (see option-handler.ts).
-    const nak = (suggestion: ConfigOption) => check.disagree(suggestion, suggestion);
+    // RFC 1661 §5.4: once Naks turn into Rejects (Max-Failure), the Reject carries
+    // the peer's option unchanged, not our suggestion.
+    const nak = (peer: ConfigOption, suggestion: ConfigOption) => check.disagree(peer, suggestion);
     for (const o of opts) {
       switch (o.type) {
         case LCP_OPT.MRU:
           if (o.data.length !== 2) check.reject(o);
-          else if (readU16(o.data) < MIN_MRU) nak({ type: o.type, data: u16(MIN_MRU) });
+          else if (readU16(o.data) < MIN_MRU) nak(o, { type: o.type, data: u16(MIN_MRU) });
           else his.mru = readU16(o.data);
           break;
         case LCP_OPT.ACCM:
@@ -256,7 +257,7 @@ export class Lcp extends LayerHandler<LcpListener> implements OptionHandler {
             this.loops++;
             this.listener.notice("magic-collision", `peer magic equals ours (${this.loops}/${this.cfg.loopbackLimit})`);
             if (this.loops >= this.cfg.loopbackLimit) this.listener.loopback();
-            nak({ type: o.type, data: u32(this.newMagic()) });
+            nak(o, { type: o.type, data: u32(this.newMagic()) });
           } else {
             his.magic = m;
           }
@@ -286,7 +287,7 @@ export class Lcp extends LayerHandler<LcpListener> implements OptionHandler {
    * peers Nak CHAP to PAP, so both directions happen). As server we never
    * authenticate ourselves to the client: Reject.
    */
-  private checkAuth(o: ConfigOption, his: Side, nak: (o: ConfigOption) => void, check: RequestCheck): void {
+  private checkAuth(o: ConfigOption, his: Side, nak: (peer: ConfigOption, suggestion: ConfigOption) => void, check: RequestCheck): void {
     const method = this.cfg.authMethod;
     if (this.cfg.role === "server" || method === "none" || o.data.length < 2) {
       check.reject(o);
@@ -298,7 +299,7 @@ export class Lcp extends LayerHandler<LcpListener> implements OptionHandler {
       return;
     }
     const preferred: AuthProto = method === "pap" ? "pap" : "chap";
-    nak({ type: o.type, data: authOptionData(preferred) });
+    nak(o, { type: o.type, data: authOptionData(preferred) });
   }
 
   override up(): void {

@@ -24,14 +24,12 @@ export class RequestCheck {
   }
 
   /**
-   * We want `suggestion` instead of the peer's value: Nak it, or once Naks
-   * turn into Rejects, Reject `rejected`. RFC 1661 §5.4 wants the peer's
-   * option unmodified there; LCP and the IPCP server still pass the
-   * suggestion (their behaviour before this helper), IPCP client and IPV6CP
-   * the original.
+   * We want `suggestion` instead of the peer's option: Nak with it (RFC 1661
+   * §5.3), or, once Naks turn into Rejects after Max-Failure, Reject the
+   * peer's option unmodified (§5.4).
    */
-  disagree(suggestion: ConfigOption, rejected: ConfigOption): void {
-    if (this.rejectIfDisagree) this.rejs.push(rejected);
+  disagree(peer: ConfigOption, suggestion: ConfigOption): void {
+    if (this.rejectIfDisagree) this.rejs.push(peer);
     else this.naks.push(suggestion);
   }
 

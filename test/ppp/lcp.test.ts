@@ -262,3 +262,24 @@ describe("LCP-only codes", () => {
     expect(r.fsm.state).toBe("opened");
   });
 });
+
+describe("Max-Failure (RFC 1661 §4.6, §5.4)", () => {
+  test("after Max-Failure Naks the Reject carries the peer's option unchanged, not our suggestion", () => {
+    const r = rig("client", "auto");
+    const tooSmall: ConfigOption = { type: LCP_OPT.MRU, data: u16(64) };
+    const answers: ControlPacket[] = [];
+    for (let id = 1; id <= 7; id++) {
+      r.fsm.input(confReq(id, [tooSmall]), 1);
+      answers.push(last(r));
+    }
+    const naks = answers.filter((p) => p.code === CODE.CONF_NAK);
+    const rejs = answers.filter((p) => p.code === CODE.CONF_REJ);
+    expect(naks.length).toBeGreaterThan(0);
+    expect(rejs.length).toBeGreaterThan(0);
+    // The Nak suggests the minimum MRU; the Reject returns the peer's 64 as it was sent.
+    const suggested = parseOptions(naks[0]!.data)![0]!;
+    expect(suggested.type).toBe(LCP_OPT.MRU);
+    expect(readU16(suggested.data)).toBeGreaterThan(64);
+    expect(parseOptions(rejs[0]!.data)).toEqual([tooSmall]);
+  });
+});

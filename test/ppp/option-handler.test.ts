@@ -12,19 +12,19 @@ describe("RequestCheck", () => {
 
   test("a Reject wins over a Nak, and nothing is committed", () => {
     const c = new RequestCheck(false);
-    c.disagree(opt(1, 5, 220), opt(1, 0, 64));
+    c.disagree(opt(1, 0, 64), opt(1, 5, 220));
     c.reject(opt(4, 0xc0, 0x25));
     let committed = 0;
     expect(c.verdict(() => committed++)).toEqual({ kind: "rej", options: [opt(4, 0xc0, 0x25)] });
     expect(committed).toBe(0);
   });
 
-  test("disagreement is a Nak with the suggestion, or once Naks turn into Rejects, a Reject", () => {
+  test("disagreement is a Nak with the suggestion, or once Naks turn into Rejects, a Reject of the peer's option unchanged (RFC 1661 §5.4)", () => {
     const nak = new RequestCheck(false);
-    nak.disagree(opt(3, 10, 0, 0, 1), opt(3, 0, 0, 0, 0));
+    nak.disagree(opt(3, 0, 0, 0, 0), opt(3, 10, 0, 0, 1));
     expect(nak.verdict(() => {})).toEqual({ kind: "nak", options: [opt(3, 10, 0, 0, 1)] });
     const rej = new RequestCheck(true);
-    rej.disagree(opt(3, 10, 0, 0, 1), opt(3, 0, 0, 0, 0));
+    rej.disagree(opt(3, 0, 0, 0, 0), opt(3, 10, 0, 0, 1));
     expect(rej.verdict(() => {})).toEqual({ kind: "rej", options: [opt(3, 0, 0, 0, 0)] });
   });
 });
