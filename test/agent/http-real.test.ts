@@ -12,48 +12,21 @@ import { join } from "node:path";
 import type { EventBase } from "../../src/core/events.ts";
 import type { HealthProbeEvent, ModemStateEvent, RecoveryStateEvent } from "../../src/core/agent-events.ts";
 import { checkStatusPage } from "../http/page-check.ts";
+import type { ConfigParts } from "../support/agent-rig.ts";
 import { removeDir, startRig, tempDir, type Rig } from "./rig.ts";
 
 const PASSWORD = "Pw-7f3Kq9-zebra-PAP";
 const TOKEN = "tok-5b1e0c7d9a2f4e38";
 const SCREENSHOT = process.env.CELLKEEP_SCREENSHOT ?? "/tmp/cellkeep-agent-status-page.png";
 
-function toml(dir: string, http: string): string {
-  return `
-[network]
-apn = "internet.agent-test"
-
-[auth]
-method = "pap"
-username = "gw-user"
-password = "${PASSWORD}"
-
-[ppp]
-echo_interval = "1s"
-echo_failures = 3
-restart_timer = "200ms"
-
-[link]
-mode = "none"
-
-[health]
-every = "1s"
-timeout = "500ms"
-failures = 3
-targets = ["8.8.8.8"]
-
-[recovery]
-state_file = ${JSON.stringify(join(dir, "recovery.json"))}
-backoff = ["0s", "10m"]
-dial_failures = 1
-stable_after = "30s"
-
-[http]
-${http}
-
-[log]
-level = "debug"
-`;
+/** The rig's fast defaults (echo and probes every 1 s) plus PAP, and a ladder that resets after one failed dial, then waits 10 min. */
+function tables(http: string): ConfigParts["tables"] {
+  return {
+    network: 'apn = "internet.agent-test"',
+    auth: `method = "pap"\nusername = "gw-user"\npassword = "${PASSWORD}"`,
+    recovery: 'backoff = ["0s", "10m"]\ndial_failures = 1',
+    http,
+  };
 }
 
 const isState = (s: string) => (e: EventBase) => e.type === "modem.state" && (e as ModemStateEvent).state === s;
@@ -79,7 +52,8 @@ describe("HTTP endpoints of the real agent", () => {
     const tokenFile = join(dir, "token");
     writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
     rig = await startRig({
-      toml: toml(dir, `listen = "127.0.0.1:18089"\ntoken_file = ${JSON.stringify(tokenFile)}`),
+      dir,
+      tables: tables(`listen = "127.0.0.1:18089"\ntoken_file = ${JSON.stringify(tokenFile)}`),
       auth: { username: "gw-user", password: PASSWORD },
       overrides: { httpListen: "127.0.0.1:0" },
     });
@@ -238,7 +212,8 @@ describe("actions without http.token_file", () => {
   test("POST /actions/redial → 403 with a JSON problem", async () => {
     const dir = tempDir();
     const rig = await startRig({
-      toml: toml(dir, `listen = "127.0.0.1:18089"`),
+      dir,
+      tables: tables(`listen = "127.0.0.1:18089"`),
       auth: { username: "gw-user", password: PASSWORD },
       controlPort: false,
       overrides: { httpListen: "127.0.0.1:0" },

@@ -5,118 +5,68 @@
  * would count toward a module reset the back-off must never cause.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
-import { RealScheduler } from "../../src/core/clock.ts";
-import { createLogger, MemorySink } from "../../src/core/log.ts";
 import type { EventBase } from "../../src/core/events.ts";
 import type { ModemStateEvent } from "../../src/core/agent-events.ts";
-import { startAgent } from "../../src/agent.ts";
-import { createInProcessModem } from "../../src/sim/in-process.ts";
-import { parseConfig, removeDir, RIG_TIME_SCALE, RIG_TIMING, tempDir } from "./rig.ts";
+import { until } from "../support/agent-rig.ts";
+import { removeDir, rigConfig, startRig, tempDir, type RigOptions } from "./rig.ts";
 
 const dir = tempDir("cellkeep-reload-");
 afterAll(() => removeDir(dir));
 
-const toml = (apn: string) => `
-[modem]
-port = "/dev/null"
-control_port = "none"
-[network]
-apn = "${apn}"
-[auth]
-method = "pap"
-username = "u"
-password = "reload-test-pw"
-[link]
-mode = "none"
-[recovery]
-state_file = ${JSON.stringify(join(dir, "recovery.json"))}
-`;
+const AUTH = { username: "u", password: "reload-test-pw" };
 
-const until = async (cond: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await Bun.sleep(20);
-  return cond();
-};
+/** The config of every test here, with this APN. */
+const tables = (apn: string): RigOptions["tables"] => ({
+  network: `apn = "${apn}"`,
+  auth: `method = "pap"\nusername = "${AUTH.username}"\npassword = "${AUTH.password}"`,
+});
+
+/** The agent (no HTTP, no control port) against a virtual modem in these scenarios. */
+const start = (scenarios: string[], tail?: string) =>
+  startRig({ dir, tables: tables("internet"), ...(tail ? { tail } : {}), scenarios, auth: AUTH, controlPort: false, overrides: { noHttp: true } });
 
 describe("agent: config reload and the maintenance window", () => {
   test("a reload during a network back-off waits for the back-off instead of dialling now", async () => {
-    const modem = createInProcessModem({
-      scheduler: new RealScheduler(),
-      scenarios: ["network-backoff:600"],
-      timeScale: RIG_TIME_SCALE,
-      behaviour: { auth: { username: "u", password: "reload-test-pw" } },
-    });
-    const agent = await startAgent(parseConfig(toml("internet")), {
-      log: createLogger({ level: "debug", format: "text", sink: new MemorySink() }),
-      scheduler: new RealScheduler(),
-      openPort: async () => modem.reopen(),
-      timing: RIG_TIMING,
-      noHttp: true,
-    });
+    const rig = await start(["network-backoff:600"]);
+    const { agent } = rig;
     const states = () => agent.events.recent().filter((e: EventBase) => e.type === "modem.state") as ModemStateEvent[];
     try {
       expect(await until(() => states().some((e) => e.state === "waiting" && e.cause?.code === "network-backoff"))).toBe(true);
       const before = states().length;
-      await agent.reload(parseConfig(toml("internet.new-apn")));
+      await agent.reload(rigConfig({ dir, tables: tables("internet.new-apn") }));
       await Bun.sleep(300);
       expect(agent.state()).toBe("waiting");
       expect(states().slice(before).map((e) => e.state)).toEqual([]);
       const reloaded = agent.events.recent().find((e) => e.type === "agent.reloaded") as (EventBase & { detail?: string }) | undefined;
       expect(reloaded?.detail).toContain("network");
     } finally {
-      await agent.stop("test done");
-      await modem.stop();
+      await rig.stop();
     }
   }, 30_000);
 
   test("a reload while connected redials and the new APN is used", async () => {
-    const modem = createInProcessModem({
-      scheduler: new RealScheduler(),
-      scenarios: ["healthy"],
-      timeScale: RIG_TIME_SCALE,
-      behaviour: { auth: { username: "u", password: "reload-test-pw" } },
-    });
+    const rig = await start(["healthy"]);
+    const { agent } = rig;
     const commands: string[] = [];
-    modem.modem.events.on((e) => {
+    rig.modem.modem.events.on((e) => {
       if (e.type === "sim.command") commands.push(e.line);
-    });
-    const agent = await startAgent(parseConfig(toml("internet")), {
-      log: createLogger({ level: "debug", format: "text", sink: new MemorySink() }),
-      scheduler: new RealScheduler(),
-      openPort: async () => modem.reopen(),
-      timing: RIG_TIMING,
-      noHttp: true,
     });
     const connected = () => (agent.events.recent().filter((e: EventBase) => e.type === "modem.state" && (e as ModemStateEvent).state === "connected")).length;
     try {
       expect(await until(() => connected() === 1)).toBe(true);
-      await agent.reload(parseConfig(toml("internet.new-apn")));
+      await agent.reload(rigConfig({ dir, tables: tables("internet.new-apn") }));
       expect(await until(() => connected() === 2)).toBe(true);
       expect(commands.filter((c) => c.startsWith("AT+CGDCONT=")).at(-1)).toContain("internet.new-apn");
     } finally {
-      await agent.stop("test done");
-      await modem.stop();
+      await rig.stop();
     }
   }, 30_000);
 
   test("the maintenance window does not reset the module during a network back-off (a restart only restarts the network's timer)", async () => {
-    const modem = createInProcessModem({
-      scheduler: new RealScheduler(),
-      scenarios: ["network-backoff:600"],
-      timeScale: RIG_TIME_SCALE,
-      behaviour: { auth: { username: "u", password: "reload-test-pw" } },
-    });
     // Windows from +3 to +7 s: most open after the bring-up has met the back-off, even on a loaded machine.
     const sec = (d: number) => (new Date().getUTCSeconds() + d) % 60;
-    const config = parseConfig(`${toml("internet")}[recovery.maintenance]\nschedule = "${[3, 4, 5, 6, 7].map(sec).join(",")} * * * * *"\naction = "reset-modem"\n`);
-    const agent = await startAgent(config, {
-      log: createLogger({ level: "debug", format: "text", sink: new MemorySink() }),
-      scheduler: new RealScheduler(),
-      openPort: async () => modem.reopen(),
-      timing: RIG_TIMING,
-      noHttp: true,
-    });
+    const rig = await start(["network-backoff:600"], `[recovery.maintenance]\nschedule = "${[3, 4, 5, 6, 7].map(sec).join(",")} * * * * *"\naction = "reset-modem"\n`);
+    const { agent } = rig;
     const types = () => agent.events.recent().map((e: EventBase) => e.type);
     try {
       expect(
@@ -131,8 +81,7 @@ describe("agent: config reload and the maintenance window", () => {
       expect(agent.state()).toBe("waiting");
       expect(types()).toContain("recovery.maintenance");
     } finally {
-      await agent.stop("test done");
-      await modem.stop();
+      await rig.stop();
     }
   }, 30_000);
 });

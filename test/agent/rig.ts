@@ -21,7 +21,7 @@ import { startAgent, type Agent, type AgentOverrides } from "../../src/agent.ts"
 import type { SupervisorTiming } from "../../src/modem/supervisor.ts";
 import { createInProcessModem, type InProcessModem } from "../../src/sim/in-process.ts";
 import type { BehaviourOverrides } from "../../src/sim/scenario.ts";
-import { EventRecorder, parseConfig as parseTestConfig, SCALED_TIMING } from "../support/agent-rig.ts";
+import { configToml, EventRecorder, parseConfig as parseTestConfig, SCALED_TIMING, type ConfigParts } from "../support/agent-rig.ts";
 
 /** Agent timings that match a modem time scale of a few hundredths; signal polling runs on the control port. */
 export const RIG_TIMING: Partial<SupervisorTiming> = { ...SCALED_TIMING, signalPollMs: 500 };
@@ -29,8 +29,14 @@ export const RIG_TIMING: Partial<SupervisorTiming> = { ...SCALED_TIMING, signalP
 export const RIG_TIME_SCALE = 0.05;
 
 export interface RigOptions {
-  /** TOML text of the whole config except [modem] (the rig writes that). */
-  toml: string;
+  /** Directory of the state file (recovery.json); the test creates and removes it. */
+  dir: string;
+  /** TOML per table on top of configToml's fast defaults; [modem] points at the in-process modem. */
+  tables?: ConfigParts["tables"];
+  /** TOML after every table, e.g. a [recovery.maintenance] table. */
+  tail?: string;
+  /** Virtual-modem scenarios of the data port (default ["healthy"]); a control port is always healthy. */
+  scenarios?: string[];
   /** Credentials the virtual network accepts. */
   auth?: { username: string; password: string };
   behaviour?: BehaviourOverrides;
@@ -42,6 +48,8 @@ export interface RigOptions {
 
 export interface Rig {
   agent: Agent;
+  /** The agent's scheduler. The modems run on their own, so its pending timers are the agent's alone. */
+  scheduler: RealScheduler;
   modem: InProcessModem;
   control: InProcessModem | null;
   config: Config;
@@ -62,29 +70,44 @@ export function parseConfig(toml: string): Config {
   return parseTestConfig(toml, "agent-test.toml");
 }
 
+/** The config a rig runs: configToml's fast defaults, the tables of the test, [modem] on the in-process modem. */
+export function rigConfig(o: Pick<RigOptions, "dir" | "tables" | "tail">): Config {
+  return parseConfig(
+    configToml({ port: "/dev/null", stateFile: join(o.dir, "recovery.json"), ...(o.tables ? { tables: o.tables } : {}), ...(o.tail ? { tail: o.tail } : {}) }),
+  );
+}
+
 export async function startRig(o: RigOptions): Promise<Rig> {
   const scheduler = new RealScheduler();
-  const modemToml = `[modem]\nport = "/dev/null"\ncontrol_port = "none"\nprofile = "auto"\n`;
-  const config = parseConfig(modemToml + o.toml);
+  const modemScheduler = new RealScheduler();
+  const config = rigConfig(o);
   const behaviour: BehaviourOverrides = { ...(o.auth ? { auth: o.auth } : {}), ...(o.behaviour ?? {}) };
-  const modem = createInProcessModem({ scheduler, scenarios: ["healthy"], timeScale: RIG_TIME_SCALE, behaviour });
-  const control = (o.controlPort ?? true) ? createInProcessModem({ scheduler, scenarios: ["healthy"], timeScale: RIG_TIME_SCALE, booted: true, behaviour }) : null;
+  const modem = createInProcessModem({ scheduler: modemScheduler, scenarios: o.scenarios ?? ["healthy"], timeScale: RIG_TIME_SCALE, behaviour });
+  const control = (o.controlPort ?? true) ? createInProcessModem({ scheduler: modemScheduler, scenarios: ["healthy"], timeScale: RIG_TIME_SCALE, booted: true, behaviour }) : null;
   const logSink = new MemorySink();
   const log = createLogger({ level: o.logLevel ?? "debug", format: "text", sink: logSink });
 
-  const agent = await startAgent(config, {
-    log,
-    scheduler,
-    openPort: async () => modem.reopen(),
-    ...(control ? { openControlPort: async () => control.reopen() } : {}),
-    timing: RIG_TIMING,
-    ...(o.overrides ?? {}),
-  });
+  let agent: Agent;
+  try {
+    agent = await startAgent(config, {
+      log,
+      scheduler,
+      openPort: async () => modem.reopen(),
+      ...(control ? { openControlPort: async () => control.reopen() } : {}),
+      timing: RIG_TIMING,
+      ...(o.overrides ?? {}),
+    });
+  } catch (err) {
+    await modem.stop();
+    await control?.stop();
+    throw err;
+  }
   const recorder = new EventRecorder(agent.events);
   const events = recorder.all;
 
   return {
     agent,
+    scheduler,
     modem,
     control,
     config,

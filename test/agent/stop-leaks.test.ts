@@ -5,59 +5,28 @@
  * times; anything kept per reconnect grows without bound.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
-import { RealScheduler } from "../../src/core/clock.ts";
-import { createLogger, MemorySink } from "../../src/core/log.ts";
 import type { EventBase } from "../../src/core/events.ts";
 import type { ModemStateEvent } from "../../src/core/agent-events.ts";
-import { startAgent } from "../../src/agent.ts";
-import { createInProcessModem } from "../../src/sim/in-process.ts";
-import { parseConfig, removeDir, RIG_TIME_SCALE, RIG_TIMING, tempDir } from "./rig.ts";
+import { until } from "../support/agent-rig.ts";
+import { removeDir, startRig, tempDir } from "./rig.ts";
 
 const dir = tempDir("cellkeep-leaks-");
 afterAll(() => removeDir(dir));
 
 describe("agent stop", () => {
   test("after 5 redials and an SSE client: no pending timer and no bus listener left", async () => {
-    const config = parseConfig(`
-[modem]
-port = "/dev/null"
-control_port = "none"
-[network]
-apn = "internet"
-[auth]
-method = "pap"
-username = "u"
-password = "leak-test-pw"
-[ppp]
-echo_interval = "1s"
-restart_timer = "200ms"
-[link]
-mode = "none"
-[health]
-every = "1s"
-timeout = "500ms"
-targets = ["8.8.8.8"]
-[recovery]
-state_file = ${JSON.stringify(join(dir, "recovery.json"))}
-`);
-    // The modem gets its own clock, so the agent's scheduler counts only the agent's timers.
-    const modem = createInProcessModem({ scheduler: new RealScheduler(), scenarios: ["healthy"], timeScale: RIG_TIME_SCALE, behaviour: { auth: { username: "u", password: "leak-test-pw" } } });
-    const scheduler = new RealScheduler();
-    const agent = await startAgent(config, {
-      log: createLogger({ level: "debug", format: "text", sink: new MemorySink() }),
-      scheduler,
-      openPort: async () => modem.reopen(),
-      timing: RIG_TIMING,
-      httpListen: "127.0.0.1:0",
+    // Echo and probes every second (the rig's defaults), so their timers are re-armed per call.
+    const rig = await startRig({
+      dir,
+      tables: { network: 'apn = "internet"', auth: 'method = "pap"\nusername = "u"\npassword = "leak-test-pw"' },
+      auth: { username: "u", password: "leak-test-pw" },
+      controlPort: false,
+      overrides: { httpListen: "127.0.0.1:0" },
     });
+    // The modem has its own clock, so the agent's scheduler counts only the agent's timers.
+    const { agent, scheduler } = rig;
     const connectedCount = () =>
       agent.events.recent().filter((e: EventBase) => e.type === "modem.state" && (e as ModemStateEvent).state === "connected").length;
-    const until = async (cond: () => boolean, ms = 10_000) => {
-      const end = Date.now() + ms;
-      while (!cond() && Date.now() < end) await Bun.sleep(20);
-      return cond();
-    };
     try {
       const ok = await until(() => connectedCount() === 1);
       if (!ok) console.log(agent.events.recent().slice(-15).map((e) => JSON.stringify(e)).join("\n"));
@@ -78,8 +47,7 @@ state_file = ${JSON.stringify(join(dir, "recovery.json"))}
       expect(scheduler.pendingCount()).toBeLessThanOrEqual(timersAfterFirst + 1);
       await reader.cancel();
     } finally {
-      await agent.stop("test done");
-      await modem.stop();
+      await rig.stop();
     }
     // Let cancelled streams and late promise callbacks settle.
     await Bun.sleep(50);
