@@ -75,21 +75,4 @@ export function internetChecksum(data: Uint8Array, start = 0, end = data.byteLen
   return ~sum & 0xffff;
 }
 
-/** "10.0.2.15" → 4 bytes, or null if not a dotted quad. */
-export function parseIpv4(text: string): Uint8Array | null {
-  const parts = text.split(".");
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (!/^\d{1,3}$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    out[i] = n;
-  }
-  return out;
-}
-
-export function formatIpv4(bytes: Uint8Array, off = 0): string {
-  return `${bytes[off]}.${bytes[off + 1]}.${bytes[off + 2]}.${bytes[off + 3]}`;
-}
+export { parseIpv4, formatIpv4 } from "../core/ipv4.ts";

@@ -14,7 +14,8 @@
  */
 import type { OptionHandler, RequestVerdict } from "./fsm.ts";
 import { LayerHandler, type LayerListener, RequestCheck } from "./option-handler.ts";
-import { bytesEqual, type ConfigOption, ipv4FromString, ipv4ToString } from "./packet.ts";
+import { bytesEqual, type ConfigOption } from "./packet.ts";
+import { formatIpv4, parseIpv4 } from "../core/ipv4.ts";
 
 export const IPCP_OPT = {
   IP_ADDRESSES: 1, // deprecated (RFC 1172)
@@ -76,15 +77,15 @@ export class Ipcp extends LayerHandler<IpcpListener> implements OptionHandler {
     listener: IpcpListener,
   ) {
     super(listener);
-    this.placeholder = ipv4FromString(cfg.placeholderRemote) ?? Uint8Array.of(10, 64, 64, 64);
+    this.placeholder = parseIpv4(cfg.placeholderRemote) ?? Uint8Array.of(10, 64, 64, 64);
   }
 
   resetCi(): void {
     if (this.cfg.role === "server") {
-      this.wantAddr = ipv4FromString(this.cfg.serverLocal ?? "") ?? null;
+      this.wantAddr = parseIpv4(this.cfg.serverLocal ?? "") ?? null;
       this.wantDns1 = this.wantDns2 = null;
     } else {
-      this.wantAddr = ipv4FromString(this.cfg.localAddress ?? "0.0.0.0") ?? new Uint8Array(4);
+      this.wantAddr = parseIpv4(this.cfg.localAddress ?? "0.0.0.0") ?? new Uint8Array(4);
       this.wantDns1 = this.cfg.requestDns ? new Uint8Array(4) : null;
       this.wantDns2 = this.cfg.requestDns ? new Uint8Array(4) : null;
     }
@@ -149,7 +150,7 @@ export class Ipcp extends LayerHandler<IpcpListener> implements OptionHandler {
             break;
           }
           if (this.cfg.role === "server") {
-            const assign = ipv4FromString(this.cfg.serverPeer ?? "");
+            const assign = parseIpv4(this.cfg.serverPeer ?? "");
             if (assign === null) his = o.data.slice(); // no pool: accept what the client says
             // RFC 1661 §5.4: a Reject (after Max-Failure) carries the peer's option unchanged.
             else if (!bytesEqual(o.data, assign)) check.disagree(o, { type: o.type, data: assign });
@@ -181,7 +182,7 @@ export class Ipcp extends LayerHandler<IpcpListener> implements OptionHandler {
 
   private serverDns(i: number): Uint8Array | null {
     const s = this.cfg.serverDns?.[i];
-    return s === undefined ? null : ipv4FromString(s);
+    return s === undefined ? null : parseIpv4(s);
   }
 
   /** Negotiated addresses (valid once Opened). Local 0.0.0.0 means "no address" (ipcp-no-address). */
@@ -190,11 +191,11 @@ export class Ipcp extends LayerHandler<IpcpListener> implements OptionHandler {
     if (this.cfg.role === "server") {
       for (const d of this.cfg.serverDns ?? []) dns.push(d);
     } else {
-      for (const d of [this.gotDns1, this.gotDns2]) if (d && !isZero(d)) dns.push(ipv4ToString(d));
+      for (const d of [this.gotDns1, this.gotDns2]) if (d && !isZero(d)) dns.push(formatIpv4(d));
     }
     return {
-      local: ipv4ToString(this.gotAddr ?? ZERO),
-      remote: ipv4ToString(isZero(this.hisAddr) ? this.placeholder : (this.hisAddr as Uint8Array)),
+      local: formatIpv4(this.gotAddr ?? ZERO),
+      remote: formatIpv4(isZero(this.hisAddr) ? this.placeholder : (this.hisAddr as Uint8Array)),
       remotePlaceholder: isZero(this.hisAddr),
       dns,
     };

@@ -116,26 +116,6 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Dotted quad from 4 bytes (IPv4 option data). */
-export function ipv4ToString(b: Uint8Array): string {
-  return `${b[0] ?? 0}.${b[1] ?? 0}.${b[2] ?? 0}.${b[3] ?? 0}`;
-}
-
-/** Parse a dotted quad; null if malformed. */
-export function ipv4FromString(s: string): Uint8Array | null {
-  const parts = s.split(".");
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i] ?? "";
-    if (!/^\d{1,3}$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    out[i] = n;
-  }
-  return out;
-}
-
 /** Printable text from peer bytes (Terminate/PAP/CHAP messages): control chars replaced, bounded. */
 export function peerText(b: Uint8Array, max = 200): string {
   let s = "";

@@ -7,7 +7,8 @@
  * IPv4 header: RFC 791 §3.1; ICMP echo: RFC 792; UDP: RFC 768; DNS message
  * format: RFC 1035 §4.1.
  */
-import { internetChecksum } from "../net/packet.ts";
+import { formatIpv4, internetChecksum, parseIpv4 } from "../net/packet.ts";
+import { CellkeepError } from "../core/cause.ts";
 import type { SimBehaviour } from "./scenario.ts";
 
 const PROTO_ICMP = 1;
@@ -24,15 +25,6 @@ export interface SimNetworkCounters {
   dropped: number;
 }
 
-function ipv4Bytes(s: string): number[] {
-  const parts = s.split(".").map(Number);
-  if (parts.length !== 4 || parts.some((p) => !(p >= 0 && p <= 255))) throw new Error(`bad IPv4 address ${s}`);
-  return parts;
-}
-
-function ipKey(b: Uint8Array, at: number): string {
-  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-}
 
 export class SimNetwork {
   readonly counters: SimNetworkCounters = { packetsIn: 0, echoReplies: 0, dnsAnswers: 0, dropped: 0 };
@@ -47,7 +39,9 @@ export class SimNetwork {
     // The DNS servers and the PPP peer answer ping too, like a real gateway.
     this.reachable = new Set([...b.reachable, b.peerAddress, ...b.dns]);
     this.probeName = b.probeName.toLowerCase().replace(/\.$/, "");
-    this.probeAddress = ipv4Bytes(b.probeAddress);
+    const probe = parseIpv4(b.probeAddress);
+    if (!probe) throw new CellkeepError("config-invalid", `virtual modem: probe address "${b.probeAddress}" is not an IPv4 address`);
+    this.probeAddress = [...probe];
   }
 
   /** Add or remove an address at run time (a test makes 8.8.8.8 unreachable). */
@@ -70,7 +64,7 @@ export class SimNetwork {
     if (internetChecksum(p, 0, ihl) !== 0) return this.drop();
     // Fragments are not worth reassembling here.
     if ((p[6]! & 0x3f) !== 0 || p[7] !== 0) return this.drop();
-    const dst = ipKey(p, 16);
+    const dst = formatIpv4(p, 16);
     const body = p.subarray(ihl, total);
     if (p[9] === PROTO_ICMP) return this.icmp(p, body, dst);
     if (p[9] === PROTO_UDP) return this.udp(p, body, dst);

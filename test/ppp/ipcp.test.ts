@@ -2,10 +2,11 @@
 import { describe, expect, test } from "bun:test";
 import { Fsm } from "../../src/ppp/fsm.ts";
 import { Ipcp, IPCP_OPT, type IpcpConfig } from "../../src/ppp/ipcp.ts";
-import { CODE, type ConfigOption, type ControlPacket, emitOptions, emitPacket, ipv4FromString, ipv4ToString, parseOptions, parsePacket } from "../../src/ppp/packet.ts";
+import { CODE, type ConfigOption, type ControlPacket, emitOptions, emitPacket, parseOptions, parsePacket } from "../../src/ppp/packet.ts";
+import { formatIpv4, parseIpv4 } from "../../src/core/ipv4.ts";
 import { PROTO } from "../../src/ppp/types.ts";
 
-const ip = (s: string) => ipv4FromString(s)!;
+const ip = (s: string) => parseIpv4(s)!;
 const opt = (type: number, addr: string): ConfigOption => ({ type, data: ip(addr) });
 
 function rig(cfg: Partial<IpcpConfig> = {}) {
@@ -22,7 +23,7 @@ function rig(cfg: Partial<IpcpConfig> = {}) {
 }
 type Rig = ReturnType<typeof rig>;
 const lastOf = (r: Rig, code: number) => r.sent.filter((p) => p.code === code).at(-1)!;
-const optsOf = (p: ControlPacket) => parseOptions(p.data)!.map((o) => ({ type: o.type, addr: ipv4ToString(o.data) }));
+const optsOf = (p: ControlPacket) => parseOptions(p.data)!.map((o) => ({ type: o.type, addr: formatIpv4(o.data) }));
 const peerReq = (r: Rig, id: number, opts: ConfigOption[]) => r.fsm.input(emitPacket({ code: CODE.CONF_REQ, id, data: emitOptions(opts) }), 1);
 const answer = (r: Rig, code: number, opts: ConfigOption[]) =>
   r.fsm.input(emitPacket({ code, id: lastOf(r, CODE.CONF_REQ).id, data: emitOptions(opts) }), 1);

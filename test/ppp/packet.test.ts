@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { CODE, emitOptions, emitPacket, ipv4FromString, ipv4ToString, parseOptions, parsePacket, peerText, readU32, u32 } from "../../src/ppp/packet.ts";
+import { CODE, emitOptions, emitPacket, parseOptions, parsePacket, peerText, readU32, u32 } from "../../src/ppp/packet.ts";
+import { formatIpv4, parseIpv4 } from "../../src/core/ipv4.ts";
 
 describe("control packet codec (RFC 1661 §5)", () => {
   test("round trip of an LCP Configure-Request seen from a real peer", () => {
@@ -50,10 +51,10 @@ describe("control packet codec (RFC 1661 §5)", () => {
   });
 
   test("helpers", () => {
-    expect(ipv4ToString(Uint8Array.of(10, 0, 2, 15))).toBe("10.0.2.15");
-    expect(ipv4FromString("10.64.64.64")).toEqual(Uint8Array.of(10, 64, 64, 64));
-    expect(ipv4FromString("256.0.0.1")).toBeNull();
-    expect(ipv4FromString("1.2.3")).toBeNull();
+    expect(formatIpv4(Uint8Array.of(10, 0, 2, 15))).toBe("10.0.2.15");
+    expect(parseIpv4("10.64.64.64")).toEqual(Uint8Array.of(10, 64, 64, 64));
+    expect(parseIpv4("256.0.0.1")).toBeNull();
+    expect(parseIpv4("1.2.3")).toBeNull();
     expect(u32(0xdeadbeef)).toEqual(Uint8Array.of(0xde, 0xad, 0xbe, 0xef));
     expect(peerText(new TextEncoder().encode("Login ok\x01"))).toBe("Login ok?");
   });
