@@ -15,8 +15,6 @@ import { cause } from "../core/cause.ts";
 import { PipeBase } from "../core/pipe.ts";
 import { FdReader, pumpReads } from "../serial/fd-io.ts";
 import { FdWriter } from "../serial/fd-writer.ts";
-import type { IpLink } from "./ip-link.ts";
-import type { PacedIpLink } from "./pump.ts";
 
 /**
  * Report a drain when this many bytes are left (see FdWriter lowWaterBytes):
@@ -113,15 +111,4 @@ export class MeteredFdPipe extends PipeBase {
     await this.reader.cancel();
     this.finish(cause("port-vanished", `${this.label}: ${detail}`));
   }
-}
-
-/** An IpLink plus the backlog gauge of the pipe under it (e.g. a PppLink over a MeteredFdPipe), for PacketPump pacing. */
-export function pacedIpLink(link: IpLink, pipe: { backlogBytes(): number; onDrain?(fn: () => void): () => void }): PacedIpLink {
-  const paced: PacedIpLink = {
-    sendIp: (v, p) => link.sendIp(v, p),
-    onIp: (cb) => link.onIp(cb),
-    backlogBytes: () => pipe.backlogBytes(),
-  };
-  if (pipe.onDrain) paced.onDrain = (fn) => pipe.onDrain!(fn);
-  return paced;
 }

@@ -11,7 +11,7 @@ import type { Subprocess } from "bun";
 import { RealScheduler } from "../../src/core/clock.ts";
 import type { NetEvent } from "../../src/net/events.ts";
 import { LinkInterface } from "../../src/net/iface.ts";
-import { MeteredFdPipe, pacedIpLink } from "../../src/net/metered-pipe.ts";
+import { MeteredFdPipe } from "../../src/net/metered-pipe.ts";
 import { PacketPump } from "../../src/net/pump.ts";
 import { PppLink, type PppLinkEvent } from "../../src/ppp/link.ts";
 import { PppSession } from "../../src/ppp/session.ts";
@@ -96,8 +96,8 @@ export async function buildStack(h: NetnsHarness, opts: StackOptions = {}): Prom
   h.defer(() => ifB.close());
 
   const hw = opts.highWaterBytes ?? Number(process.env.CK_HW ?? 16 * 1024);
-  const pumpA = new PacketPump({ tun: tunA, link: pacedIpLink(client, clientPipe), highWaterBytes: hw });
-  const pumpB = new PacketPump({ tun: tunB, link: pacedIpLink(server, serverPipe), highWaterBytes: hw });
+  const pumpA = new PacketPump({ tun: tunA, link: client, highWaterBytes: hw });
+  const pumpB = new PacketPump({ tun: tunB, link: server, highWaterBytes: hw });
   h.defer(() => pumpA.stop());
   h.defer(() => pumpB.stop());
   pumpA.start();
@@ -201,7 +201,7 @@ export async function buildSplitStack(h: NetnsHarness, opts: { agentPipe?: "seri
   h.trackLink(ifA.name);
   const tunA = await ifA.open();
   h.defer(() => ifA.close());
-  const pumpA = new PacketPump({ tun: tunA, link: pacedIpLink(client, clientPipe), highWaterBytes: Number(process.env.CK_HW ?? 32 * 1024), queuePackets: Number(process.env.CK_Q ?? 64) });
+  const pumpA = new PacketPump({ tun: tunA, link: client, highWaterBytes: Number(process.env.CK_HW ?? 32 * 1024), queuePackets: Number(process.env.CK_Q ?? 64) });
   h.defer(() => pumpA.stop());
   pumpA.start();
   client.start();
