@@ -183,6 +183,44 @@ export function powerCycleOnFlag(r: { dir: string; sim: SimulatorHandle }, flag:
   return { count: () => n, close };
 }
 
+export interface HangRig {
+  rig: Rig;
+  /** Power cycles the relay flag has done so far. */
+  powerCycles: () => number;
+  /** Close the flag watcher, stop the rig, remove its directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The hang scenario with a power-cycle relay: the ladder's first reset comes
+ * at once (backoff 0 s), and recovery.power_cycle touches a flag that
+ * powerCycleOnFlag turns into a sim power cycle. The vendor's 60 s hung
+ * limit, 15 s CFUN limit and 30 s boot wait are scaled down.
+ */
+export async function startHangRig(): Promise<HangRig> {
+  const dir = tempDir();
+  const flag = join(dir, "power-cycled");
+  const rig = await startRig({
+    dir,
+    scenarios: ["hang"],
+    tables: { recovery: `backoff = ["0s"]\npower_cycle = "touch '${flag}'"` },
+    timing: { profileLimits: { hungAfter: 1_000, cfun: 500 }, bootTimeoutMs: 800 },
+  });
+  const pc = powerCycleOnFlag(rig, flag);
+  return {
+    rig,
+    powerCycles: pc.count,
+    async stop() {
+      pc.close();
+      try {
+        await rig.stop();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
 export async function stopAllRigs(): Promise<void> {
   for (const c of [...closers]) c();
   for (const r of [...live]) await r.stop().catch(() => {});

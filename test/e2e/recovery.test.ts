@@ -6,11 +6,10 @@
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
 import type { RecoveryStateEvent } from "../../src/core/agent-events.ts";
 import type { SimEvent } from "../../src/sim/events.ts";
 import { RESET_RUNGS } from "../../src/health/ladder.ts";
-import { is, powerCycleOnFlag, startRig, stopAllRigs, tempDir, type Rig } from "./harness.ts";
+import { is, startHangRig, startRig, stopAllRigs, tempDir, type Rig } from "./harness.ts";
 
 afterEach(stopAllRigs);
 setDefaultTimeout(30_000);
@@ -19,31 +18,22 @@ const T = 15_000;
 
 describe("recovery ladder against the virtual modem (agent level)", () => {
   test("hang → module reset (vendor rule: at once, no redials) → power cycle → connected; the resets are in the state file", async () => {
-    const dir = tempDir();
-    const flag = join(dir, "power-cycled");
-    const r = await startRig({
-      dir,
-      scenarios: ["hang"],
-      tables: { recovery: `backoff = ["0s"]\npower_cycle = "touch '${flag}'"` },
-      timing: { profileLimits: { hungAfter: 1_000, cfun: 500 }, bootTimeoutMs: 800 },
-    });
-    const pc = powerCycleOnFlag(r, flag);
+    const hang = await startHangRig();
+    const r = hang.rig;
     try {
       const hung = await r.events.waitFor(is.cause("modem-hung"), T);
       const reset = await r.events.waitFor(is.action("module-reset"), T);
       expect(reset.at - hung.at).toBeLessThan(500); // backoff[0] = 0s: at once
       expect(reset.reason).toContain("#1");
       const up = await r.events.waitFor(is.state("connected"), T);
-      expect(pc.count()).toBe(1);
+      expect(hang.powerCycles()).toBe(1);
       expect(r.events.of("recovery.action").filter((a) => a.at <= up.at).map((a) => a.rung)).toEqual(["module-reset", "power-cycle"]);
       // Written atomically on every change: the file holds the reset count and time.
       const saved = JSON.parse(readFileSync(r.stateFile, "utf8")) as { resets?: number; lastResetAt?: number | null };
       expect(saved.resets).toBe(2);
       expect(saved.lastResetAt).toBeGreaterThanOrEqual(reset.at);
     } finally {
-      pc.close();
-      await r.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await hang.stop();
     }
   });
 

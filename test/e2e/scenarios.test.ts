@@ -6,11 +6,10 @@
  * agent gets matching short timings (harness FAST_TIMING).
  */
 import { afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readdirSync, readlinkSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, readlinkSync } from "node:fs";
 import type { SimEvent } from "../../src/sim/events.ts";
 import { RESET_RUNGS } from "../../src/health/ladder.ts";
-import { is, powerCycleOnFlag, simCommands, startRig, stopAllRigs, tempDir, type Rig } from "./harness.ts";
+import { is, simCommands, startHangRig, startRig, stopAllRigs, type Rig } from "./harness.ts";
 
 afterEach(stopAllRigs);
 setDefaultTimeout(30_000);
@@ -178,30 +177,21 @@ describe("virtual modem scenarios against the whole agent over a pty", () => {
   });
 
   test("hang: modem-hung, module reset (unanswered), then recovery.power_cycle runs and the agent connects", async () => {
-    const dir = tempDir();
-    const flag = join(dir, "power-cycled");
-    const r = await startRig({
-      dir,
-      scenarios: ["hang"],
-      tables: { recovery: `backoff = ["0s"]\npower_cycle = "touch '${flag}'"` },
-      // The vendor's 60 s hung limit, 15 s CFUN limit and 30 s boot wait, scaled down.
-      timing: { profileLimits: { hungAfter: 1_000, cfun: 500 }, bootTimeoutMs: 800 },
-    });
-    const pc = powerCycleOnFlag(r, flag);
+    // Power cycle by a relay flag; the vendor's hung, CFUN and boot limits scaled down.
+    const hang = await startHangRig();
+    const r = hang.rig;
     try {
       await r.events.waitFor(is.cause("modem-hung"), T);
       await r.events.waitFor(is.action("module-reset"), T);
       await r.events.waitFor(is.action("power-cycle"), T);
       const connected = await r.events.waitFor(is.state("connected"), T);
-      expect(pc.count()).toBe(1);
+      expect(hang.powerCycles()).toBe(1);
       // A hung modem is reset at once: no redial or radio cycle first (DESIGN.md bring-up step 7).
       const actions = r.events.of("recovery.action").filter((a) => a.at <= connected.at).map((a) => a.rung);
       expect(actions).toEqual(["module-reset", "power-cycle"]);
       expect(r.simEvents.of("sim.power").some((p) => p.reason === "power-cycle")).toBe(true);
     } finally {
-      pc.close();
-      await r.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await hang.stop();
     }
   });
 
