@@ -6,6 +6,7 @@ import { HealthMonitor, roundPasses, type ProbeReport } from "../../src/health/m
 import { cronSchedule, everySchedule, probeScheduleFromConfig } from "../../src/health/schedule.ts";
 import { IcmpProbe, LcpEchoProbe, ModemCheckProbe, type Probe, type ProbeOutcome } from "../../src/health/probes.ts";
 import type { HealthUnhealthyEvent } from "../../src/health/events.ts";
+import { runMonitorUntil } from "./fake-time.ts";
 
 const iso = (s: string) => Date.parse(s);
 
@@ -45,17 +46,7 @@ function harness(opts: { every?: number; cron?: string; failures?: number; start
     onUnhealthy: (cause, n) => unhealthy.push({ cause, n, at: sched.now() }),
     emit: (e) => events.push(e),
   });
-  /** Move fake time forward to `t`, letting each round finish before the next fire time. */
-  const runUntil = async (t: number) => {
-    for (;;) {
-      const next = sched.nextDeadline();
-      if (next === null || next > t) break;
-      sched.advanceTo(next);
-      await monitor.settled();
-    }
-    sched.advanceTo(t);
-    await monitor.settled();
-  };
+  const runUntil = (t: number) => runMonitorUntil(sched, monitor, t);
   return { sched, a, b, events, unhealthy, monitor, runUntil };
 }
 

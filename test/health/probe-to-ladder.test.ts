@@ -12,6 +12,7 @@ import { cause, type Cause } from "../../src/core/cause.ts";
 import type { RecoveryRung, RecoveryStateEvent } from "../../src/core/agent-events.ts";
 import { HealthMonitor } from "../../src/health/monitor.ts";
 import { everySchedule } from "../../src/health/schedule.ts";
+import { runMonitorUntil } from "./fake-time.ts";
 import { IcmpProbe } from "../../src/health/probes.ts";
 import { openPersistentLadder, ScheduledLadder } from "../../src/health/persistent-ladder.ts";
 
@@ -65,15 +66,7 @@ describe("probe → ladder", () => {
     policy.onConnected(t0);
     monitor.start();
     monitor.setLinkUp(true);
-    const runUntil = async (t: number) => {
-      for (;;) {
-        const next = sched.nextDeadline();
-        if (next === null || next > t) break;
-        sched.advanceTo(next);
-        await monitor.settled();
-      }
-      sched.advanceTo(t);
-    };
+    const runUntil = (t: number) => runMonitorUntil(sched, monitor, t);
     // Rounds at 30, 60, 90 s fail → link lost at 90 s.
     await runUntil(t0 + 149_000);
     expect(actions).toEqual([

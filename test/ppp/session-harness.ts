@@ -3,22 +3,7 @@ import type { PppEvent } from "../../src/ppp/events.ts";
 import { PppSession, type PppSessionOptions } from "../../src/ppp/session.ts";
 import type { PppFrame } from "../../src/ppp/types.ts";
 
-/** xorshift32: a fixed-seed random source so every run negotiates the same numbers. */
-export function seededRandom(seed: number): (n: number) => Uint8Array {
-  let x = seed >>> 0 || 1;
-  return (n: number) => {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      out[i] = x & 0xff;
-    }
-    return out;
-  };
-}
+export { seededRandom } from "../support/random.ts";
 
 export const T0 = 1_700_000_000_000;
 

@@ -1,5 +1,6 @@
 /** Shared helpers for serial tests (not a test file). */
 import type { BytePipe } from "../../src/core/pipe.ts";
+import { seededRandom } from "../support/random.ts";
 
 /** Wait (really) until `cond` holds; these waits are for I/O, never for timeouts under test. */
 export async function waitFor(cond: () => boolean, what = "condition", limitMs = 5000): Promise<void> {
@@ -38,15 +39,5 @@ export function collect(pipe: BytePipe) {
 
 /** Deterministic pseudo-random bytes (xorshift), so content checks catch reordering. */
 export function patternBytes(n: number, seed = 12345): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return seededRandom(seed)(n);
 }
