@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { configToml } from "../support/agent-rig.ts";
 import { DgramListener } from "./dgram-listener.ts";
 
 const MAIN = join(import.meta.dir, "../../src/main.ts");
@@ -62,37 +63,19 @@ describe("cellkeep run under a systemd-like supervisor", () => {
     expect(existsSync(tty)).toBe(true);
 
     const configPath = join(dir, "cellkeep.toml");
+    // The fast test defaults (echo and probes every second), PAP against the sim's login, HTTP on a unix socket.
     writeFileSync(
       configPath,
-      `[modem]
-port = ${JSON.stringify(tty)}
-control_port = "none"
-
-[network]
-apn = "internet.notify"
-
-[auth]
-method = "pap"
-username = "svc"
-password = "svc-secret-9"
-
-[link]
-mode = "none"
-
-[health]
-every = "1s"
-timeout = "500ms"
-targets = ["8.8.8.8"]
-
-[recovery]
-state_file = ${JSON.stringify(join(dir, "recovery.json"))}
-
-[http]
-listen = ${JSON.stringify(join(dir, "http.sock"))}
-
-[log]
-level = "info"
-`,
+      configToml({
+        port: tty,
+        stateFile: join(dir, "recovery.json"),
+        tables: {
+          network: 'apn = "internet.notify"',
+          auth: 'method = "pap"\nusername = "svc"\npassword = "svc-secret-9"',
+          http: `listen = ${JSON.stringify(join(dir, "http.sock"))}`,
+          log: 'level = "info"',
+        },
+      }),
     );
     const started = Date.now();
     const agent = Bun.spawn(["bun", MAIN, "run", "--config", configPath], {
