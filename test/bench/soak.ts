@@ -44,6 +44,7 @@ import { loadConfigText, formatIssue } from "../../src/config/load.ts";
 import { startAgent } from "../../src/agent.ts";
 import { nullNotifier } from "../../src/systemd/notify.ts";
 import { RIG_TIMING } from "../agent/rig.ts";
+import { runUntil as runFakeTimeUntil } from "../modem/harness.ts";
 import { createInProcessModem } from "../../src/sim/in-process.ts";
 import type { SimEvent } from "../../src/sim/events.ts";
 
@@ -196,33 +197,19 @@ im.modem.events.on((e: SimEvent) => {
 
 // ---------------------------------------------------------------- the driver
 
-/** Let every promise chain and I/O callback that is ready run (no timers move). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 2; i++) await new Promise<void>((r) => setImmediate(r));
-}
-
-/** Jump from deadline to deadline until `done()` or `limitMs` of virtual time passed. */
+/**
+ * Jump from deadline to deadline until `done()` or `limitMs` of virtual time
+ * passed (the modem tests' fake-time driver); on real time, look often and let
+ * the agent's own timers do the work.
+ */
 async function runUntil(done: () => boolean, limitMs: number): Promise<boolean> {
+  if (manual) return runFakeTimeUntil(manual, done, limitMs);
   const end = sched.now() + limitMs;
-  if (!manual) {
-    // Real time: look often; the agent's own timers do the work.
-    while (!done()) {
-      if (sched.now() >= end) return false;
-      await Bun.sleep(2);
-    }
-    return true;
+  while (!done()) {
+    if (sched.now() >= end) return false;
+    await Bun.sleep(2);
   }
-  for (;;) {
-    await settle();
-    if (done()) return true;
-    const next = manual.nextDeadline();
-    if (next === null || next > end) {
-      manual.advanceTo(end);
-      await settle();
-      return done();
-    }
-    manual.advanceTo(next);
-  }
+  return true;
 }
 
 function openFds(): number {
