@@ -10,7 +10,7 @@ export type SimMode = "command" | "data" | "online-command";
 export interface SimPowerEvent extends EventBase {
   type: "sim.power";
   state: SimPowerState;
-  /** Why: "power-on", "cfun-reset", "reboot-loop", "power-cycle", "qpowd", "hang-recover", "port-vanish". */
+  /** Why: "power-on", "cfun-reset", "reboot-loop", "power-cycle", "qpowd", "hang-recover", "port-vanish", "reboot-mid-call". */
   reason: string;
 }
 export interface SimCommandEvent extends EventBase {
@@ -32,12 +32,25 @@ export interface SimAttachEvent extends EventBase {
 export interface SimModeEvent extends EventBase {
   type: "sim.mode";
   mode: SimMode;
+  /** Why: "connect", "+++", "ato", "ath", "dtr", "drop-after", "network-drop", "ppp-terminated", "reset". */
   reason: string;
 }
 export interface SimPortEvent extends EventBase {
   type: "sim.port";
   /** false: the port disappears now (USB re-enumeration); true: it is back. */
   present: boolean;
+}
+/**
+ * A command line the DTE sent while the modem could not hear it (hung,
+ * booting or powered off): nothing answers it and no sim.command follows.
+ * Lets a test count, e.g., the AT resets an agent sent into silence.
+ */
+export interface SimUnheardEvent extends EventBase {
+  type: "sim.unheard";
+  /** As received, secrets masked like sim.command. */
+  line: string;
+  /** Why nobody answered. */
+  state: "hung" | "booting" | "off";
 }
 export interface SimHangEvent extends EventBase {
   type: "sim.hang";
@@ -50,7 +63,7 @@ export interface SimGarbageEvent extends EventBase {
 }
 export interface SimPppEvent extends EventBase {
   type: "sim.ppp";
-  /** What the network side of PPP did: "auth-ok", "auth-failed", "terminate-after-auth", "ip-assigned", "ipv6-up", "no-ip", "dead", "down". */
+  /** What the network side of PPP did: "auth-ok", "auth-failed", "terminate-after-auth", "ip-assigned", "ipv6-up", "no-ip", "dead", "down", "nocarrier-payload". */
   what: string;
   detail?: string;
 }
@@ -63,5 +76,6 @@ export type SimEvent =
   | SimModeEvent
   | SimPortEvent
   | SimHangEvent
+  | SimUnheardEvent
   | SimGarbageEvent
   | SimPppEvent;

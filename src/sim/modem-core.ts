@@ -8,7 +8,12 @@
  *   radio:  CFUN 0/1/4, SIM state, registration stat, packet attach (radio.ts)
  * Timers are data: one `{kind → at}` table; `nextDeadline()` is its minimum
  * (plus the data session's). Scenario faults (hang, garbage, reboot loop,
- * drop, dead peer, port vanish) are read from SimBehaviour.
+ * drop, dead peer, port vanish, reboot mid-call, network drop, APN reject,
+ * T3396) are read from SimBehaviour.
+ *
+ * AT+CEER (27.007 §6.10) reports why the last call failed or ended: "No
+ * report available" after power-on or a call the DTE ended, the ESM/EMM cause
+ * where the network refused or ended it.
  *
  * Line formats (Quectel BG96 AT Commands Manual §1.4, V.250): with ATV1 an
  * information response is <CR><LF>text<CR><LF> and a final result is
@@ -41,7 +46,8 @@ type TimerKind =
   | "garbage"
   | "reboot"
   | "hang-recover"
-  | "vanish-reboot"
+  | "call-reboot"
+  | "net-drop"
   | "powerdown";
 
 export interface ModemCoreOptions {
@@ -59,6 +65,21 @@ interface Context {
   type: string;
   apn: string;
 }
+
+/** The AT+CEER answer: the report of the last call, rendered at query time (T3396 counts down). */
+type CallReport = (now: number) => string;
+const NO_REPORT: CallReport = () => '+CEER: "No report available"';
+const esmReport =
+  (category: string, cause: number, text: string): CallReport =>
+  () =>
+    `+CEER: "${category}",${cause},"${text}"`;
+/** TS 24.301 annex B ESM causes and annex A EMM causes the scenarios use. */
+const REPORT = {
+  unknownApn: esmReport("ESM reject", 27, "Missing or unknown APN"),
+  authFailed: esmReport("ESM reject", 29, "User authentication or authorization failed"),
+  regularDeactivation: esmReport("ESM deactivation", 36, "Regular deactivation"),
+  implicitlyDetached: esmReport("EMM detach", 10, "Implicitly detached"),
+};
 
 export interface ModemCounters {
   commands: number;
@@ -79,7 +100,13 @@ export class ModemCore {
   private hangUsed = false;
   private commandsSinceBoot = 0;
   private rebootsDone = 0;
-  private vanishRebootDone = false;
+  /** Reboots armed after CONNECT (reboot-mid-call, port-vanish:S). */
+  private callRebootsArmed = 0;
+  /** network-drop incidents so far. */
+  private netDropsDone = 0;
+  /** t3396: when the ESM back-off timer started by the first dial runs out (null: not started). */
+  private t3396Until: number | null = null;
+  private callReport: CallReport = NO_REPORT;
 
   // settings (reset by boot / ATZ)
   private echo = true;
@@ -95,6 +122,8 @@ export class ModemCore {
 
   // line discipline
   private line: number[] = [];
+  /** What the DTE types while nobody listens (hung, booting, off): reported as sim.unheard lines. */
+  private deafLine: number[] = [];
   private lastLine = "";
   private held: number[] = [];
   private pending: PendingCommand | null = null;
@@ -127,7 +156,7 @@ export class ModemCore {
       urc: (text) => this.urc(text),
       emit: (e) => this.emit(e),
       attachRequested: () => this.pending?.kind === "cgatt",
-    });
+    }, opts.now);
     this.now = opts.now;
     this.contexts.set(1, { cid: 1, type: "IP", apn: "" });
     this.startBoot(opts.now, "power-on");
@@ -141,6 +170,7 @@ export class ModemCore {
     this.advance(now);
     if (this.power !== "on" || this.hung) {
       this.counters.droppedBytes += data.length;
+      this.unheard(data, now);
       return;
     }
     if (this.mode === "data") {
@@ -299,9 +329,18 @@ export class ModemCore {
         this.rebootsDone++;
         this.reboot(at, "reboot-loop");
         break;
-      case "vanish-reboot":
-        this.reboot(at, "port-vanish");
+      case "call-reboot":
+        this.reboot(at, this.behaviour.rebootMidCall ? "reboot-mid-call" : "port-vanish");
         break;
+      case "net-drop": {
+        const nd = this.behaviour.networkDrop;
+        if (!nd || this.mode === "command") break;
+        this.netDropsDone++;
+        this.endCall(at, "network-drop", true);
+        this.callReport = REPORT.implicitlyDetached;
+        this.radio.loseNetwork(at, nd.backMs);
+        break;
+      }
       case "hang-recover":
         this.reboot(at, "hang-recover");
         break;
@@ -322,15 +361,18 @@ export class ModemCore {
     this.resetSettings();
     this.radio.reset();
     this.line = [];
+    this.deafLine = [];
     this.held = [];
     this.pending = null;
     this.heldUrcs = [];
+    this.callReport = NO_REPORT;
     this.emit({ type: "sim.power", at: now, state: "booting", reason });
     this.arm("boot", now + this.behaviour.bootMs);
   }
 
   private finishBoot(now: number, urcs: boolean): void {
     this.disarm("boot");
+    this.deafLine = [];
     this.power = "on";
     this.counters.boots++;
     if (this.behaviour.portVanish) this.emit({ type: "sim.port", at: now, present: true });
@@ -375,6 +417,23 @@ export class ModemCore {
     this.cmee = 1;
     this.andD = 2;
     this.radio.resetUrcModes();
+  }
+
+  /** Bytes nobody hears: each AT command line among them becomes a sim.unheard event (PPP bytes and noise do not). */
+  private unheard(data: Uint8Array, now: number): void {
+    for (const b of data) {
+      if (b !== CR) {
+        if (this.deafLine.length < MAX_LINE) this.deafLine.push(b);
+        continue;
+      }
+      const text = String.fromCharCode(...this.deafLine).trim();
+      this.deafLine = [];
+      // The printable run at the end of the line, from its first "AT" (PPP bytes before it are not a command).
+      const run = /[\x20-\x7e]*$/.exec(text)?.[0] ?? "";
+      const at = run.search(/at/i);
+      if (at < 0) continue;
+      this.emit({ type: "sim.unheard", at: now, line: maskSecrets(run.slice(at)), state: this.hung || this.power === "on" ? "hung" : this.power });
+    }
   }
 
   // ---------------------------------------------------------------- command mode line discipline
@@ -679,6 +738,9 @@ export class ModemCore {
         return ok();
       case "+CGPADDR":
         return ok(["+CGPADDR: 1"]);
+      case "+CEER":
+        if (form === "test") return ok();
+        return ok([this.callReport(now)]);
       case "+QPOWD": {
         if (form === "test") return ok(["+QPOWD: (0,1)"]);
         const v = form === "set" ? num(0) : 1;
@@ -776,32 +838,56 @@ export class ModemCore {
     if (!m) return { kind: "final", text: "NO CARRIER" };
     const cid = m[1] === undefined ? 1 : Number(m[1]);
     if (this.mode !== "command") return { kind: "error" };
-    return this.dialOutcome(cid);
+    return this.dialOutcome(cid, now);
   }
 
   /**
    * A PPP dial succeeds (CONNECT) whenever the radio is registered, attached
    * or not: the BG77 field report shows CONNECT and PAP success before the
    * network gives up on an unattached call with LCP Terminate-Request.
+   * The network refuses the PDN connection (NO CARRIER at once, the ESM cause
+   * in AT+CEER) for an APN it does not know (apn-rejected, ESM #27) and while
+   * the session-management back-off runs (t3396, ESM #26 with T3396, TS 24.301
+   * §6.5.1.4.3; the first dial starts it).
    */
-  private dialOutcome(cid: number): CmdResult {
-    if (!this.radio.canDial || !this.contexts.has(cid)) return { kind: "final", text: "NO CARRIER" };
+  private dialOutcome(cid: number, now: number): CmdResult {
+    const ctx = this.contexts.get(cid);
+    if (!this.radio.canDial || !ctx) return { kind: "final", text: "NO CARRIER" };
+    const b = this.behaviour;
+    if (b.acceptApn !== null && ctx.apn.toLowerCase() !== b.acceptApn.toLowerCase()) {
+      this.callReport = REPORT.unknownApn;
+      return { kind: "final", text: "NO CARRIER" };
+    }
+    if (b.t3396Ms !== null) {
+      if (this.t3396Until === null) this.t3396Until = now + b.t3396Ms;
+      const until = this.t3396Until;
+      if (now < until) {
+        this.callReport = (at) => `+CEER: "ESM reject",26,"Insufficient resources, T3396 ${Math.max(0, Math.ceil((until - at) / 1000))} s"`;
+        return { kind: "final", text: "NO CARRIER" };
+      }
+    }
     return { kind: "connect", cid };
   }
 
   private startCall(cid: number, now: number): void {
     this.counters.calls++;
+    this.callReport = NO_REPORT;
     const ctx = this.contexts.get(cid);
     this.session = this.makeSession?.({ now, attached: this.radio.attached, cid, apn: ctx?.apn ?? "", pdpType: ctx?.type ?? "IP" }) ?? null;
     this.deadSet = false;
     this.ipUpAt = null;
     this.escape.reset(now);
     this.enterMode("data", "connect", now);
-    if (this.behaviour.dropAfterMs !== null) this.arm("drop", now + this.behaviour.dropAfterMs);
-    const pv = this.behaviour.portVanish;
-    if (pv && pv.afterConnectMs !== null && !this.vanishRebootDone) {
-      this.vanishRebootDone = true;
-      this.arm("vanish-reboot", now + pv.afterConnectMs);
+    const b = this.behaviour;
+    if (b.dropAfterMs !== null) this.arm("drop", now + b.dropAfterMs);
+    if (b.networkDrop && this.netDropsDone < b.networkDrop.times) this.arm("net-drop", now + b.networkDrop.afterConnectMs);
+    // reboot-mid-call (or port-vanish:S, once): the module resets by itself S s after CONNECT,
+    // whatever the call is doing by then, as a firmware crash would.
+    const pv = b.portVanish;
+    const rebootPlan = b.rebootMidCall ?? (pv && pv.afterConnectMs !== null ? { afterConnectMs: pv.afterConnectMs, times: 1 } : null);
+    if (rebootPlan && this.callRebootsArmed < rebootPlan.times && !this.timers.has("call-reboot")) {
+      this.callRebootsArmed++;
+      this.arm("call-reboot", now + rebootPlan.afterConnectMs);
     }
     if (this.session) {
       this.session.poll(now);
@@ -851,7 +937,13 @@ export class ModemCore {
 
   private collectSessionEvents(): void {
     if (!this.session) return;
-    for (const e of this.session.takeEvents()) this.emit(e);
+    for (const e of this.session.takeEvents()) this.sessionEvent(e);
+  }
+
+  /** The network side refused the login: the PDN connection fails with ESM #29 (what AT+CEER tells). */
+  private sessionEvent(e: SimEvent): void {
+    if (e.type === "sim.ppp" && e.what === "auth-failed") this.callReport = REPORT.authFailed;
+    this.emit(e);
   }
 
   /** The call ends; `noCarrier` puts NO CARRIER on the line (V.250 result code). */
@@ -862,9 +954,12 @@ export class ModemCore {
       s.hangUp(now);
       const last = s.takeOutput();
       if (this.mode === "data") for (const c of last) this.out.push(c);
-      for (const e of s.takeEvents()) this.emit(e);
+      for (const e of s.takeEvents()) this.sessionEvent(e);
     }
+    if (reason === "drop-after") this.callReport = REPORT.regularDeactivation;
+    else if (reason === "ath" || reason === "dtr" || (reason === "ppp-terminated" && this.callReport !== REPORT.authFailed)) this.callReport = NO_REPORT;
     this.disarm("drop");
+    this.disarm("net-drop");
     this.disarm("dead");
     this.disarm("escape");
     this.escape.reset(now);

@@ -1,8 +1,9 @@
 /**
  * The tiny network behind the virtual modem's PPP server: it answers ICMP
  * echo for a set of reachable addresses and DNS A queries (UDP port 53) for
- * one probe name. Pure: packet in, reply packets out; bad packets are
- * counted and dropped, never thrown.
+ * one probe name, and builds the unasked datagrams a scenario sends the
+ * client (nocarrier-payload). Pure: packet in, reply packets out; bad packets
+ * are counted and dropped, never thrown.
  *
  * IPv4 header: RFC 791 §3.1; ICMP echo: RFC 792; UDP: RFC 768; DNS message
  * format: RFC 1035 §4.1.
@@ -16,6 +17,11 @@ const PROTO_UDP = 17;
 const ICMP_ECHO_REQUEST = 8;
 const ICMP_ECHO_REPLY = 0;
 const DNS_PORT = 53;
+/** nocarrier-payload: a documentation address (RFC 5737 TEST-NET-2) sends to the discard port. */
+const NOISE_SOURCE = [198, 51, 100, 7];
+const NOISE_SOURCE_PORT = 40_000;
+const DISCARD_PORT = 9;
+const NO_CARRIER_TEXT = new TextEncoder().encode("\r\nNO CARRIER\r\n");
 
 export interface SimNetworkCounters {
   packetsIn: number;
@@ -23,11 +29,13 @@ export interface SimNetworkCounters {
   dnsAnswers: number;
   /** Malformed, not for us, or to unreachable addresses. */
   dropped: number;
+  /** nocarrier-payload datagrams sent to the client. */
+  noCarrierPayloads: number;
 }
 
 
 export class SimNetwork {
-  readonly counters: SimNetworkCounters = { packetsIn: 0, echoReplies: 0, dnsAnswers: 0, dropped: 0 };
+  readonly counters: SimNetworkCounters = { packetsIn: 0, echoReplies: 0, dnsAnswers: 0, dropped: 0, noCarrierPayloads: 0 };
   private readonly reachable: Set<string>;
   private readonly dnsServers: Set<string>;
   private readonly probeName: string;
@@ -71,6 +79,21 @@ export class SimNetwork {
     return this.drop();
   }
 
+  /**
+   * nocarrier-payload: a UDP datagram to `dst` (the client's address) whose
+   * payload is "\r\nNO CARRIER\r\n" repeated to `bytes` bytes. Counted.
+   */
+  noCarrierDatagram(dst: string, bytes: number): Uint8Array | null {
+    const to = parseIpv4(dst);
+    if (!to) return null;
+    const payload = new Uint8Array(bytes);
+    for (let i = 0; i < bytes; i++) payload[i] = NO_CARRIER_TEXT[i % NO_CARRIER_TEXT.length]!;
+    const src = Uint8Array.from(NOISE_SOURCE);
+    const dstBytes = Uint8Array.from(to);
+    this.counters.noCarrierPayloads++;
+    return this.ipv4(src, dstBytes, PROTO_UDP, udpSegment(src, dstBytes, NOISE_SOURCE_PORT, DISCARD_PORT, payload));
+  }
+
   private drop(): Uint8Array[] {
     this.counters.dropped++;
     return [];
@@ -96,25 +119,7 @@ export class SimNetwork {
     if (dstPort !== DNS_PORT || !this.dnsServers.has(dst)) return this.drop();
     const answer = this.dns(udp.subarray(8));
     if (!answer) return this.drop();
-    const out = new Uint8Array(8 + answer.length);
-    out[0] = DNS_PORT >> 8;
-    out[1] = DNS_PORT & 0xff;
-    out[2] = srcPort >> 8;
-    out[3] = srcPort & 0xff;
-    out[4] = out.length >> 8;
-    out[5] = out.length & 0xff;
-    out.set(answer, 8);
-    // UDP checksum over the pseudo-header (RFC 768).
-    const pseudo = new Uint8Array(12);
-    pseudo.set(ip.subarray(16, 20), 0);
-    pseudo.set(ip.subarray(12, 16), 4);
-    pseudo[9] = PROTO_UDP;
-    pseudo[10] = out.length >> 8;
-    pseudo[11] = out.length & 0xff;
-    const sum = internetChecksum(out, 0, out.length, sumOf(pseudo));
-    const c = sum === 0 ? 0xffff : sum;
-    out[6] = c >> 8;
-    out[7] = c & 0xff;
+    const out = udpSegment(ip.subarray(16, 20), ip.subarray(12, 16), DNS_PORT, srcPort, answer);
     this.counters.dnsAnswers++;
     return [this.ipv4(ip.subarray(16, 20), ip.subarray(12, 16), PROTO_UDP, out)];
   }
@@ -178,6 +183,29 @@ export class SimNetwork {
     p.set(payload, 20);
     return p;
   }
+}
+
+/** A UDP header and payload with its checksum over the pseudo-header (RFC 768). */
+function udpSegment(src: Uint8Array, dst: Uint8Array, srcPort: number, dstPort: number, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(8 + payload.length);
+  out[0] = srcPort >> 8;
+  out[1] = srcPort & 0xff;
+  out[2] = dstPort >> 8;
+  out[3] = dstPort & 0xff;
+  out[4] = out.length >> 8;
+  out[5] = out.length & 0xff;
+  out.set(payload, 8);
+  const pseudo = new Uint8Array(12);
+  pseudo.set(src, 0);
+  pseudo.set(dst, 4);
+  pseudo[9] = PROTO_UDP;
+  pseudo[10] = out.length >> 8;
+  pseudo[11] = out.length & 0xff;
+  const sum = internetChecksum(out, 0, out.length, sumOf(pseudo));
+  const c = sum === 0 ? 0xffff : sum;
+  out[6] = c >> 8;
+  out[7] = c & 0xff;
+  return out;
 }
 
 /** Ones'-complement running sum of `b` (not inverted), to seed a checksum. */

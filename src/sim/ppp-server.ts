@@ -14,6 +14,10 @@
  *   address; 0.0.0.0 suggests none), so IPCP never acks an address.
  * - dead-peer: once set, every frame from the client is ignored and nothing
  *   is sent, while the line (data mode) stays up.
+ * - nocarrier-payload: while IPCP is open, every few seconds the network
+ *   sends the client's address a UDP datagram full of "\r\nNO CARRIER\r\n".
+ *   With the client's ACCM 0 the CR/LF bytes go unescaped inside the frames,
+ *   so the text appears verbatim on the line; the call of course stays up.
  *
  * A pure core like the rest: bytes/now in, bytes/events/deadline out.
  */
@@ -54,13 +58,19 @@ export class SimPppServer implements DataSession {
   /** accept-any PAP: the password just presented, so the verifier can agree with it. */
   private presented: string | null = null;
   private noIpReported = false;
+  /** nocarrier-payload: the client's address (from IPCP) and when the next datagram is due. */
+  private clientAddress: string | null = null;
+  private payloadAt: number | null = null;
+  private payloadsSent = 0;
   private readonly b: SimBehaviour;
   private readonly ctx: DataSessionContext;
   private readonly routeIp: (packet: Uint8Array) => Uint8Array[];
+  private readonly network: SimNetwork;
 
   constructor(opts: SimPppServerOptions) {
     this.b = opts.behaviour;
     this.ctx = opts.context;
+    this.network = opts.network;
     this.routeIp = opts.routeIp ?? ((p) => (p[0]! >> 4 === 4 ? opts.network.handle(p) : []));
     const auth = this.b.auth;
     this.session = new PppSession({
@@ -118,6 +128,7 @@ export class SimPppServer implements DataSession {
     if (this.hungUp || this.dead || !this.started) return;
     this.session.poll(now);
     this.pump(now);
+    this.payloadTick(now);
   }
 
   takeOutput(): Uint8Array[] {
@@ -134,7 +145,9 @@ export class SimPppServer implements DataSession {
 
   nextDeadline(): number | null {
     if (this.dead || this.hungUp || this.ended_ || !this.started) return null;
-    return this.session.nextDeadline();
+    const s = this.session.nextDeadline();
+    if (this.payloadAt === null) return s;
+    return s === null ? this.payloadAt : Math.min(s, this.payloadAt);
   }
 
   hangUp(now: number): void {
@@ -158,6 +171,20 @@ export class SimPppServer implements DataSession {
     const ok = this.session.sendIp(version, packet, now);
     this.pump(now);
     return ok;
+  }
+
+  /** nocarrier-payload: send the datagram when due, then arm the next. */
+  private payloadTick(now: number): void {
+    const np = this.b.noCarrierPayload;
+    if (!np || this.payloadAt === null || now < this.payloadAt || this.clientAddress === null) return;
+    this.payloadAt = now + np.everyMs;
+    const packet = this.network.noCarrierDatagram(this.clientAddress, np.bytes);
+    if (!packet) return;
+    if (this.payloadsSent++ === 0) {
+      this.events.push({ type: "sim.ppp", at: now, what: "nocarrier-payload", detail: `UDP to ${this.clientAddress} every ${np.everyMs} ms, ${np.bytes} bytes of "\\r\\nNO CARRIER\\r\\n"` });
+    }
+    this.session.sendIp(4, packet, now);
+    this.pump(now);
   }
 
   private frame(f: PppFrame, now: number): void {
@@ -243,6 +270,8 @@ export class SimPppServer implements DataSession {
         break;
       case "ppp.ipcp.up":
         this.ipUp_ = true;
+        this.clientAddress = e.remote;
+        if (this.b.noCarrierPayload && this.payloadAt === null) this.payloadAt = now + this.b.noCarrierPayload.everyMs;
         this.events.push({ type: "sim.ppp", at: now, what: "ip-assigned", detail: `${e.remote} (ours ${e.local})` });
         break;
       case "ppp.terminate":

@@ -7,6 +7,10 @@
  * Registration follows 3GPP TS 27.007 §7.2 / §10.1.19 / §10.1.22 (<stat> 0 not
  * searching, 1 home, 2 searching, 3 denied, 5 roaming); the reject-with-
  * back-off path follows TS 24.301 §5.5.1.2.5 (EMM cause #22 with T3346).
+ *
+ * The network's own windows (a denial that ends, a lost network that comes
+ * back) are absolute times from power-on: a module reset does not shorten or
+ * restart them, as it would not on a real network.
  */
 import type { CmdResult } from "./at-syntax.ts";
 import type { SimEvent } from "./events.ts";
@@ -41,12 +45,19 @@ export class RadioModel {
   private pinAttempts = 3;
   private backoffUntil: number | null = null;
   private backoffUsed = false;
+  /** registration-denied:for=S: when the denial ends (null: for good, or no denial). */
+  private readonly deniedUntil: number | null;
+  /** network-drop: the network is gone until then (searching, stat 2). */
+  private outageUntil: number | null = null;
 
   constructor(
     private readonly b: SimBehaviour,
     private readonly host: RadioHost,
+    /** Power-on time: a timed denial counts from here. */
+    poweredOnAt = 0,
   ) {
     this.sim = b.sim;
+    this.deniedUntil = b.registration === "denied" && b.deniedForMs !== null ? poweredOnAt + b.deniedForMs : null;
   }
 
   /** Power-on state. The back-off is used once per run, not per boot. */
@@ -74,7 +85,7 @@ export class RadioModel {
     return this.sim === "ready" && this.cfun === 1 && this.registered;
   }
 
-  /** Denied for good (not the back-off kind that ends by itself). */
+  /** Denied (not the back-off kind that ends by itself; a timed denial looks the same to the module). */
   get deniedForGood(): boolean {
     return this.stat === 3 && this.backoffUntil === null;
   }
@@ -94,12 +105,37 @@ export class RadioModel {
     this.setStat(0, now, null);
   }
 
+  /**
+   * network-drop: the network is lost now (the core has already ended the
+   * call): searching (stat 2, URCs), detached, and registered again after `forMs`.
+   */
+  loseNetwork(now: number, forMs: number): void {
+    this.outageUntil = now + forMs;
+    if (this.cfun !== 1 || this.sim !== "ready") return;
+    this.host.disarm("registration");
+    this.setStat(2, now, null);
+    this.setAttached(false, now);
+    this.host.arm("registration", this.outageUntil);
+  }
+
   /** The registration timer fired. */
   registrationStep(now: number): void {
     if (this.cfun !== 1 || this.sim !== "ready") return;
+    if (this.outageUntil !== null) {
+      if (now < this.outageUntil) {
+        // Still no network (e.g. the module rebooted during the outage): keep searching.
+        this.setStat(2, now, null);
+        this.host.arm("registration", this.outageUntil);
+        return;
+      }
+      this.outageUntil = null;
+    }
     const how = this.b.registration;
-    if (how === "denied") {
-      this.setStat(3, now, null);
+    const denying = how === "denied" && (this.deniedUntil === null || now < this.deniedUntil);
+    if (denying) {
+      this.setStat(3, now, this.b.denyCause);
+      // A timed denial: the network accepts the next attempt once it has ended.
+      if (this.deniedUntil !== null) this.host.arm("registration", this.deniedUntil);
     } else if (how === "backoff" && !this.backoffUsed) {
       // EMM cause #22 "Congestion" comes with T3346: no retry until it expires.
       this.backoffUsed = true;

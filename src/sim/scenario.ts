@@ -25,6 +25,11 @@ export const SCENARIO_NAMES = [
   "reboot-loop",
   "port-vanish",
   "network-backoff",
+  "apn-rejected",
+  "t3396",
+  "reboot-mid-call",
+  "nocarrier-payload",
+  "network-drop",
 ] as const;
 
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
@@ -35,7 +40,7 @@ export const SCENARIO_HELP: Readonly<Record<ScenarioName, string>> = {
   "slow-registration": "registration takes N s (default 30) instead of 2 s  [slow-registration:SECONDS]",
   "sim-missing": "no SIM: AT+CPIN? answers +CME ERROR: 10, the modem never registers",
   "sim-pin": "SIM asks for a PIN (default 1234); AT+CPIN=\"PIN\" unlocks it, 3 wrong PINs give SIM PUK  [sim-pin:PIN]",
-  "registration-denied": "the network denies registration: CEREG/CGREG/CREG stat 3 for good",
+  "registration-denied": "the network denies registration (CEREG/CGREG/CREG stat 3), for good or for S s from power-on, then registers; cause=N shows EMM reject cause N with AT+CEREG=3  [registration-denied:for=S,cause=N]",
   "dial-before-attach": "no automatic packet attach: dialling before AT+CGATT=1 connects, PAP succeeds, then the network sends LCP Terminate-Request",
   "wrong-credentials": "the network rejects every PAP/CHAP login (PAP Nak / CHAP Failure)",
   "no-ip": "IPCP never assigns an address (the network Naks with 0.0.0.0 and never acks one)",
@@ -46,6 +51,11 @@ export const SCENARIO_HELP: Readonly<Record<ScenarioName, string>> = {
   "reboot-loop": "the module reboots by itself N s (default 15) after every boot  [reboot-loop:SECONDS | reboot-loop:every=S,times=K]",
   "port-vanish": "every reboot makes the pty disappear until the module has booted again, then it comes back at the same path  [port-vanish:SECONDS also reboots N s after CONNECT]",
   "network-backoff": "first registration rejected (stat 3, EMM cause 22 congestion) with a back-off timer of N s (default 60), readable via AT+QNWCFG=\"backoff\"; then it registers  [network-backoff:SECONDS]",
+  "apn-rejected": "the network accepts only APN (default \"internet\"): a dial with another APN gets NO CARRIER at once and AT+CEER reports ESM cause 27  [apn-rejected:APN]",
+  t3396: "session back-off: the first dial is rejected (NO CARRIER, AT+CEER: ESM cause 26 with T3396) and so is every dial for N s after it; registration stays home  [t3396:SECONDS]",
+  "reboot-mid-call": "the module reboots by itself N s (default 20) after CONNECT, once (times=K for more): silence, no NO CARRIER, then RDY  [reboot-mid-call:SECONDS | reboot-mid-call:after=S,times=K]",
+  "nocarrier-payload": "while a call is up, every N s (default 1) the network sends the gateway a UDP datagram full of \"\\r\\nNO CARRIER\\r\\n\" (bytes=B, default 100); the call stays up  [nocarrier-payload:SECONDS | nocarrier-payload:every=S,bytes=B]",
+  "network-drop": "N s (default 20) after CONNECT the network is lost: NO CARRIER, registration searching (stat 2) with URCs, back home after back=S2 s (default 10); every call (times=K to limit)  [network-drop:SECONDS,back=S2,times=K]",
 };
 
 export interface ScenarioSpec {
@@ -71,8 +81,14 @@ export function parseScenario(text: string): ScenarioSpec {
   if (colon >= 0) {
     const rest = text.slice(colon + 1).trim();
     if (rest.includes("=")) {
-      for (const part of rest.split(",")) {
+      const parts = rest.split(",");
+      for (const [i, part] of parts.entries()) {
         const eq = part.indexOf("=");
+        // "name:VALUE,k=v": a bare first part is the value (e.g. "network-drop:20,back=5").
+        if (eq < 0 && i === 0 && part.trim() !== "") {
+          spec.value = part.trim();
+          continue;
+        }
         if (eq < 0) throw new CellkeepError("config-invalid", `scenario "${text}": expected key=value, got "${part}"`);
         spec.params[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
       }
@@ -109,6 +125,10 @@ export interface SimBehaviour {
   sim: "ready" | "pin" | "missing";
   pin: string;
   registration: "home" | "denied" | "backoff";
+  /** registration-denied:for=S: the denial ends this long after power-on (null: for good). */
+  deniedForMs: number | null;
+  /** EMM reject cause shown with a denial (AT+CEREG=3); null shows none. */
+  denyCause: number | null;
   backoffMs: number;
   /** Does the module attach by itself once registered (LTE default) or wait for AT+CGATT=1. */
   autoAttach: boolean;
@@ -132,6 +152,16 @@ export interface SimBehaviour {
   garbageEveryMs: number | null;
   rebootLoop: { everyMs: number; times: number } | null;
   portVanish: { afterConnectMs: number | null } | null;
+  /** reboot-mid-call: the module reboots by itself this long after CONNECT, for the first `times` calls. */
+  rebootMidCall: { afterConnectMs: number; times: number } | null;
+  /** apn-rejected: the only APN the network accepts (case-insensitive); null accepts any. */
+  acceptApn: string | null;
+  /** t3396: the first dial starts the ESM back-off timer T3396 of this long; dials until it expires are rejected. */
+  t3396Ms: number | null;
+  /** nocarrier-payload: while IPCP is open, a UDP datagram of `bytes` "\r\nNO CARRIER\r\n" bytes every `everyMs`. */
+  noCarrierPayload: { everyMs: number; bytes: number } | null;
+  /** network-drop: `afterConnectMs` after CONNECT the network is lost (NO CARRIER, stat 2) for `backMs`, for the first `times` calls. */
+  networkDrop: { afterConnectMs: number; backMs: number; times: number } | null;
   /** Seed for the garbage generator, so runs are reproducible. */
   seed: number;
 }
@@ -145,6 +175,15 @@ function seconds(spec: ScenarioSpec, key: string, dflt: number): number {
   if (raw === undefined) return dflt;
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0) throw new CellkeepError("config-invalid", `scenario "${spec.name}": "${raw}" is not a number of seconds`);
+  return n;
+}
+
+/** A whole count parameter (times=K, bytes=B); `dflt` when absent. */
+function count(spec: ScenarioSpec, key: string, dflt: number): number {
+  const raw = spec.params[key];
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new CellkeepError("config-invalid", `scenario "${spec.name}": ${key}="${raw}" is not a whole number`);
   return n;
 }
 
@@ -169,6 +208,8 @@ export function resolveBehaviour(
     sim: "ready",
     pin: "1234",
     registration: "home",
+    deniedForMs: null,
+    denyCause: null,
     backoffMs: ms(60),
     autoAttach: true,
     auth: null,
@@ -185,6 +226,11 @@ export function resolveBehaviour(
     garbageEveryMs: null,
     rebootLoop: null,
     portVanish: null,
+    rebootMidCall: null,
+    acceptApn: null,
+    t3396Ms: null,
+    noCarrierPayload: null,
+    networkDrop: null,
     seed: 0x5eed,
   };
   for (const spec of parseScenarios(items)) {
@@ -202,9 +248,13 @@ export function resolveBehaviour(
         if (spec.value) b.pin = spec.value;
         if (spec.params.pin) b.pin = spec.params.pin;
         break;
-      case "registration-denied":
+      case "registration-denied": {
         b.registration = "denied";
+        const forS = spec.params.for !== undefined ? seconds(spec, "for", 0) : spec.value !== undefined ? seconds(spec, "value", 0) : null;
+        b.deniedForMs = forS === null ? null : ms(forS);
+        if (spec.params.cause !== undefined) b.denyCause = Math.floor(seconds(spec, "cause", 0));
         break;
+      }
       case "dial-before-attach":
         b.autoAttach = false;
         break;
@@ -243,6 +293,27 @@ export function resolveBehaviour(
         b.registration = "backoff";
         b.backoffMs = ms(seconds(spec, "value", 60));
         break;
+      case "apn-rejected":
+        b.acceptApn = spec.value ?? spec.params.apn ?? "internet";
+        break;
+      case "t3396":
+        b.t3396Ms = Math.max(1, ms(spec.value !== undefined ? seconds(spec, "value", 60) : seconds(spec, "for", 60)));
+        break;
+      case "reboot-mid-call": {
+        const after = spec.value !== undefined ? seconds(spec, "value", 20) : seconds(spec, "after", 20);
+        b.rebootMidCall = { afterConnectMs: ms(after), times: count(spec, "times", 1) };
+        break;
+      }
+      case "nocarrier-payload": {
+        const every = spec.value !== undefined ? seconds(spec, "value", 1) : seconds(spec, "every", 1);
+        b.noCarrierPayload = { everyMs: Math.max(1, ms(every)), bytes: Math.max(1, Math.min(1400, count(spec, "bytes", 100))) };
+        break;
+      }
+      case "network-drop": {
+        const after = spec.value !== undefined ? seconds(spec, "value", 20) : seconds(spec, "after", 20);
+        b.networkDrop = { afterConnectMs: ms(after), backMs: Math.max(1, ms(seconds(spec, "back", 10))), times: count(spec, "times", Number.POSITIVE_INFINITY) };
+        break;
+      }
     }
   }
   return { ...b, ...overrides } as SimBehaviour;

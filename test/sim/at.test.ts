@@ -260,6 +260,21 @@ describe("reboot and power", () => {
     for (let i = 0; i < 5; i++) expect(lines(await t.at("AT")).at(-1)).toBe("OK");
   });
 
+  test("what the DTE sends into silence is reported as sim.unheard lines (hung, booting), never as answered commands", async () => {
+    const t = await booted({ booted: true, scenarios: ["hang:1"] });
+    await t.at("ATE0");
+    await t.write("AT\r");
+    await t.write(Uint8Array.of(0x7e, 0xff, 0x03, 0x0d)); // PPP bytes with a CR: not a command line
+    await t.write('AT+CPIN="1234"\r');
+    await t.write("AT+CFUN=1,1\r");
+    const unheard = () => t.events.filter((e) => e.type === "sim.unheard").map((e) => `${(e as { state: string }).state}:${(e as { line: string }).line}`);
+    expect(unheard()).toEqual(["hung:AT", "hung:AT+CPIN=***", "hung:AT+CFUN=1,1"]);
+    expect(t.events.filter((e) => e.type === "sim.command").map((e) => (e as { line: string }).line)).toEqual(["ATE0"]);
+    t.sim.modem.powerCycle();
+    await t.write("AT\r");
+    expect(unheard().at(-1)).toBe("booting:AT");
+  });
+
   test("hang:after=1,recover=30: the module's watchdog reboots it", async () => {
     const t = await booted({ booted: true, scenarios: ["hang:after=1,recover=30"] });
     await t.at("ATE0");

@@ -184,16 +184,19 @@ describe("data call over the PPP server role", () => {
     expect(t.events.some((e) => e.type === "sim.ppp" && e.what === "no-ip")).toBe(true);
   });
 
-  test("drop-after:5: NO CARRIER 5 s after CONNECT, the client sees it", async () => {
+  test("drop-after:5: NO CARRIER on the line 5 s after CONNECT, AT+CEER tells the network ended it", async () => {
     const t = await ready({ scenarios: ["drop-after:5"] });
     await dial(t);
     const c = startClient(t);
     await t.advance(4900);
     expect(has(c, "ppp.ipcp.up")).toBe(true);
-    expect(has(c, "ppp.link.no-carrier")).toBe(false);
+    expect(t.text()).not.toContain("NO CARRIER");
     await t.advance(200);
-    expect(has(c, "ppp.link.no-carrier")).toBe(true);
+    // The result code on the line, outside any frame (the AT channel is what recognises it).
+    expect(t.text()).toContain("~\r\nNO CARRIER\r\n");
     expect(t.sim.modem.core.modeState).toBe("command");
+    expect(t.events.some((e) => e.type === "sim.mode" && e.mode === "command" && e.reason === "drop-after")).toBe(true);
+    expect(lines(await t.at("AT+CEER"))).toEqual(['+CEER: "ESM deactivation",36,"Regular deactivation"', "OK"]);
   });
 
   test("dead-peer: after IPCP the network stops answering LCP echo; the line stays in data mode", async () => {

@@ -50,6 +50,30 @@ describe("scenario specs", () => {
     expect(resolveBehaviour(["wrong-credentials"]).auth).toBe("reject");
     expect(resolveBehaviour(["no-ip"]).assignAddress).toBe(false);
   });
+
+  test("a bare first value may precede key=value pairs", () => {
+    expect(parseScenario("network-drop:20,back=5")).toEqual({ name: "network-drop", value: "20", params: { back: "5" } });
+    expect(() => parseScenario("network-drop:back=5,20")).toThrow(/expected key=value/);
+  });
+
+  test("the new network scenarios: parameters, defaults, scaled once", () => {
+    expect(resolveBehaviour(["registration-denied"])).toMatchObject({ registration: "denied", deniedForMs: null, denyCause: null });
+    expect(resolveBehaviour(["registration-denied:for=20,cause=15"], 0.1)).toMatchObject({ registration: "denied", deniedForMs: 2000, denyCause: 15 });
+    expect(resolveBehaviour(["registration-denied:30"]).deniedForMs).toBe(30_000);
+    expect(resolveBehaviour(["apn-rejected"]).acceptApn).toBe("internet");
+    expect(resolveBehaviour(["apn-rejected:corp.example"]).acceptApn).toBe("corp.example");
+    expect(resolveBehaviour([]).acceptApn).toBeNull();
+    expect(resolveBehaviour(["t3396:45"], 0.01).t3396Ms).toBe(450);
+    expect(resolveBehaviour(["t3396"]).t3396Ms).toBe(60_000);
+    expect(resolveBehaviour(["reboot-mid-call"]).rebootMidCall).toEqual({ afterConnectMs: 20_000, times: 1 });
+    expect(resolveBehaviour(["reboot-mid-call:after=5,times=3"], 0.1).rebootMidCall).toEqual({ afterConnectMs: 500, times: 3 });
+    expect(resolveBehaviour(["nocarrier-payload"]).noCarrierPayload).toEqual({ everyMs: 1000, bytes: 100 });
+    expect(resolveBehaviour(["nocarrier-payload:every=2,bytes=50"], 0.5).noCarrierPayload).toEqual({ everyMs: 1000, bytes: 50 });
+    expect(resolveBehaviour(["network-drop"]).networkDrop).toEqual({ afterConnectMs: 20_000, backMs: 10_000, times: Number.POSITIVE_INFINITY });
+    expect(resolveBehaviour(["network-drop:after=30,back=60,times=1"], 0.01).networkDrop).toEqual({ afterConnectMs: 300, backMs: 600, times: 1 });
+    expect(() => resolveBehaviour(["reboot-mid-call:after=5,times=two"])).toThrow(/whole number/);
+    expect(() => resolveBehaviour(["registration-denied:for=soon"])).toThrow(/not a number of seconds/);
+  });
 });
 
 describe("AT syntax", () => {
