@@ -106,6 +106,11 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
       log: log.child("modem"),
       createPppLink: pppLinkFactory({ config, scheduler, onEvent: emit }),
       runCommand,
+      // A PIN the SIM rejected is remembered in the state file: never sent again, also after a restart.
+      pinMemory: {
+        rejected: () => recovery.ladder.rejectedPin(),
+        remember: (p) => recovery.ladder.rememberRejectedPin(p, scheduler.now()),
+      },
       ...(opts.timing ? { timing: opts.timing } : {}),
     });
 
@@ -265,6 +270,9 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
         emit({ type: "agent.reloaded", at: scheduler.now(), version: VERSION, detail: changed.length ? `changed: ${changed.join(", ")} (applied ${when})` : "no changes" } as EventBase);
         if (changed.some((k) => k === "network" || k === "auth" || k === "ppp" || k === "modem")) {
           Object.assign(config, next);
+          // New credentials, PIN or APN: a fault only a person could fix may be fixed now, so the
+          // slow retry starts over and the next try is now.
+          recovery.policy.onConfigChanged(scheduler.now());
           if (backoffUntil === null) supervisor.requestRedial();
         }
       },

@@ -4,8 +4,8 @@
  * accident. Without `force`, a reset is refused while the ladder is waiting
  * out a reset backoff or while the backoff step after its last reset runs
  * (README: "during the vendor's 10 min / 30 min / 1 h waits after a module
- * reset the request is refused"), and a redial is refused while any decided action is
- * still waiting for its time. With `force` the action runs now and is
+ * reset the request is refused"), and a redial is refused only during the
+ * network's back-off (dialling then is futile); otherwise it runs at once. With `force` the action runs now and is
  * recorded as forced (it does not climb the ladder).
  */
 import type { Clock } from "../core/clock.ts";
@@ -29,10 +29,13 @@ export function ladderGuardedActions(supervisor: ActionTarget, ladder: RecoveryL
       if (no) return no;
       const now = clock.now();
       const pending = ladder.pending();
-      if (!force && pending && pending.notBefore > now) {
+      // A redial never undoes the vendor's spacing of resets, so it is refused only where dialling
+      // itself is futile: during the network's back-off (T3346/T3396). A person who fixed the SIM or
+      // the credentials gets the retry at once.
+      if (!force && pending && ladder.phase === "network-backoff" && pending.notBefore > now) {
         return {
           outcome: "refused-backoff",
-          message: `the recovery ladder waits until ${new Date(pending.notBefore).toISOString()} (${pending.reason}); add ?force=1 to redial anyway`,
+          message: `the network's back-off runs until ${new Date(pending.notBefore).toISOString()} (${pending.reason}); add ?force=1 to redial anyway`,
           nextActionAt: pending.notBefore,
         };
       }

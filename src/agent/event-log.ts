@@ -14,7 +14,7 @@ export interface LogLine {
   text: string;
 }
 
-const FAILURE_STATES = new Set(["recovering", "waiting"]);
+const FAILURE_STATES = new Set(["hanging-up", "recovering", "waiting"]);
 
 export function describeEvent(event: EventBase): LogLine | null {
   const e = event as AgentEvent;

@@ -36,6 +36,9 @@ export function isAgentAlive(i: LivenessInputs, now: number): boolean {
       const last = Math.max(i.lastRxAt ?? 0, i.stateSince);
       return now - last <= bound;
     }
+    case "hanging-up":
+      // Bounded by the hang-up procedure (PPP stop, DTR, +++ and ATH limits): a few seconds.
+      return now - i.stateSince <= WAIT_MARGIN_MS;
     case "waiting":
       return now <= Math.max(i.waitingUntil ?? 0, i.stateSince) + WAIT_MARGIN_MS;
     default:

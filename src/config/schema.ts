@@ -115,7 +115,7 @@ const ppp = v.strictObject({
   mru: v.optional(int(128, 16384), 1500),
   echo_interval: v.optional(duration(1000), "30s"),
   echo_failures: v.optional(int(1, 100), 4),
-  /** Send no LCP echo while packets arrive (RFC 1661 allows either). */
+  /** true: LCP echo only after one echo_interval with no frame from the peer; false: also every interval while traffic flows (round trip). Any frame resets the failure count either way (RFC 1661 allows both). */
   echo_only_when_idle: v.optional(bool(), false),
   restart_timer: v.optional(duration(100), "3s"),
   max_configure: v.optional(int(1, 100), 10),
@@ -160,6 +160,19 @@ const recovery = v.strictObject({
   dial_failures: v.optional(int(1, 100), 3),
   /** A connection that stays up this long resets the ladder. */
   stable_after: v.optional(duration(0), "10m"),
+  /** Redials are spaced 0, 5 s, 15 s, 30 s, 60 s, then this (never a burst). */
+  redial_max: v.optional(duration(1000), "5m"),
+  /** Credentials, SIM or subscription faults: the first slow retry; it doubles up to operator_retry_max. */
+  operator_retry: v.optional(duration(1000), "1m"),
+  operator_retry_max: v.optional(duration(1000), "1h"),
+  /** While waiting to retry, registration is polled this often (URCs are seen at once); at most 30 s. */
+  registration_poll: v.optional(
+    v.pipe(
+      duration(500),
+      v.maxValue(30_000, 'expected a duration of at most "30s"'),
+    ),
+    "10s",
+  ),
   power_cycle: v.optional(nonEmpty()),
   reboot_command: v.optional(nonEmpty()),
   state_file: v.optional(nonEmpty(), "/var/lib/cellkeep/recovery.json"),
@@ -215,4 +228,8 @@ export const DURATION_KEYS = new Set([
   "health.timeout",
   "recovery.backoff",
   "recovery.stable_after",
+  "recovery.redial_max",
+  "recovery.operator_retry",
+  "recovery.operator_retry_max",
+  "recovery.registration_poll",
 ]);

@@ -18,6 +18,8 @@ export type LinkState =
   | "dialing"
   | "negotiating"
   | "connected"
+  /** The link is known down (peer dead, NO CARRIER, probes failed): leaving data mode. Never "connected" while this runs. */
+  | "hanging-up"
   | "recovering"
   | "waiting"
   | "stopped";
@@ -31,6 +33,7 @@ export const LINK_STATES: readonly LinkState[] = [
   "dialing",
   "negotiating",
   "connected",
+  "hanging-up",
   "recovering",
   "waiting",
   "stopped",
@@ -137,6 +140,12 @@ export interface RecoveryStateEvent extends EventBase {
   lastResetAt: number | null;
   nextActionAt: number | null;
   waitingReason: string | null;
+  /** The ladder's phase: idle, connected, retrying, resetting, waiting-for-network, blocked, network-backoff. */
+  phase?: string;
+  /** The remedy class of the last failure (src/core/remedy.ts): link, network, operator, backoff, module, local. */
+  causeClass?: string | null;
+  /** Reset-class actions in this escalation. */
+  resets?: number;
 }
 
 export interface LinkInterfaceEvent extends EventBase {

@@ -27,11 +27,14 @@ export const CAUSE_HINTS = {
   "sim-not-ready": "the SIM did not become ready; check the SIM and modem.pin",
   "not-registered": "the modem did not register on a network; check antenna, coverage and the SIM's subscription",
   "registration-denied": "the network denied registration (stat 3); the SIM may be barred or lack a data plan for this network",
+  "registration-barred": "the network rejected the SIM with a permanent cause (EMM #2/#3/#6/#7/#8: unknown, illegal or not allowed EPS services); the subscription must be fixed: cellkeep retries slowly and never resets for this",
   "network-backoff": "the network asked the modem to back off; cellkeep waits for the timer instead of resetting",
   "not-attached": "the modem dialled before packet-service attach; cellkeep now waits for AT+CGATT? = 1",
   "context-failed": "AT+CGDCONT failed; check network.apn, network.pdp_type and network.cid",
   "init-failed": "an extra init command from modem.init failed; see the event log for the command",
   "no-carrier": "the dial got NO CARRIER; the APN may be wrong or the network refused the data call",
+  "apn-rejected": "the network rejected the APN (ESM cause #27 missing or unknown APN); fix network.apn: cellkeep retries slowly and never resets for this",
+  "pdp-rejected": "the network refused the data context for the subscription (ESM cause: not subscribed, unsupported or wrong PDP type); check network.apn, network.pdp_type and the SIM's data plan",
   "busy": "the dial got BUSY",
   "no-answer": "the dial got NO ANSWER",
   "no-dialtone": "the dial got NO DIALTONE; the modem is not attached to a packet network",
@@ -50,6 +53,7 @@ export const CAUSE_HINTS = {
   // health and recovery
   "probe-failed": "health probes failed; the link is up but traffic does not get through",
   "recovery-exhausted": "every recovery step was tried; waiting for the next allowed attempt",
+  "reset-undelivered": "a module reset by AT command could not reach the module (it does not answer AT); the next reset is the hardware one (recovery.power_cycle)",
   "stopped": "cellkeep was asked to stop",
 } as const;
 

@@ -13,6 +13,13 @@ export interface RecoveryDecision {
   notBefore: number;
   /** For a person: why this action, why this wait. */
   reason: string;
+  /**
+   * While waiting, watch registration (URCs and polls) and cut the wait short
+   * when the network becomes usable again: dialling is never held back by a
+   * wait that registration returning makes pointless. False only while the
+   * network itself asked us to wait (T3346/T3396).
+   */
+  watchRegistration?: boolean;
 }
 
 export interface RecoveryPolicy {
@@ -28,8 +35,17 @@ export interface RecoveryPolicy {
    * policy's own decision — it does not climb the backoff.
    */
   onActionStarted(action: RecoveryRung, now: number, forced: boolean): void;
+  /**
+   * The action could not reach the module (an AT reset or radio cycle into a
+   * module that does not answer): it does not count as done, so the next
+   * reset-class rung is the hardware one without waiting a backoff for a
+   * reset that never happened.
+   */
+  onActionUndelivered(action: RecoveryRung, now: number): void;
   /** The link opened. */
   onConnected(now: number): void;
+  /** A person changed the configuration (SIGHUP): slow retries for operator faults start over. */
+  onConfigChanged(now: number): void;
 }
 
 /** Redial forever after a fixed pause; the default until a ladder is plugged in, and for tests. */
@@ -45,5 +61,7 @@ export class AlwaysRedial implements RecoveryPolicy {
     return { action: "redial", notBefore: untilMs, reason: "network back-off" };
   }
   onActionStarted(): void {}
+  onActionUndelivered(): void {}
   onConnected(): void {}
+  onConfigChanged(): void {}
 }

@@ -62,8 +62,14 @@ export class ScheduledLadder implements RecoveryPolicy {
   onActionStarted(action: RecoveryRung, now: number, forced: boolean): void {
     this.after(this.ladder.onActionStarted(action, now, forced));
   }
+  onActionUndelivered(action: RecoveryRung, now: number): void {
+    this.after(this.ladder.onActionUndelivered(action, now));
+  }
   onConnected(now: number): void {
     this.after(this.ladder.onConnected(now));
+  }
+  onConfigChanged(now: number): void {
+    this.after(this.ladder.onConfigChanged(now));
   }
   /** Cancel the pending wake-up (agent shutdown). */
   stop(): void {

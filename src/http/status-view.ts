@@ -18,7 +18,7 @@ export const RECOVERY_RUNGS: readonly RecoveryRung[] = ["redial", "radio-cycle",
 /** States of a bring-up in progress; entering one of these from any other state starts a new attempt. */
 const BRINGUP_STATES = new Set<string>(["syncing", "sim", "registering", "attaching", "dialing", "negotiating"]);
 /** States that end an attempt that did not reach "connected". */
-const FAILED_END_STATES = new Set<string>(["recovering", "waiting", "stopped"]);
+const FAILED_END_STATES = new Set<string>(["hanging-up", "recovering", "waiting", "stopped"]);
 
 /** Probe RTT histogram upper bounds, seconds (cellular RTTs: tens of ms to seconds). */
 export const RTT_BUCKETS_S = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
@@ -126,6 +126,12 @@ export interface StatusSnapshot {
     lastResetAt: string | null;
     nextActionAt: string | null;
     waitingReason: string | null;
+    /** The ladder's phase ("blocked": a person must fix credentials, SIM or subscription). */
+    phase: string | null;
+    /** The remedy class of the last failure: link, network, operator, backoff, module, local. */
+    causeClass: string | null;
+    /** Reset-class actions in this escalation. */
+    resets: number;
     actions: Record<RecoveryRung, number>;
   };
   timeline: {
@@ -193,6 +199,7 @@ export class StatusView {
   private recovery = {
     rung: null as string | null, consecutiveFailures: 0, lastResetAt: null as number | null,
     nextActionAt: null as number | null, waitingReason: null as string | null,
+    phase: null as string | null, causeClass: null as string | null, resets: 0,
   };
   private current: BringUpAttempt | null = null;
   private lastConnection: BringUpAttempt | null = null;
@@ -371,6 +378,9 @@ export class StatusView {
           lastResetAt: num(e.lastResetAt),
           nextActionAt: num(e.nextActionAt),
           waitingReason: str(e.waitingReason),
+          phase: str(e.phase),
+          causeClass: str(e.causeClass),
+          resets: num(e.resets) ?? 0,
         };
         return;
       case "link.interface": {
@@ -503,6 +513,9 @@ export class StatusView {
         lastResetAt: iso(this.recovery.lastResetAt),
         nextActionAt: iso(this.recovery.nextActionAt),
         waitingReason: this.recovery.waitingReason,
+        phase: this.recovery.phase,
+        causeClass: this.recovery.causeClass,
+        resets: this.recovery.resets,
         actions: { ...this.actionCounts },
       },
       timeline: { current: cloneAttempt(this.current), lastConnection: cloneAttempt(this.lastConnection) },

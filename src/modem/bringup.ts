@@ -8,12 +8,14 @@
  */
 import type { AtChannel } from "../at/channel.ts";
 import { cause, type Cause } from "../core/cause.ts";
+import { PERMANENT_EMM_CAUSES } from "../core/remedy.ts";
 import type { AtCommands } from "./commands.ts";
 import type { ModemContext } from "./context.ts";
 import { NetworkBackoff, StepFailure } from "./failures.ts";
 import { escapeUnknownState, hangupTiming } from "./hangup.ts";
 import { congestionBackoffSeconds, EMM_CONGESTION } from "./network-backoff.ts";
-import { cmeSimState, isRegistered, isWrongPassword, parseCpin, parseRegistration, registrationStatus, type Registration } from "./parse.ts";
+import { isRejectedPin, pinFingerprint } from "./pin-memory.ts";
+import { cmeSimState, esmCauseCode, isRegistered, parseCeer, isWrongPassword, parseCpin, parseRegistration, registrationStatus, type Registration } from "./parse.ts";
 import type { ModemIdentity } from "./types.ts";
 
 /** Step 1 (sync): AT every 100 ms until OK (bounded by the hung limit), then ATE0, +CMEE=2, &D2, +IPR. */
@@ -86,6 +88,8 @@ export async function unlockSim(ctx: ModemContext): Promise<void> {
   const locked = (c: Cause): StepFailure => {
     sim.rejected = c;
     sim.rejectedPin = ctx.config.modem.pin;
+    // Remembered across restarts (the state file) so no later process tries it either.
+    if (c.code === "sim-pin-wrong" && ctx.config.modem.pin) ctx.pinMemory?.remember(pinFingerprint(ctx.config.modem.pin));
     return new StepFailure(c.code, c.detail);
   };
   const started = ctx.scheduler.now();
@@ -104,6 +108,9 @@ export async function unlockSim(ctx: ModemContext): Promise<void> {
     if (state === "sim-pin") {
       const pin = ctx.config.modem.pin;
       if (!pin) throw new StepFailure("sim-pin-required");
+      if (isRejectedPin(pin, ctx.pinMemory?.rejected() ?? null)) {
+        throw new StepFailure("sim-pin-wrong", "the SIM rejected this PIN before (remembered in recovery.state_file); it is not sent again: set the right modem.pin and reload");
+      }
       if (sim.pinSent) throw locked(cause("sim-pin-wrong", "the SIM still asks for a PIN after it was entered"));
       sim.pinSent = true;
       const pr = await ctx.at.cmd(`AT+CPIN="${pin}"`);
@@ -151,6 +158,10 @@ export async function register(ctx: ModemContext): Promise<void> {
     if (denied && denied.rejectCause === EMM_CONGESTION) {
       // TS 24.301 §5.5.1.2.5: reject cause #22 comes with T3346; retrying or resetting before it runs out is futile.
       throw new NetworkBackoff(await congestionBackoffSeconds(ctx.at, ctx.profile, ch), `registration rejected with EMM cause 22 (congestion)`);
+    }
+    if (denied && denied.rejectCause !== null && PERMANENT_EMM_CAUSES.has(denied.rejectCause)) {
+      // The network will not take this SIM whatever the modem does: a person must fix the subscription.
+      throw new StepFailure("registration-barred", `${denied.kind} stat 3, EMM reject cause ${denied.rejectCause}`);
     }
     if (denied) {
       throw new StepFailure("registration-denied", `${denied.kind} stat 3${denied.rejectCause !== null ? `, reject cause ${denied.rejectCause}` : ""}`);
@@ -215,6 +226,23 @@ const DIAL_RESULT_CAUSE: Partial<Record<string, "no-carrier" | "busy" | "no-answ
   "no-dialtone": "no-dialtone",
 };
 
+/**
+ * Why the network refused the data call, from AT+CEER (TS 27.007 §6.10; the
+ * text is the manufacturer's, so parseCeer reads it loosely): an APN or
+ * subscription refusal is a person's to fix, and a session-management
+ * back-off (T3396) is waited out. Null when the report names nothing we act on.
+ */
+async function networkReason(ctx: ModemContext): Promise<Cause | null> {
+  const r = await ctx.at.cmd("AT+CEER");
+  if (r.status !== "ok") return null;
+  const text = r.lines.join(" ");
+  ctx.backoff.noteText(text);
+  const report = parseCeer(text);
+  if (!report || report.esmCause === null) return null;
+  const code = esmCauseCode(report.esmCause);
+  return code ? cause(code, `ESM cause #${report.esmCause}${report.text ? ` (${report.text})` : ""}`) : null;
+}
+
 /** Step 6 (dial): the dial string → CONNECT ("modem.dial"); every other result is a named cause. */
 export async function dial(ctx: ModemContext, attempt: number): Promise<void> {
   const dialCmd = ctx.config.network.dial;
@@ -224,7 +252,8 @@ export async function dial(ctx: ModemContext, attempt: number): Promise<void> {
   if (r.status === "connect") return report(null);
   let c: Cause;
   const named = DIAL_RESULT_CAUSE[r.status];
-  if (named) c = cause(named);
+  if (named === "no-carrier") c = (await networkReason(ctx)) ?? cause("no-carrier");
+  else if (named) c = cause(named);
   else if (r.status === "timeout") c = (await ctx.at.timeoutCause(r)).causeInfo;
   else if (r.status === "aborted") c = ctx.at.abortedCause(r);
   else {

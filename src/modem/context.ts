@@ -16,7 +16,7 @@ import { Interrupts, type Interrupt } from "./interrupts.ts";
 import { PendingBackoff } from "./network-backoff.ts";
 import { ModemPorts } from "./ports.ts";
 import { resolveProfile, type ModemProfile } from "./profiles.ts";
-import { DEFAULT_TIMING, type PppLinkLike, type SupervisorDeps, type SupervisorTiming } from "./types.ts";
+import { DEFAULT_TIMING, type PinMemory, type PppLinkLike, type SupervisorDeps, type SupervisorTiming } from "./types.ts";
 
 /** What the SIM step remembers across attempts: a PIN is entered once, a rejected one never again. */
 export interface SimMemory {
@@ -45,6 +45,8 @@ export interface ModemContext {
   readonly facts: ModemFacts;
   readonly backoff: PendingBackoff;
   readonly sim: SimMemory;
+  /** The rejected PIN across restarts (the state file), when the agent provides it. */
+  readonly pinMemory: PinMemory | null;
   readonly boot: BootWatch;
   /** Runs recovery.power_cycle / recovery.reboot_command; resolves with the exit code. */
   readonly runCommand?: (command: string) => Promise<number>;
@@ -87,6 +89,7 @@ export function createModemContext<L extends PppLinkLike>(deps: SupervisorDeps<L
     facts: new ModemFacts(scheduler, hooks.emit, profile),
     backoff: new PendingBackoff(),
     sim: { pinSent: false, rejected: null },
+    pinMemory: deps.pinMemory ?? null,
     boot: { seen: false },
     ...(deps.runCommand ? { runCommand: deps.runCommand } : {}),
     emit: hooks.emit,

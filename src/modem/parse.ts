@@ -204,3 +204,53 @@ export function parseBackoff(text: string): number | null {
   const m = /(\d+)\s*(?:s\b|sec)/i.exec(text) ?? /(?:T3346|T3396|T3402|back-?off)\D*(\d+)/i.exec(text);
   return m ? Number(m[1]) : T3402_DEFAULT_S;
 }
+
+export interface CeerReport {
+  /** The ESM (session management) cause number, when the report names one. */
+  esmCause: number | null;
+  text: string;
+}
+
+/**
+ * AT+CEER's report (TS 27.007 §6.10: manufacturer-specific text). Seen forms:
+ * `+CEER: "ESM reject",27,"Missing or unknown APN"`, `+CEER: "SM detach",0,"..."`
+ * (a category naming session management, a number, a text) and plain text.
+ * A known ESM cause text without a number is mapped too (TS 24.301 annex B).
+ */
+export function parseCeer(text: string): CeerReport | null {
+  const m = /\+CEER:\s*(.*)$/i.exec(text.trim());
+  if (!m) return null;
+  const body = m[1]!.trim();
+  const structured = /^"([^"]*)"\s*,\s*(\d+)\s*(?:,\s*"([^"]*)")?/.exec(body);
+  if (structured) {
+    const category = structured[1]!;
+    const n = Number(structured[2]);
+    const isSm = /\b(E?SM|session management|PDN|PDP)\b/i.test(category);
+    return { esmCause: isSm && n > 0 ? n : null, text: structured[3] ?? category };
+  }
+  const plain = body.replace(/^"|"$/g, "");
+  const byText = ESM_TEXTS.find(([re]) => re.test(plain));
+  return { esmCause: byText ? byText[1] : null, text: plain };
+}
+
+const ESM_TEXTS: ReadonlyArray<readonly [RegExp, number]> = [
+  [/unknown APN/i, 27],
+  [/user authentication failed/i, 29],
+  [/not subscribed/i, 33],
+  [/unknown PDP address or type/i, 28],
+  [/service option not supported/i, 32],
+];
+
+/**
+ * ESM causes (TS 24.301 annex B) that only a person can fix: the APN (#27),
+ * the subscription (#33 not subscribed, #32 not supported, #28 PDP type,
+ * #50/#51 only IPv4/IPv6 allowed), the credentials (#29). Others (#26
+ * insufficient resources, #31 unspecified, #38 network failure) are
+ * transient and stay no-carrier.
+ */
+export function esmCauseCode(n: number): "apn-rejected" | "pdp-rejected" | "auth-rejected" | null {
+  if (n === 27) return "apn-rejected";
+  if (n === 29) return "auth-rejected";
+  if (n === 28 || n === 32 || n === 33 || n === 50 || n === 51) return "pdp-rejected";
+  return null;
+}

@@ -8,6 +8,7 @@
  */
 import type { RecoveryRung } from "../core/agent-events.ts";
 import type { ModemContext } from "./context.ts";
+import { StepFailure } from "./failures.ts";
 
 export async function runRecoveryAction(ctx: ModemContext, action: RecoveryRung): Promise<void> {
   switch (action) {
@@ -23,9 +24,39 @@ export async function runRecoveryAction(ctx: ModemContext, action: RecoveryRung)
   }
 }
 
+/**
+ * An AT-command action can only reach a module that answers AT. Before
+ * sending it, check: no port, or no answer for the vendor's hung limit (60 s
+ * of silence, commands.ts), means the action would go into silence; it ends as
+ * reset-undelivered, which the supervisor reports to the policy so that the
+ * next reset is the hardware one, not a second AT reset into silence.
+ */
+async function requireAnswering(ctx: ModemContext, action: RecoveryRung): Promise<void> {
+  try {
+    await ctx.ports.ensureData();
+    const ch = ctx.at.requireChannel();
+    const probe = await ch.command("AT", ctx.profile.limits.basic);
+    ctx.at.checkInterrupt(probe);
+    if (probe.status === "ok" || probe.status === "error") return;
+    // The vendor's limit counts from when the module last said anything, not from this probe: a
+    // module already silent for 60 s is not given another minute before the hardware rung.
+    const since = Math.min(probe.sentAt, ch.lastRxAt ?? probe.sentAt);
+    const verdict = await ctx.at.timeoutCause({ ...probe, sentAt: since }, ch);
+    if (verdict.causeInfo.code !== "modem-hung") return;
+    throw verdict;
+  } catch (err) {
+    if (err instanceof StepFailure && (MODULE_GONE as readonly string[]).includes(err.causeInfo.code)) {
+      throw new StepFailure("reset-undelivered", `${action} not sent: ${err.causeInfo.code}${err.causeInfo.detail ? ` (${err.causeInfo.detail})` : ""}`);
+    }
+    throw err;
+  }
+}
+
+const MODULE_GONE = ["modem-hung", "port-vanished", "port-not-found"] as const;
+
 /** AT+CFUN=0, the profile's settle time, AT+CFUN=1: the radio detaches and registers afresh. */
 async function radioCycle(ctx: ModemContext): Promise<void> {
-  await ctx.ports.ensureData();
+  await requireAnswering(ctx, "radio-cycle");
   await ctx.at.required("AT+CFUN=0", "at-error");
   await ctx.interrupts.sleep(ctx.profile.radioOffMs);
   await ctx.at.required("AT+CFUN=1", "at-error");
@@ -35,7 +66,7 @@ async function radioCycle(ctx: ModemContext): Promise<void> {
 /** AT+CFUN=1,1: the module reboots; wait for RDY; the USB port may vanish and come back. */
 async function moduleReset(ctx: ModemContext): Promise<void> {
   const { profile, interrupts, scheduler } = ctx;
-  await ctx.ports.ensureData();
+  await requireAnswering(ctx, "module-reset");
   const ch = ctx.at.requireChannel();
   ctx.boot.seen = false;
   // The module may reboot before it answers OK: the result does not matter.

@@ -16,7 +16,9 @@ export const TRANSITIONS: Readonly<Record<LinkState, readonly LinkState[]>> = {
   attaching: ["dialing", "waiting", "stopped"],
   dialing: ["negotiating", "waiting", "stopped"],
   negotiating: ["connected", "waiting", "stopped"],
-  connected: ["waiting", "stopped"],
+  // The link is known down the moment the hold ends: /status leaves "connected" before the hang-up runs.
+  connected: ["hanging-up", "waiting", "stopped"],
+  "hanging-up": ["waiting", "stopped"],
   waiting: ["recovering", "syncing", "stopped"],
   recovering: ["syncing", "waiting", "stopped"],
   stopped: ["starting"],

@@ -14,7 +14,7 @@
  */
 import type { AtChannel, AtUrc } from "../at/channel.ts";
 import type { LinkState, RecoveryRung } from "../core/agent-events.ts";
-import { cause, type Cause } from "../core/cause.ts";
+import { cause, CellkeepError, type Cause, type CauseCode } from "../core/cause.ts";
 import type { RecoveryDecision } from "../core/recovery-policy.ts";
 import { attach, definePdpContext, dial, readModuleIdentity, register, sync, unlockSim } from "./bringup.ts";
 import { createModemContext, tunedProfile, type ModemContext } from "./context.ts";
@@ -27,6 +27,7 @@ import { checkModem } from "./modem-check.ts";
 import { parseRegistration } from "./parse.ts";
 import { PROFILES, resolveProfile, type ModemProfile } from "./profiles.ts";
 import { runRecoveryAction } from "./recovery-actions.ts";
+import { pollRegistrationQuietly, RegistrationReturn } from "./registration-watch.ts";
 import { SignalPoller } from "./signal-poller.ts";
 import { inDataMode, isAllowedTransition } from "./states.ts";
 import {
@@ -67,6 +68,9 @@ function requestedAction(i: Interrupt | null): "redial" | "module-reset" | null 
   if (i?.kind === "reset") return "module-reset";
   return null;
 }
+
+/** Failures of a recovery action that mean it never reached the module. */
+const UNDELIVERED: ReadonlySet<CauseCode> = new Set<CauseCode>(["reset-undelivered"]);
 
 const REQUEST_REASON = { redial: "redial requested", "module-reset": "reset requested" } as const;
 
@@ -265,6 +269,9 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
     } finally {
       this.signalPoller.stop();
     }
+    // The link is known down now: /status, /healthz and metrics leave "connected" before the
+    // hang-up (PPP stop, DTR, +++/ATH) runs, not after it.
+    this.to("hanging-up", c.code === "stopped" ? null : c);
     await this.call.end(c);
     // Without a control port, signal is only visible between calls: take a reading now (it helps explain the drop).
     if (!this.ctx.ports.hasControl && !this.ctx.interrupts.stopping() && ch.pipe.isOpen && ch.mode === "command") {
@@ -297,21 +304,40 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
    */
   private async waitDecision(next: NextStep): Promise<PlannedAction | null> {
     const d = next.decision;
+    const { scheduler, interrupts, facts } = this.ctx;
     this.to("waiting", next.shown);
     this.ctx.log.info("waiting before recovery", { action: d.action, reason: d.reason, until: new Date(d.notBefore).toISOString() });
     let planned: PlannedAction = { action: d.action, forced: next.forced };
-    while (this.ctx.scheduler.now() < d.notBefore) {
-      const r = await this.ctx.interrupts.sleepUntil(d.notBefore);
-      if (r !== "interrupted") continue;
-      const i = this.ctx.interrupts.take();
-      if (!i || i.kind === "stop") return null;
-      // Act now, and on exactly what was asked: a redial must not bring the policy's pending
-      // reset or power cycle forward (the vendor's spacing of resets, DESIGN.md "Resets").
-      const asked = requestedAction(i);
-      if (asked) planned = { action: asked, forced: true };
-      break;
+    // Resets are spaced, dialling is not: while we wait, registration coming back ends the wait.
+    const watch = d.watchRegistration === true ? new RegistrationReturn(facts.registration) : null;
+    const pollMs = this.deps.config.recovery.registration_poll;
+    let pollAt = scheduler.now() + pollMs;
+    while (scheduler.now() < d.notBefore) {
+      const r = await interrupts.sleepUntil(watch ? Math.min(d.notBefore, pollAt) : d.notBefore);
+      if (r === "interrupted") {
+        const i = interrupts.take();
+        if (!i || i.kind === "stop") return null;
+        // Act now, and on exactly what was asked: a redial must not bring the policy's pending
+        // reset or power cycle forward (the vendor's spacing of resets, DESIGN.md "Resets").
+        const asked = requestedAction(i);
+        if (asked) planned = { action: asked, forced: true };
+        break;
+      }
+      if (!watch) continue;
+      if (scheduler.now() >= pollAt && scheduler.now() < d.notBefore) {
+        await pollRegistrationQuietly(this.ctx);
+        pollAt = scheduler.now() + pollMs;
+        if (interrupts.current) continue;
+      }
+      if (watch.returned(facts.registration)) {
+        this.ctx.log.info("registration is back: dialling now instead of waiting", { skipped: d.action, until: new Date(d.notBefore).toISOString() });
+        // Whatever was decided (a redial after a pause, a radio cycle, a reset whose spacing has
+        // not ended), a registered modem needs a dial, nothing heavier.
+        planned = { action: "redial", forced: false };
+        break;
+      }
     }
-    return this.ctx.interrupts.stopping() ? null : planned;
+    return interrupts.stopping() ? null : planned;
   }
 
   /**
@@ -320,7 +346,18 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
    */
   private async recover({ action, forced }: PlannedAction): Promise<void> {
     this.deps.policy.onActionStarted(action, this.ctx.scheduler.now(), forced);
-    await runRecoveryAction(this.ctx, action);
+    try {
+      await runRecoveryAction(this.ctx, action);
+    } catch (err) {
+      // An AT reset or radio cycle into a module that does not answer (or whose port is gone) did
+      // not happen: the policy must not count it, and the failure that follows (a module fault)
+      // makes the next reset the hardware one.
+      if (err instanceof CellkeepError && UNDELIVERED.has(err.causeInfo.code)) {
+        this.ctx.log.warn(`${action} could not reach the module`, { cause: err.causeInfo.code });
+        this.deps.policy.onActionUndelivered(action, this.ctx.scheduler.now());
+      }
+      throw err;
+    }
   }
 
   private async shutdown(): Promise<void> {

@@ -96,6 +96,23 @@ export interface SupervisorDeps<L extends PppLinkLike = PppLinkLike> {
   timing?: Partial<SupervisorTiming>;
   /** Emit "ppp.up"/"ppp.down" (set false when the PPP module emits them itself). */
   emitPppEvents?: boolean;
+  /**
+   * Where a rejected SIM PIN is remembered across restarts (the recovery state
+   * file): a PIN the SIM refused is never sent again, since every wrong try
+   * brings the PUK lock closer. Without it the memory lasts one process.
+   */
+  pinMemory?: PinMemory;
+}
+
+/** A salted fingerprint of a rejected PIN; the PIN itself is never stored. */
+export interface PinFingerprint {
+  salt: string;
+  hash: string;
+}
+
+export interface PinMemory {
+  rejected(): PinFingerprint | null;
+  remember(p: PinFingerprint | null): void;
 }
 
 export type { ModemIdentity } from "../core/agent-events.ts";

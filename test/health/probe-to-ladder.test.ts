@@ -68,22 +68,22 @@ describe("probe → ladder", () => {
     monitor.setLinkUp(true);
     const runUntil = (t: number) => runMonitorUntil(sched, monitor, t);
     // Rounds at 30, 60, 90 s fail → link lost at 90 s.
-    await runUntil(t0 + 149_000);
+    await runUntil(t0 + 154_000);
     expect(actions).toEqual([
-      { rung: "redial", at: t0 + 90_000 },
-      { rung: "radio-cycle", at: t0 + 110_000 },
-      { rung: "module-reset", at: t0 + 130_000 },
+      { rung: "redial", at: t0 + 90_000 }, // a lost link is redialled at once
+      { rung: "radio-cycle", at: t0 + 115_000 }, // failed at 110 s, 5 s pause
+      { rung: "module-reset", at: t0 + 135_000 }, // 3rd failure: reset at once
     ]);
-    // After the reset, the network is back: the dial that ends at 150 s connects.
+    // After the reset, the network is back: the dial that ends at 155 s connects.
     dialsWork = true;
     pathWorks = true;
-    await runUntil(t0 + 151_000);
-    expect(monitor.nextRoundAt).toBe(t0 + 180_000);
+    await runUntil(t0 + 156_000);
+    expect(monitor.nextRoundAt).toBe(t0 + 185_000);
     expect(ladder.snapshot().consecutiveFailures).toBe(3);
-    // Up for stable_after (10 min from 150 s): the ladder resets by its own timer and says so.
-    await runUntil(t0 + 150_000 + 600_000);
+    // Up for stable_after (10 min from 155 s): the ladder resets by its own timer and says so.
+    await runUntil(t0 + 155_000 + 600_000);
     expect(ladder.snapshot()).toMatchObject({ consecutiveFailures: 0, resets: 0, phase: "connected" });
-    expect(states.at(-1)).toMatchObject({ at: t0 + 750_000, consecutiveFailures: 0, rung: null, nextActionAt: null });
+    expect(states.at(-1)).toMatchObject({ at: t0 + 755_000, consecutiveFailures: 0, rung: null, nextActionAt: null });
     expect(JSON.parse(readFileSync(join(dir, "recovery.json"), "utf8")).consecutiveFailures).toBe(0);
     expect(monitor.consecutiveFailures).toBe(0);
     monitor.stop();

@@ -17,7 +17,7 @@ describe("health setup from config", () => {
     const c = config("");
     const probes = buildProbes(c, { icmp, modemCheck: async () => null, lcpStatus: () => null });
     expect(probes.map((p) => `${p.kind}:${p.target}`)).toEqual(["icmp:8.8.8.8", "icmp:1.1.1.1", "lcp-echo:null", "modem:null"]);
-    expect(ladderOptionsFromConfig(c.recovery)).toEqual({ backoffMs: [0, 600_000, 1_800_000, 3_600_000], dialFailures: 3, stableAfterMs: 600_000, powerCycle: false, reboot: false });
+    expect(ladderOptionsFromConfig(c.recovery)).toEqual({ backoffMs: [0, 600_000, 1_800_000, 3_600_000], dialFailures: 3, stableAfterMs: 600_000, powerCycle: false, reboot: false, redialMaxMs: 300_000, operatorRetryMs: 60_000, operatorRetryMaxMs: 3_600_000 });
     expect(createMaintenanceWindow(c, { scheduler: new ManualScheduler(), onMaintenance: () => {} })).toBeNull();
   });
 

@@ -15,13 +15,16 @@ class RecordingPolicy implements RecoveryPolicy {
   backoffs: number[] = [];
   actions: RecoveryRung[] = [];
   connected = 0;
+  undelivered: RecoveryRung[] = [];
+  configChanges = 0;
   constructor(
     private readonly next: (n: number) => RecoveryRung = () => "redial",
     private readonly pauseMs = 1000,
+    private readonly watchRegistration = false,
   ) {}
   onBringUpFailure(c: Cause, now: number): RecoveryDecision {
     this.failures.push(c);
-    return { action: this.next(this.failures.length), notBefore: now + this.pauseMs, reason: c.code };
+    return { action: this.next(this.failures.length), notBefore: now + this.pauseMs, reason: c.code, watchRegistration: this.watchRegistration };
   }
   onLinkLost(c: Cause, now: number): RecoveryDecision {
     this.lost.push(c);
@@ -37,8 +40,14 @@ class RecordingPolicy implements RecoveryPolicy {
     this.actions.push(a);
     this.forced.push(forced);
   }
+  onActionUndelivered(a: RecoveryRung): void {
+    this.undelivered.push(a);
+  }
   onConnected(): void {
     this.connected++;
+  }
+  onConfigChanged(): void {
+    this.configChanges++;
   }
 }
 
@@ -368,10 +377,13 @@ describe("every cause the modem layer reaches", () => {
     expect(await firstFailure(r, 300_000)).toBe("modem-hung");
     expect(r.sched.now() - t0).toBeGreaterThanOrEqual(60_000);
     expect(r.sched.now() - t0).toBeLessThan(70_000);
-    // the policy's module reset is carried out: AT+CFUN=1,1 goes out (the hung modem ignores it)
-    await runUntil(r.sched, () => r.policy.actions.includes("module-reset"), 10_000);
-    await runUntil(r.sched, () => r.modem.received.join("").includes("AT+CFUN=1,1"), 10_000);
-    expect(r.modem.received.join("")).toContain("AT+CFUN=1,1");
+    // The policy's module reset cannot reach a module that does not answer AT: it is reported
+    // undelivered (so the policy's next reset is the hardware one) and AT+CFUN=1,1 never goes out.
+    await runUntil(r.sched, () => r.policy.undelivered.length > 0, 10_000);
+    expect(r.policy.actions[0]).toBe("module-reset");
+    expect(r.policy.undelivered).toEqual(["module-reset"]);
+    expect(r.policy.failures[1]?.code).toBe("reset-undelivered");
+    expect(r.modem.received.join("")).not.toContain("AT+CFUN=1,1");
   });
 
   test("modem-hung at start: a modem that never answers AT (escape tried once) fails after 60 s, not before", async () => {
@@ -684,5 +696,105 @@ describe("signal, registration and the health check", () => {
     expect(result!.source).toBe("cached");
     expect(result!.ok).toBe(true);
     expect(result!.stat).toBe(1);
+  });
+});
+
+describe("field-grade recovery (issue: no lost minutes, no useless resets)", () => {
+  const stateAt = (r: Rig, state: string) => (r.events.find((e) => e.type === "modem.state" && e.state === state) as { at: number } | undefined)?.at;
+
+  test("registration denied for 20 s: the 10-minute wait ends when registration returns (URC), and the dial follows at once", async () => {
+    const r = rig({ scenarios: ["registration-denied:for=20"], policy: new RecordingPolicy(() => "redial", 10 * 60_000, true) });
+    const t0 = r.sched.now();
+    r.sup.start();
+    expect(await firstFailure(r, 60_000)).toBe("registration-denied");
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 10 * 60_000)).toBe(true);
+    const back = r.events.find((e) => e.type === "modem.registration" && e.stat === 1 && e.at > t0 + 15_000) as { at: number } | undefined;
+    expect(back).toBeDefined();
+    const up = r.events.filter((e) => e.type === "modem.state" && e.state === "connected").at(-1)!.at;
+    expect(up - back!.at).toBeLessThan(15_000);
+    expect(up - t0).toBeLessThan(60_000); // not the policy's 10 minutes
+    expect(r.policy.failures).toHaveLength(1);
+  });
+
+  test("while waiting, registration is polled no less often than recovery.registration_poll (default 10 s)", async () => {
+    const r = rig({ scenarios: ["registration-denied"], policy: new RecordingPolicy(() => "redial", 2 * 60_000, true) });
+    r.sup.start();
+    await firstFailure(r, 60_000);
+    const waitFrom = r.sched.now();
+    await runUntil(r.sched, () => r.policy.actions.length > 0, 3 * 60_000);
+    const simPolls = r.modem.events.filter((e) => e.type === "sim.command" && e.line === "AT+CEREG?" && e.at >= waitFrom && e.at < waitFrom + 2 * 60_000).map((e) => e.at);
+    expect(simPolls.length).toBeGreaterThanOrEqual(11);
+    for (let k = 1; k < simPolls.length; k++) expect(simPolls[k]! - simPolls[k - 1]!).toBeLessThanOrEqual(10_500);
+  });
+
+  test("a wait that began registered (wrong credentials) is not cut short by registration that never went away", async () => {
+    const r = rig({ auth: "reject", policy: new RecordingPolicy(() => "redial", 5 * 60_000, true) });
+    const t0 = r.sched.now();
+    r.sup.start();
+    await runUntil(r.sched, () => r.policy.failures.length > 0, 60_000);
+    await runUntil(r.sched, () => r.policy.actions.length > 0, 6 * 60_000);
+    const firstRetry = r.modem.events.filter((e) => e.type === "sim.command" && e.line.startsWith("ATD")).map((e) => e.at)[1]!;
+    expect(firstRetry - t0).toBeGreaterThanOrEqual(5 * 60_000);
+  });
+
+  test("the link is known down at once: connected → hanging-up (with the cause) before PPP stop, DTR or +++ run → waiting", async () => {
+    const r = rig();
+    r.sup.start();
+    await runUntil(r.sched, () => r.sup.state === "connected", 60_000);
+    r.sup.linkLost(cause("peer-dead", "test"));
+    await runUntil(r.sched, () => r.sup.state === "waiting", 30_000);
+    const states = r.events.filter((e) => e.type === "modem.state") as { state: string; at: number; cause: Cause | null }[];
+    const i = states.findIndex((s) => s.state === "hanging-up");
+    expect(states.slice(i - 1, i + 2).map((s) => s.state)).toEqual(["connected", "hanging-up", "waiting"]);
+    expect(states[i]!.cause?.code).toBe("peer-dead");
+    const hangup = r.events.find((e) => e.type === "modem.hangup")!;
+    expect(states[i]!.at).toBeLessThanOrEqual(hangup.at);
+    const down = r.events.find((e) => e.type === "ppp.down")!;
+    expect(down.at).toBe(states[i]!.at);
+  });
+
+  test("a rejected SIM PIN is remembered (salted fingerprint) and never sent again by a later supervisor", async () => {
+    let remembered: { salt: string; hash: string } | null = null;
+    const pinMemory = { rejected: () => remembered, remember: (p: { salt: string; hash: string } | null) => void (remembered = p) };
+    const a = rig({ scenarios: ["sim-pin:1234"], toml: '[modem]\npin = "9999"', deps: { pinMemory } });
+    a.sup.start();
+    expect(await firstFailure(a, 60_000)).toBe("sim-pin-wrong");
+    expect(a.modem.commands().filter((c) => c.startsWith("AT+CPIN="))).toHaveLength(1);
+    expect(remembered).not.toBeNull();
+    expect(JSON.stringify(remembered)).not.toContain("9999");
+    // A restarted agent (new supervisor, module powered on again) with the same state file.
+    const b = rig({ scenarios: ["sim-pin:1234"], toml: '[modem]\npin = "9999"', deps: { pinMemory } });
+    b.sup.start();
+    expect(await firstFailure(b, 60_000)).toBe("sim-pin-wrong");
+    expect(b.policy.failures[0]!.detail).toContain("not sent again");
+    expect(b.modem.commands().some((c) => c.startsWith("AT+CPIN="))).toBe(false);
+    // The right PIN is another PIN: it gets its try and the link comes up.
+    const c = rig({ scenarios: ["sim-pin:1234"], toml: '[modem]\npin = "1234"', deps: { pinMemory } });
+    c.sup.start();
+    expect(await runUntil(c.sched, () => c.sup.state === "connected", 60_000)).toBe(true);
+  });
+
+  test("APN rejected: NO CARRIER on the dial, AT+CEER names ESM cause 27 → apn-rejected", async () => {
+    const r = rig({ scenarios: ["apn-rejected:private.apn"] });
+    r.sup.start();
+    expect(await firstFailure(r, 60_000)).toBe("apn-rejected");
+    expect(r.policy.failures[0]!.detail).toContain("#27");
+  });
+
+  test("T3396: the dial's refusal carries a session-management back-off: waited out, not counted as a failure", async () => {
+    const r = rig({ scenarios: ["t3396:60"] });
+    const t0 = r.sched.now();
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.policy.backoffs.length > 0, 60_000)).toBe(true);
+    expect(r.policy.failures).toEqual([]);
+    expect(r.policy.backoffs[0]! - t0).toBeGreaterThanOrEqual(50_000);
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 3 * 60_000)).toBe(true);
+  });
+
+  test("registration denied with a permanent EMM cause (#7) is registration-barred (a person's fault)", async () => {
+    const r = rig({ scenarios: ["registration-denied:cause=7"] });
+    r.sup.start();
+    expect(await firstFailure(r, 60_000)).toBe("registration-barred");
+    expect(stateAt(r, "registering")).toBeDefined();
   });
 });

@@ -1,0 +1,109 @@
+/**
+ * The remedy follows the cause (DESIGN.md rule 8). Every cause code belongs to
+ * one class, and the class decides what the recovery ladder may do about it:
+ *
+ *  - "link": a transient fault of the data call or the PPP link (NO CARRIER,
+ *    LCP/IPCP timeouts, a dead peer, probes failing). Redial, spaced; after the
+ *    vendor's count of consecutive failures a module reset, spaced by the
+ *    vendor's backoff (Quectel PPP application note).
+ *  - "network": the radio or the network is not there (not registered,
+ *    registration denied without a permanent cause). Wait for registration and
+ *    dial as soon as it returns; a radio cycle (CFUN=0/1, a fresh attach) at
+ *    most once per escalation. A modem that stays unregistered ("searching")
+ *    may be stuck in its firmware, so `not-registered` also counts toward the
+ *    vendor's resets; a network that says "denied" is not helped by a reset.
+ *  - "operator": credentials, SIM and subscription faults. No reset, power
+ *    cycle or reboot can fix a password, a missing SIM or an APN the network
+ *    does not know; cellkeep waits in a named state with slow retries and
+ *    retries at once when a person acts (config reload, redial request).
+ *  - "backoff": the network told the modem when to try again (T3346/T3396);
+ *    a module restart only restarts the network's timer (TS 24.301 §6.5.1.4).
+ *  - "module": the module does not answer (AT silent for the vendor's 60 s,
+ *    its port gone). An AT reset cannot reach it: the remedy is the hardware
+ *    one (recovery.power_cycle), still spaced by the vendor's backoff.
+ *  - "local": faults of this host or of cellkeep itself (config, TUN, the
+ *    HTTP port, a stop request); they never reach the ladder as link faults.
+ *
+ * The table is a Record over every CauseCode, so a new code does not compile
+ * until someone decides its remedy.
+ */
+import type { Cause, CauseCode } from "./cause.ts";
+
+export type CauseClass = "link" | "network" | "operator" | "backoff" | "module" | "local";
+
+export const CAUSE_CLASSES: readonly CauseClass[] = ["link", "network", "operator", "backoff", "module", "local"];
+
+const CLASS_OF: Readonly<Record<CauseCode, CauseClass>> = {
+  // configuration and environment of this host
+  "config-invalid": "local",
+  "permission-denied": "local",
+  "tun-unavailable": "local",
+  "http-listen-failed": "local",
+  "ip-tool-missing": "local",
+  "platform-unsupported": "local",
+  // serial port: gone (the module fell off the bus or rebooted) is the module's fault; held or
+  // forbidden is a person's to fix
+  "port-not-found": "module",
+  "port-vanished": "module",
+  "port-locked": "operator",
+  "port-open-failed": "operator",
+  // AT and modem
+  "at-timeout": "link",
+  "modem-hung": "module",
+  "reset-undelivered": "module",
+  "at-error": "link",
+  "sim-missing": "operator",
+  "sim-pin-required": "operator",
+  "sim-pin-wrong": "operator",
+  "sim-puk-required": "operator",
+  // A SIM that does not become READY (no error, no PIN request) is usually a SIM interface
+  // hiccup that a module reset clears.
+  "sim-not-ready": "link",
+  "not-registered": "network",
+  "registration-denied": "network",
+  "registration-barred": "operator",
+  "network-backoff": "backoff",
+  "not-attached": "link",
+  "context-failed": "operator",
+  "init-failed": "operator",
+  "no-carrier": "link",
+  "apn-rejected": "operator",
+  "pdp-rejected": "operator",
+  busy: "link",
+  "no-answer": "link",
+  "no-dialtone": "link",
+  "dial-failed": "link",
+  // PPP
+  "lcp-timeout": "link",
+  "auth-rejected": "operator",
+  "auth-timeout": "link",
+  "terminated-after-auth": "link",
+  "terminated-by-peer": "link",
+  "ipcp-no-address": "link",
+  "ipcp-timeout": "link",
+  loopback: "link",
+  "peer-dead": "link",
+  "carrier-lost": "link",
+  // health and recovery
+  "probe-failed": "link",
+  "recovery-exhausted": "link",
+  stopped: "local",
+};
+
+export function causeClass(c: Cause | CauseCode): CauseClass {
+  return CLASS_OF[typeof c === "string" ? c : c.code];
+}
+
+/** Causes only a person can fix: the ladder never resets, power-cycles or reboots for them. */
+export function needsOperator(c: Cause | CauseCode): boolean {
+  return causeClass(c) === "operator";
+}
+
+/**
+ * EMM reject causes after which the network will not take this SIM whatever
+ * the modem does (TS 24.301 §5.5.1.2.5: #3, #6, #7 and #8 make the UE treat
+ * the USIM as invalid until it is switched off; #2 "IMSI unknown in HSS").
+ * The PLMN- and area-specific causes (#11–#15) and congestion (#22) are not
+ * here: another network, another cell or time can help with those.
+ */
+export const PERMANENT_EMM_CAUSES: ReadonlySet<number> = new Set([2, 3, 6, 7, 8]);

@@ -1,0 +1,69 @@
+/**
+ * Watching registration while the supervisor waits to retry. Resets are
+ * spaced by the vendor's backoff, but dialling must not be: when the network
+ * comes back (a +CEREG URC, or a poll no less often than
+ * `recovery.registration_poll`), the wait ends and the supervisor dials.
+ *
+ * The trigger is an edge: registration usable after it was seen unusable (or
+ * unknown) during this wait. A wait that began registered (wrong password,
+ * APN refused) is not cut short by registration that never went away.
+ */
+import type { AtChannel } from "../at/channel.ts";
+import type { ModemContext } from "./context.ts";
+import { isRegistered, parseRegistration, type Registration } from "./parse.ts";
+
+export class RegistrationReturn {
+  private sawUnusable: boolean;
+
+  constructor(initial: Registration | null) {
+    this.sawUnusable = !usable(initial);
+  }
+
+  /** True once registration is usable after having been unusable or unknown during this wait. */
+  returned(reg: Registration | null): boolean {
+    if (!usable(reg)) {
+      this.sawUnusable = true;
+      return false;
+    }
+    return this.sawUnusable;
+  }
+}
+
+function usable(reg: Registration | null): boolean {
+  return reg !== null && isRegistered(reg.stat);
+}
+
+/**
+ * One quiet poll of +CEREG?/+CGREG?/+CREG? on the control port, or on the data
+ * port when it is open, idle and in command mode. Never throws, never waits
+ * out the hung-module limit (that is bring-up's job); a silent modem simply
+ * teaches us nothing. The best answer goes to the modem facts.
+ */
+export async function pollRegistrationQuietly(ctx: ModemContext): Promise<Registration | null> {
+  const ch = pollChannel(ctx);
+  if (!ch) return null;
+  let best: Registration | null = null;
+  for (const c of ["AT+CEREG?", "AT+CGREG?", "AT+CREG?"]) {
+    const r = await ch.command(c, ctx.profile.limits.basic * 3);
+    if (r.status === "timeout" || r.status === "aborted") break;
+    if (r.status !== "ok") continue;
+    for (const line of r.lines) {
+      const reg = parseRegistration(line, true);
+      if (reg && (!best || rank(reg) > rank(best))) best = reg;
+    }
+    if (best && isRegistered(best.stat)) break;
+  }
+  if (best) ctx.facts.noteRegistration(best);
+  return best;
+}
+
+const rank = (r: Registration) => (isRegistered(r.stat) ? 3 : r.stat === 3 ? 2 : r.stat === 2 ? 1 : 0);
+
+function pollChannel(ctx: ModemContext): AtChannel | null {
+  const control = ctx.ports.controlChannel;
+  if (control) return control;
+  const ch = ctx.ports.channel;
+  // A command queued in data mode would wait for command mode forever.
+  if (!ch || ch.isDetached || !ch.pipe.isOpen || ch.mode !== "command") return null;
+  return ch;
+}
