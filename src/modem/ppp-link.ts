@@ -85,21 +85,44 @@ export function pppLinkFactory(opts: PppLinkFactoryOptions): CreatePppLink<PppLi
       start: () => link.start(),
       stop: async () => {
         if (!ended) {
-          // RFC 1661 §5.5: Terminate-Request, resent on the restart timer up to Max-Terminate times.
           link.close("cellkeep hangs up");
-          const limit = opts.config.ppp.restart_timer * (opts.config.ppp.max_terminate + 1);
-          await new Promise<void>((resolve) => {
-            let cancel: CancelTimer = () => {};
-            endWaiters.push(() => {
-              cancel();
-              resolve();
-            });
-            cancel = opts.scheduler.setTimer(opts.scheduler.now() + limit, resolve);
-          });
+          // The close may have ended the link on the spot (nothing to wait for).
+          if (!ended) {
+            const waitMs = terminateWaitMs(opts.config, session.lastFrameReceivedAt(), opts.scheduler.now());
+            if (waitMs > 0) {
+              await new Promise<void>((resolve) => {
+                let cancel: CancelTimer = () => {};
+                endWaiters.push(() => {
+                  cancel();
+                  resolve();
+                });
+                cancel = opts.scheduler.setTimer(opts.scheduler.now() + waitMs, resolve);
+              });
+            }
+          }
         }
         link.stop();
       },
     };
     return handle;
   };
+}
+
+/** Longest wait for the peer's Terminate-Ack on hang-up, whatever the RFC 1661 timers say. */
+const TERMINATE_ACK_WAIT_CAP_MS = 3_000;
+
+/**
+ * How long stop() waits for the Terminate-Ack after its Terminate-Request.
+ * RFC 1661 §5.5 resends the request every Restart timer up to Max-Terminate
+ * times, i.e. up to restart_timer × (max_terminate + 1) before giving up
+ * (9 s with the defaults). The peer is the modem on a local line, which
+ * answers in milliseconds if it listens at all, so:
+ * - nothing received from it within the last restart_timer (frozen peer, or
+ *   the modem is gone): it is not listening, send and do not wait (0);
+ * - otherwise wait for the Ack, at most min(that RFC total, 3 s).
+ */
+export function terminateWaitMs(config: Config, lastFrameReceivedAt: number | null, now: number): number {
+  const { restart_timer: restart, max_terminate: maxTerminate } = config.ppp;
+  if (lastFrameReceivedAt === null || now - lastFrameReceivedAt > restart) return 0;
+  return Math.min(restart * (maxTerminate + 1), TERMINATE_ACK_WAIT_CAP_MS);
 }

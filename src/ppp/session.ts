@@ -49,7 +49,10 @@ export interface PppSessionOptions {
   lcp?: Partial<FsmTimers>;
   ncp?: Partial<FsmTimers>;
   authTimers?: Partial<AuthTimers>;
-  /** LCP echo keep-alive (ppp.echo_interval, ppp.echo_failures). intervalMs 0 disables. */
+  /**
+   * LCP echo keep-alive (ppp.echo_interval, ppp.echo_failures,
+   * ppp.echo_only_when_idle → skipWhenBusy). intervalMs 0 disables.
+   */
   echo?: { intervalMs: number; failures: number; skipWhenBusy?: boolean };
   /** From pdp_type via ncpsForPdpType; default IPv4 only. */
   ncps?: { ipv4: boolean; ipv6: boolean };
@@ -103,7 +106,11 @@ export interface PppStatus {
   lastCause: Cause | null;
   /** Text of the last Terminate-Request the peer sent. */
   peerTerminateMessage: string | null;
-  /** LCP echo keep-alive: requests unanswered since the last reply, and the last round trip. */
+  /**
+   * LCP echo keep-alive: `missed` = Echo-Requests sent since the last frame
+   * received from the peer whose grace (min(interval, 1 s)) ran out with no
+   * answer; `rttMs` = the last Echo round trip.
+   */
   echo: { open: boolean; missed: number; rttMs: number | null };
 }
 
@@ -158,13 +165,20 @@ export class PppSession {
   private adminClose: string | null = null;
   private peerTermMessage: string | null = null;
   private downReported = true;
-  // echo keep-alive
-  private echoAt: number | null = null;
-  private echoOutstanding = 0;
-  private echoSentAt: number | null = null;
+  // echo keep-alive: its clock is derived from these (echoDue), not stored
+  private echoRunning = false;
+  /** When LCP opened: the anchor before any frame or request of this link. */
+  private echoStartedAt = 0;
+  /** Echo-Requests sent since the last frame received from the peer. */
+  private echoUnanswered = 0;
+  /** Of those, how many have had their grace (echoGraceMs) and are counted missed. */
+  private echoMissedCount = 0;
   private lastEchoSentAt: number | null = null;
+  /** Identifier → send time of recent Echo-Requests, for the round trip. */
+  private readonly echoInFlight = new Map<number, number>();
   private echoRttMs: number | null = null;
-  private lastRxAt = 0;
+  /** Time of the last frame received from the peer (any protocol); null before the first. */
+  private lastRxAt: number | null = null;
   private readonly counters: PppCounters = {
     byClass: { lcp: newTraffic(), auth: newTraffic(), ncp: newTraffic(), ipv4: newTraffic(), ipv6: newTraffic(), other: newTraffic() },
     protocolRejectsSent: 0,
@@ -195,11 +209,14 @@ export class PppSession {
         down: () => this.lcpDown(),
         started: () => {},
         finished: () => this.lcpFinished(),
-        echoReply: () => {
+        echoReply: (_data, id) => {
+          // Liveness was already credited in input() (any frame counts); here only the round trip.
           this.counters.echoRepliesReceived++;
-          if (this.echoSentAt !== null) this.echoRttMs = this.now - this.echoSentAt;
-          this.echoSentAt = null;
-          this.echoOutstanding = 0;
+          const sentAt = this.echoInFlight.get(id);
+          if (sentAt !== undefined) {
+            this.echoRttMs = this.now - sentAt;
+            this.echoInFlight.delete(id);
+          }
         },
         protocolRejected: (p) => this.peerProtocolReject(p),
         codeRejected: (c) => this.emit({ type: "ppp.notice", at: this.now, what: "peer-code-reject", detail: `peer rejected LCP code ${c}` }),
@@ -270,7 +287,11 @@ export class PppSession {
     const c = this.counters.byClass[classOf(frame.protocol)];
     c.framesIn++;
     c.bytesIn += frame.info.length;
+    // Any frame from the peer, whatever its protocol, proves it alive: the
+    // echo keep-alive starts counting again from here.
     this.lastRxAt = now;
+    this.echoUnanswered = 0;
+    this.echoMissedCount = 0;
     try {
       this.dispatchFrame(frame, now);
     } catch (err) {
@@ -332,10 +353,18 @@ export class PppSession {
 
   nextDeadline(): number | null {
     let d: number | null = null;
-    for (const t of [this.lcpFsm.deadline, this.authMachine?.deadline ?? null, this.ipcpFsm.deadline, this.ipv6cpFsm.deadline, this.echoAt]) {
+    for (const t of [this.lcpFsm.deadline, this.authMachine?.deadline ?? null, this.ipcpFsm.deadline, this.ipv6cpFsm.deadline, this.echoDue()]) {
       if (t !== null && (d === null || t < d)) d = t;
     }
     return d;
+  }
+
+  /**
+   * When the last frame from the peer arrived (any protocol), null before the
+   * first. The hang-up path uses it to tell a listening peer from a frozen one.
+   */
+  lastFrameReceivedAt(): number | null {
+    return this.lastRxAt;
   }
 
   /**
@@ -373,21 +402,11 @@ export class PppSession {
       counters: structuredClone(this.counters),
       lastCause: this.lastCause,
       peerTerminateMessage: this.peerTermMessage,
-      echo: { open: this.lcpFsm.state === "opened", missed: this.echoMissed(), rttMs: this.echoRttMs },
+      echo: { open: this.lcpFsm.state === "opened", missed: this.echoMissedCount, rttMs: this.echoRttMs },
     };
   }
 
   // ------------------------------------------------------------ internals
-
-  /**
-   * Echo-Requests that are overdue: the newest one is only "in flight" until
-   * the next echo tick, so it does not count as missed before then.
-   */
-  private echoMissed(): number {
-    const interval = this.opts.echo?.intervalMs ?? 0;
-    const inFlight = this.echoOutstanding > 0 && this.lastEchoSentAt !== null && this.now - this.lastEchoSentAt < interval ? 1 : 0;
-    return this.echoOutstanding - inFlight;
-  }
 
   private peerMru(): number {
     return this.lcpFsm.state === "opened" ? (this.lcp.his.mru ?? DEFAULT_MRU) : DEFAULT_MRU;
@@ -478,6 +497,23 @@ export class PppSession {
     if (this.lcpIsIdle()) this.goDead();
   }
 
+  /**
+   * The peer stopped answering (echo keep-alive): end the link now. RFC 1661
+   * §5.5 would have us resend Terminate-Request on the Restart timer up to
+   * Max-Terminate times and wait for the Ack, but a peer that has answered
+   * nothing for `echo_failures` intervals will not answer that either; the
+   * wait only delays the redial (field report: 12.7 s). So: one Terminate-
+   * Request as a courtesy (RFC 1661 §3.7 lets us go Dead without the Ack),
+   * then the lower layer is treated as down (Closing + Down → Initial, §4.1,
+   * which stops the Restart timer) and the session is Dead at once.
+   */
+  private peerDead(detail: string): void {
+    this.setCause("peer-dead", detail);
+    this.lcpFsm.close(detail, this.now);
+    this.lcpFsm.down(this.now);
+    this.goDead();
+  }
+
   /** After a Close: nothing left to wait for (no Terminate-Ack outstanding). */
   private lcpIsIdle(): boolean {
     const s: FsmState = this.lcpFsm.state;
@@ -496,8 +532,10 @@ export class PppSession {
   }
 
   private stopNetwork(): void {
-    this.echoAt = null;
-    this.echoOutstanding = 0;
+    this.echoRunning = false;
+    this.echoUnanswered = 0;
+    this.echoMissedCount = 0;
+    this.echoInFlight.clear();
     this.authMachine = null;
   }
 
@@ -572,10 +610,11 @@ export class PppSession {
   }
 
   private lcpDown(): void {
-    // RFC 1661 §3.7: leaving Opened takes the NCPs down and enters Terminate.
+    // RFC 1661 §3.7: leaving Opened takes the NCPs down and enters Terminate
+    // (marked off first, so their Down does not step the phase back to Network).
+    this.ncp = { ipv4: "off", ipv6: "off" };
     this.ipcpFsm.down(this.now);
     this.ipv6cpFsm.down(this.now);
-    this.ncp = { ipv4: "off", ipv6: "off" };
     this.stopNetwork();
     this.setPhase("terminate");
   }
@@ -679,39 +718,89 @@ export class PppSession {
   }
 
   // ---- echo keep-alive (RFC 1661 §5.8; pppd lcp-echo-interval / lcp-echo-failure)
+  //
+  // The echo clock is anchored on the last frame received from the peer, not
+  // on a free-running tick: with interval I and failures F, and the peer
+  // silent from time t0 (its last frame),
+  //   - a request goes out at t0 + I (idle mode: exactly; default mode: at
+  //     the latest, as its every-interval cadence may fall earlier), then
+  //     every I while nothing arrives: the F-th at t0 + F·I at the latest;
+  //   - the F-th gets a grace G = min(I, 1 s) to be answered (the PPP peer is
+  //     the modem on a local serial line: replies take milliseconds);
+  //   - with still nothing received, the peer is dead.
+  // So death is declared at most I·F + G ≤ I·F + 1 s after the last frame
+  // received (2 s × 3: 7 s), and never while frames arrive, since any frame
+  // resets the count. A free-running tick would add up to one more interval
+  // (the tick after the last frame may be almost I away) and a check one tick
+  // after the F-th request another one.
+
+  /** Time the last Echo-Request may take to be answered before it counts as missed. */
+  static echoGraceMs(intervalMs: number): number {
+    return Math.min(intervalMs, 1000);
+  }
 
   private startEcho(): void {
     const e = this.opts.echo;
-    this.echoOutstanding = 0;
-    this.echoAt = e && e.intervalMs > 0 ? this.now + e.intervalMs : null;
+    this.echoRunning = e !== undefined && e.intervalMs > 0;
+    this.echoStartedAt = this.now;
+    this.echoUnanswered = 0;
+    this.echoMissedCount = 0;
+    this.lastEchoSentAt = null;
+    this.echoInFlight.clear();
+  }
+
+  /** When the echo keep-alive next has to act (a request's grace ends, or a request is due); null when off. */
+  private echoDue(): number | null {
+    const grace = this.echoGraceDue();
+    const request = this.echoRequestDue();
+    return grace === null ? request : request === null ? grace : Math.min(grace, request);
+  }
+
+  /** The newest request's grace ends: from then it counts as missed. */
+  private echoGraceDue(): number | null {
+    const e = this.opts.echo;
+    if (!e || !this.echoRunning || this.lastEchoSentAt === null || this.echoMissedCount >= this.echoUnanswered) return null;
+    return this.lastEchoSentAt + PppSession.echoGraceMs(e.intervalMs);
+  }
+
+  private echoRequestDue(): number | null {
+    const e = this.opts.echo;
+    if (!e || !this.echoRunning || this.lcpFsm.state !== "opened" || !this.lcp.echoSupported) return null;
+    if (this.echoUnanswered >= e.failures) return null; // the last one is out: only its grace is left
+    const interval = e.intervalMs;
+    const lastSent = this.lastEchoSentAt ?? this.echoStartedAt;
+    if (this.echoUnanswered > 0) return lastSent + interval;
+    // Nothing outstanding: one interval of silence since the last frame sends
+    // a request. Default mode also sends one every interval while traffic
+    // flows, to measure the round trip (RFC 1661 §5.8 leaves the policy to
+    // the implementation; idle mode is pppd's lcp-echo-adaptive).
+    const lastRx = Math.max(this.lastRxAt ?? this.echoStartedAt, this.echoStartedAt);
+    return e.skipWhenBusy === true ? lastRx + interval : Math.min(lastRx, lastSent) + interval;
   }
 
   private pollEcho(now: number): void {
     const e = this.opts.echo;
-    if (!e || this.echoAt === null || now < this.echoAt || this.lcpFsm.state !== "opened") return;
-    // The previous tick (or startEcho) was one interval before the deadline it set.
-    const lastTick = this.echoAt - e.intervalMs;
-    const busy = e.skipWhenBusy === true && this.lastRxAt > lastTick;
-    this.echoAt = now + e.intervalMs;
-    if (busy) {
-      // Frames arrived since the last tick: the peer is alive, no echo needed.
-      this.echoOutstanding = 0;
-      return;
+    if (!e) return;
+    const grace = this.echoGraceDue();
+    if (grace !== null && now >= grace) {
+      this.echoMissedCount = this.echoUnanswered;
+      this.emit({ type: "ppp.notice", at: now, what: "echo-missed", detail: `${this.echoMissedCount} of ${e.failures} LCP Echo-Requests unanswered` });
+      if (this.echoMissedCount >= e.failures) {
+        const silentMs = now - Math.max(this.lastRxAt ?? this.echoStartedAt, this.echoStartedAt);
+        this.peerDead(`no reply to ${this.echoMissedCount} LCP Echo-Requests (${e.intervalMs} ms apart), nothing received for ${silentMs} ms`);
+        return;
+      }
     }
-    if (this.echoOutstanding > 0) {
-      this.emit({ type: "ppp.notice", at: now, what: "echo-missed", detail: `${this.echoOutstanding} of ${e.failures} LCP Echo-Requests unanswered` });
-    }
-    if (this.echoOutstanding >= e.failures) {
-      this.echoAt = null;
-      this.fail("peer-dead", `no reply to ${this.echoOutstanding} LCP Echo-Requests (${e.intervalMs} ms apart)`);
-      return;
-    }
-    if (!this.lcp.echoSupported) return;
-    this.lcp.sendEchoRequest();
-    this.echoSentAt ??= now;
+    const request = this.echoRequestDue();
+    if (request === null || now < request) return;
+    const id = this.lcp.sendEchoRequest();
+    this.echoInFlight.set(id, now);
+    // Only the recent few matter for the round trip; a peer that ignores
+    // Echo while sending traffic must not grow this without bound.
+    if (this.echoInFlight.size > 8) this.echoInFlight.delete(this.echoInFlight.keys().next().value!);
     this.lastEchoSentAt = now;
     this.counters.echoRequestsSent++;
-    this.echoOutstanding++;
+    this.echoUnanswered++;
   }
 
   // ---- frame dispatch

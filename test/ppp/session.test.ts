@@ -312,37 +312,43 @@ describe("failures and their causes", () => {
     expect(c.echoRequestsSent).toBe(6);
     expect(c.echoRepliesReceived).toBe(6);
     expect(p.a.status().phase).toBe("open");
-    // The server goes silent.
+    // The server goes silent right after answering the echo at +60 s.
     p.drop = (from) => from === "b";
     const silentAt = p.now;
-    p.advance(39_999);
+    // Requests at +10, +20, +30 s; the third gets min(10 s, 1 s) of grace.
+    p.advance(30_999);
     expect(p.a.status().phase).toBe("open");
-    p.advance(1);
     expect(ofType(p.eventsA, "ppp.dead")).toEqual([]);
-    expect(p.a.status().phase).toBe("terminate");
-    p.advance(10_000);
+    p.advance(1);
+    // Dead at once: no Terminate-Request retransmissions to wait through.
+    expect(p.a.status().phase).toBe("dead");
     const down = ofType(p.eventsA, "ppp.dead")[0]!;
     expect(down.cause?.code).toBe("peer-dead");
     expect(down.cause?.detail).toContain("3 LCP Echo-Requests");
-    expect(p.now - silentAt).toBe(50_000);
+    expect(down.at - silentAt).toBe(31_000);
     expect(p.a.status().counters.echoRequestsSent).toBe(9);
     expect(ofType(p.eventsA, "ppp.notice").filter((e) => e.what === "echo-missed").length).toBe(3);
   });
 
-  test("echo status: an echo still in flight is not missed; unanswered ones count once the next tick passes", () => {
+  test("echo status: a request within its grace is not missed; unanswered ones count once it passes", () => {
     const echo = { intervalMs: 10_000, failures: 5 };
     const p = new Pair(client({ echo }), server());
     p.openBoth();
     p.advance(30_000);
     expect(p.a.status().echo).toMatchObject({ open: true, missed: 0 });
-    expect(p.a.status().echo.rttMs).not.toBeNull();
+    expect(p.a.status().echo.rttMs).toBe(0); // in memory the reply comes in the same millisecond
     p.drop = (from) => from === "b";
-    p.advance(10_000); // one request sent, no reply yet: in flight
+    p.advance(10_000); // one request sent, no reply yet: within its 1 s grace
     expect(p.a.status().echo.missed).toBe(0);
-    p.advance(10_000); // the next tick: the first is overdue, the second in flight
+    p.advance(999);
+    expect(p.a.status().echo.missed).toBe(0);
+    p.advance(1);
     expect(p.a.status().echo.missed).toBe(1);
-    p.advance(10_000);
+    p.advance(9_000); // the second request: the first is missed, the second in grace
+    expect(p.a.status().echo.missed).toBe(1);
+    p.advance(1_000);
     expect(p.a.status().echo.missed).toBe(2);
+    expect(p.a.status().counters.echoRequestsSent).toBe(5);
   });
 
   test("echo skipWhenBusy: no echoes while frames arrive", () => {
@@ -350,26 +356,27 @@ describe("failures and their causes", () => {
     p.openBoth();
     for (let i = 0; i < 30; i++) {
       p.b.sendIp(4, Uint8Array.of(0x45, 0, 0, 4), p.now);
+      p.pump();
       p.advance(1_000);
     }
     expect(p.a.status().counters.echoRequestsSent).toBe(0);
     p.advance(20_000);
-    expect(p.a.status().counters.echoRequestsSent).toBeGreaterThan(0);
+    expect(p.a.status().counters.echoRequestsSent).toBe(4);
     expect(p.a.status().phase).toBe("open");
   });
 
-  test("echo skipWhenBusy: the first tick after the last frame is skipped, the next one sends", () => {
+  test("echo skipWhenBusy: the first request goes exactly one interval after the last frame", () => {
     const p = new Pair(client({ echo: { intervalMs: 5_000, failures: 2, skipWhenBusy: true } }), server());
     p.openBoth();
     for (let i = 0; i < 12; i++) {
       p.b.sendIp(4, Uint8Array.of(0x45, 0, 0, 4), p.now);
+      p.pump();
       p.advance(1_000);
     }
-    // The last frame came 1 s ago; the next tick falls within 5 s and sees it.
-    p.advance(4_000);
+    // The last frame came 1 s ago.
+    p.advance(3_999);
     expect(p.a.status().counters.echoRequestsSent).toBe(0);
-    // The tick after that has seen no frame since the previous tick.
-    p.advance(5_000);
+    p.advance(1);
     expect(p.a.status().counters.echoRequestsSent).toBe(1);
   });
 
