@@ -71,16 +71,49 @@ interface InFlight extends Pending {
 }
 
 const enc = new TextEncoder();
-/** Modems announce the end of a call inside the data stream like this (Zephyr modem_ppp does the same). */
-const NO_CARRIER = enc.encode("\r\nNO CARRIER\r");
+
+/*
+ * Modem text in data mode. When the call ends the modem prints its result
+ * code ("\r\nNO CARRIER\r\n", V.250 §5.7.1) into the same byte stream that
+ * carried PPP. That text is recognised here and only here (the HDLC decoder
+ * just de-frames), and only BETWEEN frames:
+ *
+ * - RFC 1662 §4.2: inside a frame 0x7E and 0x7D are always escaped, whatever
+ *   the ACCM, so a raw 0x7E on the line is always a real flag. A payload can
+ *   carry "\r\nNO CARRIER\r\n" unescaped (with ACCM 0, which cellkeep
+ *   negotiates, CR and LF go out as they are), but it can never forge "flag
+ *   followed by text": a ping with that pattern must not cut the link.
+ * - The first octet after a flag that opens a frame is the address 0xFF or a
+ *   protocol octet (RFC 1662 §3.1, RFC 1661 §2), never CR, LF or 'N'.
+ *
+ * So: after each raw 0x7E (and at the very start of data mode, before any
+ * flag) any number of CR/LF and further flags may follow, then "NO CARRIER"
+ * and CR or LF. Any other octet means a frame started: matching stops until
+ * the next raw 0x7E. The data path jumps from flag to flag with indexOf and
+ * looks at one octet after each; only the candidate text is held back from
+ * PPP (until it matches or fails), so the text itself never reaches PPP.
+ *
+ * Not recognised: a frame the modem cuts off mid-frame and follows with the
+ * text and then silence (no flag before the text). LCP echo (peer-dead)
+ * catches that call; matching text inside a frame cannot be made safe.
+ */
+const TEXT = enc.encode("NO CARRIER");
+const FLAG = 0x7e;
+const CR = 0x0d;
+const LF = 0x0a;
 
 export class AtChannelCore {
   private queue: Pending[] = [];
   private inFlight: InFlight | null = null;
   private splitter = new LineSplitter();
   private nextId = 1;
-  private matchPos = 0;
   private skipLf = false;
+  /** Data mode: between frames (after a raw flag, or before the first one), so modem text may come. */
+  private textArmed = false;
+  /** Characters of "NO CARRIER" matched; TEXT.length = waiting for its CR/LF. */
+  private textPos = 0;
+  /** Candidate text (CR/LF, part of "NO CARRIER") from earlier chunks, held back from PPP. */
+  private held: Uint8Array[] = [];
   private lastCommand: string | null = null;
   mode: "command" | "data" = "command";
   readonly stats: AtCoreStats = { commands: 0, timeouts: 0, urcs: 0, echoes: 0, garbageBytes: 0, dataBytes: 0 };
@@ -150,26 +183,74 @@ export class AtChannelCore {
     if (this.skipLf && from < data.length) {
       // "CONNECT\r\n": the line ended at CR; its LF is not PPP data.
       this.skipLf = false;
-      if (data[from] === 0x0a) from++;
+      if (data[from] === LF) from++;
     }
-    for (let i = from; i < data.length; i++) {
-      const b = data[i]!;
-      if (b === NO_CARRIER[this.matchPos]) {
-        this.matchPos++;
-        if (this.matchPos === NO_CARRIER.length) {
-          const upto = i + 1;
-          if (upto > from) this.emitData(data.subarray(from, upto));
-          this.leaveData("no-carrier", now);
-          this.sink.urc({ name: "NO CARRIER", line: "NO CARRIER", at: now });
-          this.stats.urcs++;
-          return upto;
+    const n = data.length;
+    // PPP data of this chunk not handed on yet starts at `from`. The candidate
+    // text (after the last flag) starts at `cand`: everything before it is PPP
+    // data; from `cand` on it is held back until it matches or fails.
+    let cand = from;
+    let i = from;
+    let armed = this.textArmed;
+    let pos = this.textPos;
+    while (i < n) {
+      if (!armed) {
+        // Inside a frame: nothing but the next raw flag matters here.
+        const f = data.indexOf(FLAG, i);
+        if (f < 0) {
+          i = n;
+          break;
         }
+        armed = true;
+        pos = 0;
+        i = cand = f + 1;
+        continue;
+      }
+      const b = data[i]!;
+      if (b === FLAG) {
+        // More flags (or CR/LF garbage then a flag): what was held is PPP's; match again after this one.
+        this.releaseHeld();
+        pos = 0;
+        i = cand = i + 1;
+      } else if (pos === 0 && (b === CR || b === LF)) {
+        i++;
+      } else if (pos < TEXT.length && b === TEXT[pos]) {
+        pos++;
+        i++;
+      } else if (pos === TEXT.length && (b === CR || b === LF)) {
+        // Modem text after a flag: the call is over. PPP gets the bytes up to
+        // and including that flag; the text is ours.
+        this.held = [];
+        this.emitData(data.subarray(from, cand));
+        this.leaveData("no-carrier", now);
+        this.sink.urc({ name: "NO CARRIER", line: "NO CARRIER", at: now });
+        this.stats.urcs++;
+        return i + 1;
       } else {
-        this.matchPos = b === NO_CARRIER[0] ? 1 : 0;
+        // A frame started (0xFF or a protocol octet): no text until the next flag.
+        this.releaseHeld();
+        armed = false;
+        pos = 0;
+        cand = n;
+        i++;
       }
     }
-    this.emitData(data.subarray(from));
-    return data.length;
+    this.textArmed = armed;
+    this.textPos = pos;
+    if (armed && cand < n) {
+      // The chunk ends inside candidate text: keep it back until the next chunk decides.
+      this.emitData(data.subarray(from, cand));
+      this.held.push(data.slice(cand, n));
+    } else this.emitData(data.subarray(from, n));
+    return n;
+  }
+
+  /** Candidate text that turned out not to be modem text is PPP's after all (in order: it precedes this chunk). */
+  private releaseHeld(): void {
+    if (this.held.length === 0) return;
+    const held = this.held;
+    this.held = [];
+    for (const h of held) this.emitData(h);
   }
 
   private emitData(bytes: Uint8Array): void {
@@ -180,7 +261,9 @@ export class AtChannelCore {
 
   private leaveData(why: DataEnd, now: number): void {
     this.mode = "command";
-    this.matchPos = 0;
+    this.textArmed = false;
+    this.textPos = 0;
+    this.held = [];
     this.splitter.reset();
     this.sink.dataEnded(why);
     this.pump(now);
@@ -221,7 +304,11 @@ export class AtChannelCore {
   private enterData(): void {
     this.mode = "data";
     this.skipLf = true;
-    this.matchPos = 0;
+    // Before the first flag nothing is inside a frame: a call that fails at
+    // once prints its text right after CONNECT.
+    this.textArmed = true;
+    this.textPos = 0;
+    this.held = [];
     this.splitter.reset();
     this.sink.dataStarted();
   }

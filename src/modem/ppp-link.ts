@@ -62,14 +62,14 @@ export function pppLinkFactory(opts: PppLinkFactoryOptions): CreatePppLink<PppLi
           // PppLink reports a closed pipe as carrier-lost; the pipe's own cause (port-vanished) is more precise.
           end(e.cause?.code === "carrier-lost" && lineCause ? lineCause : (e.cause ?? null));
           break;
-        // The line dropped (NO CARRIER / pipe closed). Tell the session its lower layer is down:
-        // it then reports its own pending cause (auth-rejected, terminated-after-auth...) when it
-        // has one, which says more than the line drop that typically follows the network's
-        // PAP Nak or Terminate-Request; otherwise carrier-lost.
-        case "ppp.link.no-carrier":
+        // The line dropped: the modem's NO CARRIER (the AT channel ends the data-mode pipe with
+        // cause carrier-lost) or the pipe closed (port-vanished...). Tell the session its lower
+        // layer is down: it then reports its own pending cause (auth-rejected,
+        // terminated-after-auth...) when it has one, which says more than the line drop that
+        // typically follows the network's PAP Nak or Terminate-Request; otherwise the line's cause.
         case "ppp.link.closed": {
-          const fallback = e.type === "ppp.link.closed" && e.cause ? e.cause : cause("carrier-lost");
-          if (e.type === "ppp.link.closed" && e.cause) lineCause = e.cause;
+          const fallback = e.cause ?? cause("carrier-lost");
+          if (e.cause) lineCause = e.cause;
           queueMicrotask(() => {
             link.stop();
             const own = session.status().lastCause;

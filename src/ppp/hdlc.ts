@@ -5,6 +5,11 @@
  * HdlcDecoder turns a byte stream back into frames. Both are pure: no I/O, no
  * clock. The decoder never throws on line input: garbage is counted and
  * skipped, and it resynchronises on the next flag.
+ *
+ * The decoder only de-frames. Modem result text in the stream ("NO CARRIER"
+ * when a call ends) is the AT channel's business and is recognised there,
+ * between frames only (src/at/core.ts); whatever text reaches this decoder
+ * between frames is garbage like any other, counted in discardedBytes.
  */
 import { FCS16_GOOD, FCS16_INIT, FCS32_GOOD, FCS32_INIT, FCS32_TABLE, fcs16, fcs32 } from "./fcs.ts";
 import type { Framing } from "./types.ts";
@@ -155,7 +160,7 @@ const edgeScratch = new Uint8Array(8);
 // ---------------------------------------------------------------------------
 // Decoder
 
-export type DecodeEvent = { kind: "frame"; protocol: number; info: Uint8Array } | { kind: "no-carrier" };
+export type DecodeEvent = { kind: "frame"; protocol: number; info: Uint8Array };
 
 export interface DecoderCounters {
   /** Good frames delivered. */
@@ -170,40 +175,13 @@ export interface DecoderCounters {
   aborted: number;
   /** Frames with a good FCS but an invalid address/control or protocol field. */
   malformed: number;
-  /** "NO CARRIER" texts seen in the stream. */
-  noCarrier: number;
   /** Octets that were not part of a good frame (garbage between frames, bad frames). */
   discardedBytes: number;
 }
 
-const NO_CARRIER = Array.from("NO CARRIER", (c) => c.charCodeAt(0));
-const CR = 0x0d;
-const LF = 0x0a;
-
-const TEXT_DONE = NO_CARRIER.length;
-
-/**
- * Advance the "NO CARRIER" matcher (index of the next expected character) by
- * one octet of hunted noise; returns TEXT_DONE when the text is complete.
- */
-function nextTextMatch(m: number, b: number): number {
-  if (b === NO_CARRIER[m]) return m + 1;
-  return b === NO_CARRIER[0] ? 1 : 0;
-}
-
-/** Does a candidate frame start with the modem's text (after optional CR/LF, kept when the receive ACCM is 0)? */
-function startsWithNoCarrier(buf: Uint8Array, len: number): boolean {
-  let p = 0;
-  while (p < len && (buf[p] === CR || buf[p] === LF)) p++;
-  if (len - p < NO_CARRIER.length) return false;
-  for (let k = 0; k < NO_CARRIER.length; k++) if (buf[p + k] !== NO_CARRIER[k]) return false;
-  return true;
-}
-
 /**
  * Incremental de-framer. Feed it whatever the line delivers (any chunking);
- * it returns the complete frames found and "no-carrier" when the modem's
- * result text shows it left data mode.
+ * it returns the complete frames found.
  */
 export class HdlcDecoder {
   readonly counters: DecoderCounters = {
@@ -213,10 +191,9 @@ export class HdlcDecoder {
     oversize: 0,
     aborted: 0,
     malformed: 0,
-    noCarrier: 0,
     discardedBytes: 0,
   };
-  /** Waiting for a flag: after start-up, after an oversize frame, after modem text. */
+  /** Waiting for a flag: after start-up and after an oversize frame (whose rest is payload, never text). */
   private hunting = true;
   /** The previous chunk ended with ESCAPE. */
   private pendingEscape = false;
@@ -228,8 +205,6 @@ export class HdlcDecoder {
   private rxAccm: number;
   private fcs32 = false;
   private maxLen: number;
-  /** Matching "NO CARRIER" while hunting: index of the next expected character. */
-  private textMatch = 0;
 
   constructor(opts: { mru?: number; accm?: number; fcs32?: boolean } = {}) {
     this.rxAccm = (opts.accm ?? 0xffffffff) | 0;
@@ -271,10 +246,9 @@ export class HdlcDecoder {
     this.raw = 0;
     this.hunting = true;
     this.pendingEscape = false;
-    this.textMatch = 0;
   }
 
-  /** Decode a chunk; returns the frames and no-carrier events found, in order. */
+  /** Decode a chunk; returns the frames found, in order. */
   push(bytes: Uint8Array): DecodeEvent[] {
     const events: DecodeEvent[] = [];
     this.decode(bytes, (e) => events.push(e));
@@ -296,7 +270,6 @@ export class HdlcDecoder {
     let hunting = this.hunting;
     let len = this.len;
     let pendingEscape = this.pendingEscape;
-    let tm = this.textMatch;
     // Raw octets of the current candidate frame = carried + (i - segStart);
     // counted by index arithmetic instead of per octet.
     let carried = this.raw;
@@ -309,18 +282,15 @@ export class HdlcDecoder {
     let perOctet = false;
     outer: while (i < n) {
       if (hunting) {
-        // Slow path, only after start-up, an oversize frame or modem text:
-        // skip to the next flag, watching for "NO CARRIER" anywhere.
-        for (; i < n; i++) {
-          const b = bytes[i]!;
-          if (b === FLAG) break;
-          tm = nextTextMatch(tm, b);
-          if (tm === TEXT_DONE) {
-            this.noCarrier(sink, 0);
-            tm = 0;
-          }
+        // After start-up or an oversize frame: skip to the next flag. The
+        // octets skipped are the rest of a frame or noise; none of it is
+        // looked at (RFC 1662 §4.2: only a flag ends a frame).
+        const f = bytes.indexOf(FLAG, i);
+        if (f < 0) {
+          i = n;
+          break;
         }
-        if (i >= n) break;
+        i = f;
         this.counters.discardedBytes += carried + (i - segStart);
         carried = 0;
         segStart = ++i;
@@ -347,7 +317,6 @@ export class HdlcDecoder {
         if (len === max) {
           this.oversize();
           hunting = true;
-          tm = 0;
           continue;
         }
         buf[len++] = b ^ ESCAPE_XOR;
@@ -504,19 +473,8 @@ export class HdlcDecoder {
         // Longer than the MRU allows: drop it and hunt for the next flag.
         this.oversize();
         hunting = true;
-        tm = 0;
         len = 0;
       }
-    }
-    // Modem result text after the last frame ("\r\nNO CARRIER\r\n") sits in
-    // the candidate frame buffer with no flag to end it: look at its start once
-    // per push, so the hot loop stays free of text matching.
-    if (!hunting && len >= NO_CARRIER.length && startsWithNoCarrier(buf, len)) {
-      this.noCarrier(sink, carried + (n - segStart));
-      carried = 0;
-      segStart = n;
-      hunting = true;
-      tm = 0;
     }
     if (hunting) {
       len = 0;
@@ -525,7 +483,6 @@ export class HdlcDecoder {
     this.hunting = hunting;
     this.len = len;
     this.pendingEscape = pendingEscape;
-    this.textMatch = tm;
     this.raw = carried + (n - segStart);
   }
 
@@ -536,12 +493,6 @@ export class HdlcDecoder {
 
   private oversize(): void {
     this.counters.oversize++;
-  }
-
-  private noCarrier(sink: (event: DecodeEvent) => void, raw: number): void {
-    sink({ kind: "no-carrier" });
-    this.counters.noCarrier++;
-    this.counters.discardedBytes += raw;
   }
 
   private finishFrame(len: number, raw: number, sink: (event: DecodeEvent) => void): void {
@@ -565,11 +516,6 @@ export class HdlcDecoder {
       good = fcs16(buf, FCS16_INIT, 0, len) === FCS16_GOOD;
     }
     if (!good) {
-      if (startsWithNoCarrier(buf, len)) {
-        // Modem text followed by a flag (the next call's first frame).
-        this.noCarrier(sink, raw);
-        return;
-      }
       c.badFcs++;
       c.discardedBytes += raw;
       return;

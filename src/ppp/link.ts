@@ -22,12 +22,12 @@ import { PcapFile, type PcapSink } from "./pcap.ts";
 import type { PppSession, PppStatus } from "./session.ts";
 import { DEFAULT_FRAMING, PROTO } from "./types.ts";
 
-/** The modem's "NO CARRIER" text arrived in the PPP stream: it left data mode. */
-export interface PppNoCarrierEvent extends EventBase {
-  type: "ppp.link.no-carrier";
-}
-
-/** The byte pipe under the link closed (port vanished, pty hung up, or we closed it). */
+/**
+ * The byte pipe under the link closed (port vanished, pty hung up, or we
+ * closed it). The modem's NO CARRIER arrives this way too: the AT channel
+ * recognises it between frames and ends its data-mode pipe with cause
+ * carrier-lost (src/at/core.ts); this link never looks for modem text.
+ */
 export interface PppPipeClosedEvent extends EventBase {
   type: "ppp.link.closed";
   cause: Cause | null;
@@ -40,7 +40,7 @@ export interface PppPcapErrorEvent extends EventBase {
   detail: string;
 }
 
-export type PppLinkEvent = PppEvent | PppNoCarrierEvent | PppPipeClosedEvent | PppPcapErrorEvent;
+export type PppLinkEvent = PppEvent | PppPipeClosedEvent | PppPcapErrorEvent;
 
 export interface PppLinkCounters {
   /** Octets read from / written to the pipe (flags, escapes and FCS included). */
@@ -199,15 +199,9 @@ export class PppLink {
     // frame in the same read already uses the receive ACCM we negotiated.
     this.decoder.decode(data, (ev) => {
       const now = this.scheduler.now();
-      if (ev.kind === "frame") {
-        this.c.framesIn++;
-        this.pcap?.record("in", ev.protocol, ev.info, now);
-        this.session.input({ protocol: ev.protocol, info: ev.info }, now);
-      } else {
-        // The modem printed NO CARRIER: it left data mode, PPP's lower layer is gone.
-        this.emit({ type: "ppp.link.no-carrier", at: now });
-        this.session.lowerDown(now);
-      }
+      this.c.framesIn++;
+      this.pcap?.record("in", ev.protocol, ev.info, now);
+      this.session.input({ protocol: ev.protocol, info: ev.info }, now);
       this.syncReceiveFraming();
     });
     this.flush();

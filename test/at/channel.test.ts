@@ -3,6 +3,12 @@ import { AtChannel } from "../../src/at/channel.ts";
 import { runScript } from "../../src/at/script.ts";
 import { ManualScheduler } from "../../src/core/clock.ts";
 import { createPipePair, type BytePipe } from "../../src/core/pipe.ts";
+import type { Cause } from "../../src/core/cause.ts";
+import { pppLinkFactory } from "../../src/modem/ppp-link.ts";
+import type { PppLinkEvent } from "../../src/ppp/link.ts";
+import { icmpEcho } from "../support/ip.ts";
+import { makeLink, serverOptions, SERVER_V4, settle } from "../support/ppp-pair.ts";
+import { testConfig } from "../modem/harness.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -100,5 +106,78 @@ describe("AtChannel adapter", () => {
     await flush();
     sched.advance(2_000);
     expect((await p).outcome).toBe("timeout");
+  });
+});
+
+describe("PPP over the data-mode pipe: payload text vs. the modem's NO CARRIER", () => {
+  const TEXT = enc.encode("\r\nNO CARRIER\r\n");
+
+  /** Client PPP (the agent's factory) on the channel's data pipe; our server role on the modem end. */
+  async function callUp() {
+    const sched = new ManualScheduler();
+    const [a, m] = createPipePair();
+    let dialled = false;
+    m.onData((d) => {
+      if (!dialled && dec.decode(d).startsWith("ATD")) {
+        dialled = true;
+        m.write(enc.encode("\r\nCONNECT 150000000\r\n"));
+      }
+    });
+    const ch = new AtChannel(a, sched);
+    expect((await ch.command("ATD*99#", 60_000)).status).toBe("connect");
+    const server = makeLink(m, serverOptions("none"), sched);
+    const events: PppLinkEvent[] = [];
+    const ip: Uint8Array[] = [];
+    let up = false;
+    let down: Cause | null | undefined;
+    const handle = pppLinkFactory({ config: testConfig(), scheduler: sched, onEvent: (e) => events.push(e) })(ch.dataPipe!, {
+      up: () => (up = true),
+      down: (c) => (down = c),
+    });
+    handle.link.onIp((_v, p) => ip.push(p));
+    server.link.start();
+    handle.start();
+    for (let i = 0; i < 40 && !up; i++) {
+      await settle(5);
+      sched.advance(100);
+    }
+    expect(up).toBe(true);
+    // What cellkeep negotiates: ACCM 0 both ways, so CR and LF cross unescaped.
+    expect(handle.session.txFraming().accm).toBe(0);
+    expect(handle.session.rxFraming().accm).toBe(0);
+    return { sched, m, ch, server, handle, events, ip, down: () => down };
+  }
+
+  test("IP packets carrying the text cross both ways; then the modem's real NO CARRIER ends the link as carrier-lost", async () => {
+    const t = await callUp();
+    const wire: Uint8Array[] = [];
+    t.m.onData((d) => wire.push(d.slice()));
+    const payloads = [TEXT, enc.encode(`ping${dec.decode(TEXT)}pong${dec.decode(TEXT)}`)];
+    for (let seq = 0; seq < payloads.length; seq++) {
+      const toClient = icmpEcho(SERVER_V4.localIPv4, SERVER_V4.peerIPv4, 1, seq, payloads[seq]!);
+      expect(t.server.link.sendIp(4, toClient)).toBe(true);
+      const toServer = icmpEcho(SERVER_V4.peerIPv4, SERVER_V4.localIPv4, 2, seq, payloads[seq]!);
+      expect(t.handle.link.sendIp(4, toServer)).toBe(true);
+    }
+    await settle();
+    expect(t.ch.mode).toBe("data");
+    expect(t.down()).toBeUndefined();
+    expect(t.ip.length).toBe(2);
+    expect(t.server.ip.length).toBe(2);
+    for (const p of [...t.ip, ...t.server.ip.map((x) => x.packet)]) expect(dec.decode(p)).toContain("\r\nNO CARRIER\r\n");
+    // The text really went over the line unescaped, inside frames.
+    expect(dec.decode(Buffer.concat(wire))).toContain("\r\nNO CARRIER\r\n");
+
+    // The modem hangs up: its text after the last frame's closing flag.
+    t.server.link.stop();
+    t.m.write(TEXT);
+    await settle();
+    expect(t.ch.mode).toBe("command");
+    expect(t.down()?.code).toBe("carrier-lost");
+    const closed = t.events.find((e) => e.type === "ppp.link.closed");
+    expect(closed && "cause" in closed ? closed.cause?.code : undefined).toBe("carrier-lost");
+    expect(t.handle.link.isStarted).toBe(false);
+    await t.handle.stop();
+    t.ch.detach();
   });
 });

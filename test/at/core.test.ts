@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { AtChannelCore, type AtResponse, type AtUrc } from "../../src/at/core.ts";
 import { LineSplitter, parseFinal } from "../../src/at/lines.ts";
+import { HdlcDecoder, encodeFrame } from "../../src/ppp/hdlc.ts";
+import { PROTO, type Framing } from "../../src/ppp/types.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -10,17 +12,21 @@ function rig() {
   const responses = new Map<number, AtResponse>();
   const urcs: AtUrc[] = [];
   const data: string[] = [];
+  const raw: Uint8Array[] = [];
   const modes: string[] = [];
   const core = new AtChannelCore({
     write: (b) => writes.push(dec.decode(b)),
     response: (id, r) => responses.set(id, r),
     urc: (u) => urcs.push(u),
-    data: (b) => data.push(dec.decode(b)),
+    data: (b) => {
+      data.push(dec.decode(b));
+      raw.push(b.slice());
+    },
     dataStarted: () => modes.push("data"),
     dataEnded: (why) => modes.push(`command:${why}`),
   });
   const feed = (s: string | Uint8Array, now = 0) => core.receive(typeof s === "string" ? enc.encode(s) : s, now);
-  return { core, writes, responses, urcs, data, modes, feed };
+  return { core, writes, responses, urcs, data, raw, modes, feed };
 }
 
 describe("final results", () => {
@@ -183,5 +189,187 @@ describe("AtChannelCore", () => {
     feed("\r\nOK\r\n", 150);
     expect(responses.get(a)!.status).toBe("timeout");
     expect(urcs.map((u) => u.name)).toEqual(["OK"]);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Modem text vs. PPP payload in data mode (RFC 1662 §4.2: a raw 0x7E is always a flag)
+
+const TEXT = "\r\nNO CARRIER\r\n";
+/** What cellkeep negotiates: ACCM 0, so CR and LF inside a frame go out unescaped. */
+const ACCM0: Framing = { accm: 0, acfc: true, pfc: true, fcs32: false };
+const ACCM0_FULL: Framing = { accm: 0, acfc: false, pfc: false, fcs32: false };
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Payloads that carry the modem's text, at the start, in the middle, at the end, split by escapes. */
+const TEXT_PAYLOADS = [
+  enc.encode(TEXT),
+  enc.encode(`${TEXT}${TEXT}`),
+  enc.encode(`ping ${TEXT} pong`),
+  enc.encode(`tail${TEXT}`),
+  new Uint8Array([...enc.encode("\r\n"), 0x7e, ...enc.encode(`NO CARRIER\r\n`), 0x7d, ...enc.encode(TEXT)]),
+];
+
+/** Frames whose payloads hold the text (both framings), as one stream, and the payloads in order. */
+function textFrames(): { stream: Uint8Array; payloads: Uint8Array[] } {
+  const wires: Uint8Array[] = [];
+  const payloads: Uint8Array[] = [];
+  for (const framing of [ACCM0, ACCM0_FULL]) {
+    for (const p of TEXT_PAYLOADS) {
+      wires.push(encodeFrame(PROTO.IPV4, p, framing));
+      payloads.push(p);
+    }
+  }
+  const stream = concat(wires);
+  // The test is about unescaped text: make sure the encoder really sent CR LF "NO CARRIER" raw.
+  expect(dec.decode(stream)).toContain(TEXT);
+  return { stream, payloads };
+}
+
+/** A core in data mode (after ATD → CONNECT); `feed` now goes to the data path. */
+function dataRig() {
+  const r = rig();
+  r.core.submit({ command: "ATD*99#", timeoutMs: 60_000 }, 0);
+  r.feed("\r\nCONNECT 150000000\r\n", 1);
+  expect(r.core.mode).toBe("data");
+  return r;
+}
+
+/** Everything the data sink got, and the frames an ACCM-0 decoder finds in it. */
+function delivered(r: ReturnType<typeof rig>): { bytes: Uint8Array; payloads: Uint8Array[] } {
+  const bytes = concat(r.raw);
+  const d = new HdlcDecoder({ accm: 0 });
+  const payloads = d.push(bytes).map((e) => e.info);
+  return { bytes, payloads };
+}
+
+describe("data mode: NO CARRIER only between frames", () => {
+  test("frames whose payload holds the text stay PPP data, in one chunk", () => {
+    const { stream, payloads } = textFrames();
+    const r = dataRig();
+    r.feed(stream, 2);
+    expect(r.core.mode).toBe("data");
+    expect(r.modes).toEqual(["data"]);
+    expect(r.urcs).toEqual([]);
+    const got = delivered(r);
+    expect(got.bytes).toEqual(stream);
+    expect(got.payloads).toEqual(payloads);
+  });
+
+  test("the same frames split into two chunks at every offset, and one octet at a time", () => {
+    const { stream, payloads } = textFrames();
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const r = dataRig();
+      r.feed(stream.subarray(0, cut), 2);
+      r.feed(stream.subarray(cut), 3);
+      if (r.core.mode !== "data" || r.modes.length !== 1) throw new Error(`left data mode with the cut at ${cut}`);
+      const got = delivered(r);
+      expect(got.bytes).toEqual(stream);
+      expect(got.payloads).toEqual(payloads);
+    }
+    const r = dataRig();
+    for (let i = 0; i < stream.length; i++) r.feed(stream.subarray(i, i + 1), 2);
+    expect(r.core.mode).toBe("data");
+    expect(delivered(r).bytes).toEqual(stream);
+  });
+
+  test("an oversize frame full of the text (the decoder hunts inside it) stays data", () => {
+    const big = enc.encode(TEXT.repeat(400)); // 5600 octets: beyond any MRU
+    const after = encodeFrame(PROTO.IPV4, enc.encode("after"), ACCM0);
+    const stream = concat([encodeFrame(PROTO.IPV4, big, ACCM0), after]);
+    const r = dataRig();
+    r.feed(stream, 2);
+    expect(r.core.mode).toBe("data");
+    expect(concat(r.raw)).toEqual(stream);
+    const d = new HdlcDecoder({ accm: 0 });
+    const evs = d.push(concat(r.raw));
+    expect(evs.map((e) => dec.decode(e.info))).toEqual(["after"]);
+    expect(d.counters.oversize).toBe(1);
+  });
+
+  test("real NO CARRIER after the last frame's closing flag ends data mode, split at every offset", () => {
+    const { stream, payloads } = textFrames();
+    const all = concat([stream, enc.encode(TEXT)]);
+    for (let cut = 0; cut <= all.length; cut++) {
+      const r = dataRig();
+      r.feed(all.subarray(0, cut), 2);
+      r.feed(all.subarray(cut), 3);
+      if (r.core.mode !== "command") throw new Error(`NO CARRIER missed with the cut at ${cut}`);
+      expect(r.modes).toEqual(["data", "command:no-carrier"]);
+      expect(r.urcs.map((u) => u.name)).toEqual(["NO CARRIER"]);
+      // PPP got every frame up to and including the last flag; the text is not PPP data.
+      const got = delivered(r);
+      expect(got.bytes).toEqual(stream);
+      expect(got.payloads).toEqual(payloads);
+    }
+  });
+
+  test("after the text the channel parses commands again (the queued one goes out)", () => {
+    const r = rig();
+    r.core.submit({ command: "ATD*99#", timeoutMs: 60_000 }, 0);
+    const queued = r.core.submit({ command: "AT", timeoutMs: 300 }, 0);
+    const frame = encodeFrame(PROTO.IPV4, enc.encode(TEXT), ACCM0);
+    r.feed(concat([enc.encode("\r\nCONNECT\r\n"), frame, enc.encode(TEXT)]), 1);
+    expect(r.core.mode).toBe("command");
+    expect(r.writes).toEqual(["ATD*99#\r", "AT\r"]);
+    r.feed("\r\nOK\r\n", 2);
+    expect(r.responses.get(queued)!.status).toBe("ok");
+    expect(concat(r.raw)).toEqual(frame);
+  });
+
+  test("text at the start of data mode, before any flag, ends it (same chunk as CONNECT, and split)", () => {
+    const whole = enc.encode(`\r\nCONNECT 150000000\r\n${TEXT}`);
+    const connectEnd = dec.decode(whole).indexOf(TEXT);
+    for (let cut = connectEnd; cut <= whole.length; cut++) {
+      const r = rig();
+      r.core.submit({ command: "ATD*99#", timeoutMs: 60_000 }, 0);
+      r.feed(whole.subarray(0, cut), 1);
+      r.feed(whole.subarray(cut), 2);
+      expect(r.modes).toEqual(["data", "command:no-carrier"]);
+      expect(r.raw).toEqual([]);
+    }
+  });
+
+  test('"~~\\r\\nNO CARRIER\\r\\n", "~NO CARRIER\\r", LF-only and an abort before the text all end data mode', () => {
+    const cases: Array<[string, string]> = [
+      ["~~", TEXT],
+      ["~", "NO CARRIER\r"],
+      ["~", "\nNO CARRIER\n"],
+      ["~\r\n~\r\r\n~", TEXT],
+      ["~\xff\x03\x7d\x7e", TEXT], // a frame aborted (RFC 1662 §4.2), then the text
+    ];
+    for (const [ppp, text] of cases) {
+      const r = dataRig();
+      r.feed(ppp + text + "\r\nOK\r\n", 2);
+      expect(r.modes).toEqual(["data", "command:no-carrier"]);
+      expect(r.data.join("")).toBe(ppp);
+      expect(r.urcs.map((u) => u.name)).toEqual(["NO CARRIER", "OK"]);
+    }
+  });
+
+  test("text-like bytes after a flag that turn out not to be the text reach PPP in order", () => {
+    const r = dataRig();
+    const parts = ["~\r\nNO CAR", "RIEX\r\n~", "\r\nNO", "~\xff\x03", "NO CARRIER\r\n~\r\nNO CARRIER!~"];
+    for (const p of parts) r.feed(p, 2);
+    expect(r.core.mode).toBe("data");
+    expect(r.data.join("")).toBe(parts.join(""));
+  });
+
+  test("text without a flag before it (inside a frame, or garbage) is data", () => {
+    const r = dataRig();
+    r.feed("~\xff\x03\x00\x21", 2);
+    r.feed(TEXT, 3);
+    r.feed("garbage" + TEXT, 4);
+    expect(r.core.mode).toBe("data");
+    expect(r.data.join("")).toBe("~\xff\x03\x00\x21" + TEXT + "garbage" + TEXT);
   });
 });

@@ -47,10 +47,17 @@ export function testConfig(toml = ""): Config {
   return r.config;
 }
 
+/** Modem-side stand-in output as a "frame": between two flags. */
+function frameText(text: string): Uint8Array {
+  return enc.encode(`~${text}~`);
+}
+
 /**
  * Stand-in for the PPP server behind CONNECT: the DTE's "HELLO" gets "UP"
  * when the call was placed attached, else "TERMINATED" (what dial-before-attach
  * does to real PPP: auth passes, then LCP Terminate); "BYE" ends the call.
+ * Each answer goes out between flags (0x7e) like an HDLC frame: the AT
+ * channel takes NO CARRIER only after a flag (RFC 1662 §4.2), as from real PPP.
  */
 class FakeDataSession implements DataSession {
   private out: Uint8Array[] = [];
@@ -65,13 +72,13 @@ class FakeDataSession implements DataSession {
     if (this.text.includes("HELLO\n")) {
       this.text = this.text.replace("HELLO\n", "");
       if (!this.ctx.attached) {
-        this.out.push(enc.encode("TERMINATED\n"));
+        this.out.push(frameText("TERMINATED\n"));
         this.ended = true;
-      } else if (this.auth === "reject") this.out.push(enc.encode("AUTHFAIL\n"));
-      else if (this.noIp) this.out.push(enc.encode("NOIP\n"));
+      } else if (this.auth === "reject") this.out.push(frameText("AUTHFAIL\n"));
+      else if (this.noIp) this.out.push(frameText("NOIP\n"));
       else {
         this.ipUp = true;
-        this.out.push(enc.encode("UP\n"));
+        this.out.push(frameText("UP\n"));
       }
     }
     if (this.text.includes("BYE\n")) this.ended = true;

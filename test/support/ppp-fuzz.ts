@@ -8,8 +8,10 @@
  * truncation, extension, length-field and option-type corruption, protocol
  * swaps and pure random frames. Most frames go straight into
  * PppSession.input (fast); a share goes through encodeFrame → wire
- * corruption → HdlcDecoder → session, to fuzz the de-framer too.
+ * corruption → the AT channel core in data mode → HdlcDecoder → session, to
+ * fuzz the de-framer and the channel's modem-text matcher too.
  */
+import { AtChannelCore } from "../../src/at/core.ts";
 import { HdlcDecoder, encodeFrame } from "../../src/ppp/hdlc.ts";
 import { PppSession, type PppSessionOptions } from "../../src/ppp/session.ts";
 import { DEFAULT_FRAMING, PROTO, type PppFrame } from "../../src/ppp/types.ts";
@@ -104,6 +106,10 @@ export interface FuzzReport {
   frames: number;
   wireFrames: number;
   decoder: HdlcDecoder["counters"];
+  /** Wire frames followed by the modem's NO CARRIER. */
+  noCarrierTexts: number;
+  /** Times the AT channel core left data mode (must equal noCarrierTexts: nothing else ends it). */
+  dataModeEnds: number;
   /** Notices the sessions emitted for internal errors they caught (bugs, should stay 0). */
   internalErrors: string[];
   reopens: number;
@@ -174,7 +180,21 @@ function mutate(rng: Rng, seeds: PppFrame[], protocols: number[]): PppFrame {
   return { protocol, info };
 }
 
-function corruptWire(rng: Rng, wire: Uint8Array): Uint8Array {
+/**
+ * Modem result text after a frame's closing flag: the AT channel core ends
+ * data mode on "NO CARRIER" (src/at/core.ts), never on anything else.
+ */
+type ModemText = "NO CARRIER" | "RING";
+
+function corruptWire(rng: Rng, wire: Uint8Array): { wire: Uint8Array; text: ModemText | null } {
+  const w = corruptFrame(rng, wire);
+  if (w !== null) return { wire: w, text: null };
+  const text: ModemText = rng.int(2) ? "NO CARRIER" : "RING";
+  return { wire: new Uint8Array([...wire, ...new TextEncoder().encode(`\r\n${text}\r\n`)]), text };
+}
+
+/** A corrupted (or intact) copy of the wire frame; null for "append modem text". */
+function corruptFrame(rng: Rng, wire: Uint8Array): Uint8Array | null {
   const w = wire.slice();
   switch (rng.int(6)) {
     case 0:
@@ -194,12 +214,46 @@ function corruptWire(rng: Rng, wire: Uint8Array): Uint8Array {
       }
     case 3: // line noise before the frame
       return new Uint8Array([...rng.bytes(rng.int(8)), ...w]);
-    case 4: // modem text
-      return new Uint8Array([...w, ...new TextEncoder().encode(rng.int(2) ? "\r\nNO CARRIER\r\n" : "\r\nRING\r\n")]);
+    case 4: // modem text after the closing flag
+      return null;
     default:
       return w; // intact
   }
 }
+
+/** One side's serial line in data mode: AT channel core → HDLC decoder → session. */
+class DataModeLine {
+  private readonly core: AtChannelCore;
+  ended = false;
+
+  constructor(decoder: HdlcDecoder, session: PppSession, now: () => number) {
+    this.core = new AtChannelCore({
+      write: () => {},
+      response: () => {},
+      urc: () => {},
+      data: (bytes) => decoder.decode(bytes, (ev) => session.input({ protocol: ev.protocol, info: ev.info }, now())),
+      dataStarted: () => {},
+      dataEnded: () => {
+        this.ended = true;
+      },
+    });
+    this.redial();
+  }
+
+  receive(bytes: Uint8Array): void {
+    this.core.receive(bytes, 0);
+  }
+
+  /** ATD → CONNECT: data mode again. */
+  redial(): void {
+    this.ended = false;
+    this.core.submit({ command: "ATD*99#", timeoutMs: 60_000 }, 0);
+    this.core.receive(CONNECT, 0);
+    if (this.core.mode !== "data") throw new Error("fuzz line: CONNECT did not enter data mode");
+  }
+}
+
+const CONNECT = new TextEncoder().encode("\r\nCONNECT\r\n");
 
 /** Pairs that can complete a negotiation; each side is fuzzed in turn. */
 const PAIR_KINDS: [() => PppSessionOptions, () => PppSessionOptions][] = [
@@ -214,6 +268,8 @@ interface Pair {
   b: PppSession;
   decA: HdlcDecoder;
   decB: HdlcDecoder;
+  lineA: DataModeLine;
+  lineB: DataModeLine;
 }
 
 function checkConsistent(s: PppSession, where: string, out: string[]): { phase: string; lcp: string } {
@@ -239,6 +295,8 @@ export function runFuzz(opts: FuzzOptions): FuzzReport {
     frames: 0,
     wireFrames: 0,
     decoder: new HdlcDecoder().counters,
+    noCarrierTexts: 0,
+    dataModeEnds: 0,
     internalErrors: [],
     reopens: 0,
     phasesSeen: new Set(),
@@ -261,7 +319,11 @@ export function runFuzz(opts: FuzzOptions): FuzzReport {
   const retiredDecoders: HdlcDecoder[] = [];
   const newPair = (k: number): Pair => {
     const [ka, kb] = PAIR_KINDS[k % PAIR_KINDS.length]!;
-    const pair = { a: new PppSession({ ...ka(), random: (n) => rng.bytes(n) }), b: new PppSession({ ...kb(), random: (n) => rng.bytes(n) }), decA: new HdlcDecoder(), decB: new HdlcDecoder() };
+    const a = new PppSession({ ...ka(), random: (n) => rng.bytes(n) });
+    const b = new PppSession({ ...kb(), random: (n) => rng.bytes(n) });
+    const decA = new HdlcDecoder();
+    const decB = new HdlcDecoder();
+    const pair: Pair = { a, b, decA, decB, lineA: new DataModeLine(decA, a, () => now), lineB: new DataModeLine(decB, b, () => now) };
     pair.a.open(now);
     pair.b.open(now);
     return pair;
@@ -293,16 +355,21 @@ export function runFuzz(opts: FuzzOptions): FuzzReport {
     if (rng.next() / 0x100000000 < wireShare) {
       // Through the de-framer: encode (sometimes with negotiated-style framing), corrupt, decode.
       const framing = rng.int(3) === 0 ? { accm: rng.next(), acfc: true, pfc: true, fcs32: false } : DEFAULT_FRAMING;
-      const wire = corruptWire(rng, encodeFrame(frame.protocol, frame.info, framing));
+      const { wire, text } = corruptWire(rng, encodeFrame(frame.protocol, frame.info, framing));
       const dec = toA ? p.decA : p.decB;
+      const line = toA ? p.lineA : p.lineB;
       dec.setAccm(rng.int(4) === 0 ? framing.accm : 0xffffffff);
       // Split the wire at a random point, like a serial read would.
       const cut = rng.int(wire.length + 1);
-      for (const part of [wire.subarray(0, cut), wire.subarray(cut)]) {
-        dec.decode(part, (ev) => {
-          if (ev.kind === "frame") s.input({ protocol: ev.protocol, info: ev.info }, now);
-          else if (rng.int(8) === 0) s.lowerDown(now); // only sometimes: keep sessions up long enough to fuzz deep states
-        });
+      line.receive(wire.subarray(0, cut));
+      line.receive(wire.subarray(cut));
+      if (text === "NO CARRIER") report.noCarrierTexts++;
+      if (line.ended) {
+        report.dataModeEnds++;
+        // The AT channel ended the pipe: PPP's lower layer is gone. Only sometimes, to keep
+        // sessions up long enough to fuzz deep states; then the next call's CONNECT.
+        if (rng.int(8) === 0) s.lowerDown(now);
+        line.redial();
       }
       report.wireFrames++;
     } else {
