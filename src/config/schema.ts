@@ -161,9 +161,9 @@ const recovery = v.strictObject({
   /** A connection that stays up this long resets the ladder. */
   stable_after: v.optional(duration(0), "10m"),
   /** Redials are spaced 0, 5 s, 15 s, 30 s, 60 s, then this (never a burst). */
-  redial_max: v.optional(duration(1000), "5m"),
+  redial_max: v.optional(duration(100), "5m"),
   /** Credentials, SIM or subscription faults: the first slow retry; it doubles up to operator_retry_max. */
-  operator_retry: v.optional(duration(1000), "1m"),
+  operator_retry: v.optional(duration(100), "1m"),
   operator_retry_max: v.optional(duration(1000), "1h"),
   /** While waiting to retry, registration is polled this often (URCs are seen at once); at most 30 s. */
   registration_poll: v.optional(

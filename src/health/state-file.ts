@@ -81,7 +81,8 @@ export class LadderStateFile {
     try {
       this.ensureDir();
       const data = JSON.stringify(snapshot, null, 2) + "\n";
-      const fd = openSync(tmp, "w", 0o644);
+      // 0600: the file may hold the fingerprint of a rejected SIM PIN; only the agent reads it.
+      const fd = openSync(tmp, "w", 0o600);
       try {
         writeSync(fd, data);
         fsyncSync(fd);

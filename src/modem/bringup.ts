@@ -36,8 +36,12 @@ export async function sync(ctx: ModemContext): Promise<void> {
       ctx.at.checkInterrupt(await escapeUnknownState(ch, ctx.scheduler, hangupTiming(ctx.timing, ctx.profile)));
       continue;
     }
-    if (elapsed() >= ctx.profile.limits.hungAfter) {
-      throw new StepFailure("modem-hung", `no OK to AT for ${Math.round(elapsed() / 1000)} s`);
+    // Rule 7 counts the module's silence, not our patience: once the escape has been tried, a module
+    // that has said nothing for the limit (e.g. frozen in data mode since before the hang-up) is hung
+    // now, not a full limit after this sync began.
+    const silentFor = ctx.scheduler.now() - Math.min(started, ch.lastRxAt ?? started);
+    if (elapsed() >= ctx.profile.limits.hungAfter || (escaped && silentFor >= ctx.profile.limits.hungAfter)) {
+      throw new StepFailure("modem-hung", `no OK to AT for ${Math.round(elapsed() / 1000)} s (silent for ${Math.round(silentFor / 1000)} s)`);
     }
     if (r.status !== "timeout") await ctx.interrupts.sleep(ctx.timing.syncIntervalMs);
   }

@@ -6,7 +6,8 @@
  * agent gets matching short timings (harness FAST_TIMING).
  */
 import { afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readdirSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import type { RecoveryStateEvent } from "../../src/core/agent-events.ts";
 import type { SimEvent } from "../../src/sim/events.ts";
 import { RESET_RUNGS } from "../../src/health/ladder.ts";
 import { is, simCommands, startHangRig, startRig, stopAllRigs, type Rig } from "./harness.ts";
@@ -100,17 +101,21 @@ describe("virtual modem scenarios against the whole agent over a pty", () => {
     }
   });
 
-  test("sim-pin with a wrong PIN: sim-pin-wrong, and the PIN is sent only once across resets", async () => {
-    const r = await startRig({ scenarios: ["sim-pin"], tables: { modem: 'pin = "9999"' } });
+  test("sim-pin with a wrong PIN: sim-pin-wrong, blocked with slow retries, no reset, the PIN sent once and remembered (not in clear)", async () => {
+    const r = await startRig({ scenarios: ["sim-pin"], tables: { modem: 'pin = "9999"', recovery: 'operator_retry = "1s"' } });
     try {
-      await r.events.waitFor(is.state("waiting", "sim-pin-wrong"), T);
-      // Let the ladder go all the way to a module reset and the bring-up after it.
-      const reset = r.events.length;
-      await r.events.waitFor(is.action("module-reset"), T, reset);
-      await r.events.waitFor(is.state("waiting", "sim-pin-wrong"), T, r.events.length);
-      // Three wrong PINs lock the SIM (PUK): cellkeep must never try again on its own.
+      const first = await r.events.waitFor(is.state("waiting", "sim-pin-wrong"), T);
+      const blocked = await r.events.waitFor((e): e is RecoveryStateEvent => e.type === "recovery.state" && e.phase === "blocked", T);
+      expect(blocked.waitingReason).toContain("needs a person");
+      // Two slow retries later: still no reset of any kind, and the PIN was entered exactly once.
+      await r.events.waitFor(is.state("waiting", "sim-pin-wrong"), T, r.events.all.indexOf(first) + 1);
+      await r.events.waitFor(is.action("redial"), T, r.events.length);
+      expect(r.events.of("recovery.action").filter((a) => a.rung !== "redial")).toEqual([]);
       expect(simCommands(r).filter((c) => /^AT\+CPIN=/i.test(c))).toHaveLength(1);
       expect(r.simEvents.of("sim.command").some((c) => /PUK/.test(c.result ?? ""))).toBe(false);
+      const saved = readFileSync(r.stateFile, "utf8");
+      expect(JSON.parse(saved).rejectedPin?.hash).toMatch(/^[0-9a-f]{64}$/);
+      expect(saved).not.toContain("9999");
     } finally {
       await r.stop();
     }
@@ -176,19 +181,19 @@ describe("virtual modem scenarios against the whole agent over a pty", () => {
     }
   });
 
-  test("hang: modem-hung, module reset (unanswered), then recovery.power_cycle runs and the agent connects", async () => {
+  test("hang: modem-hung, then recovery.power_cycle at once (no AT reset into silence) and the agent connects", async () => {
     // Power cycle by a relay flag; the vendor's hung, CFUN and boot limits scaled down.
     const hang = await startHangRig();
     const r = hang.rig;
     try {
       await r.events.waitFor(is.cause("modem-hung"), T);
-      await r.events.waitFor(is.action("module-reset"), T);
       await r.events.waitFor(is.action("power-cycle"), T);
       const connected = await r.events.waitFor(is.state("connected"), T);
       expect(hang.powerCycles()).toBe(1);
-      // A hung modem is reset at once: no redial or radio cycle first (DESIGN.md bring-up step 7).
+      // A hung modem gets the hardware rung at once: no redial, radio cycle or AT reset first.
       const actions = r.events.of("recovery.action").filter((a) => a.at <= connected.at).map((a) => a.rung);
-      expect(actions).toEqual(["module-reset", "power-cycle"]);
+      expect(actions).toEqual(["power-cycle"]);
+      expect(simCommands(r)).not.toContain("AT+CFUN=1,1");
       expect(r.simEvents.of("sim.power").some((p) => p.reason === "power-cycle")).toBe(true);
     } finally {
       await hang.stop();
