@@ -137,37 +137,39 @@ describe("HTTP endpoints of the real agent", () => {
     expect(text).toMatch(/id: \d+\ndata: \{[^\n]*"type":"health\.probe"/);
   });
 
-  test("actions: wrong token 401, right token accepted; reset-modem refused (409) during the ladder's backoff and accepted with ?force=1", async () => {
+  test("actions: wrong token 401, right token accepted; reset-modem refused (409) during the vendor's reset spacing and accepted with ?force=1", async () => {
     const post = (path: string, token?: string) =>
       get(base, path, { method: "POST", ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
 
     expect((await post("/actions/redial")).status).toBe(401);
     expect((await post("/actions/redial", "not-the-token")).status).toBe(401);
 
-    // The network starts refusing our login: the redial fails, dial_failures = 1 resets the
-    // module at once (backoff 0 s), that fails too, and the next reset waits the 10 min backoff.
-    rig.modem.modem.behaviour.auth = "reject";
+    // Every call now drops 300 ms after CONNECT (a link fault): with dial_failures = 1 the first
+    // drop resets the module at once (backoff 0 s); the next reset is not allowed for 10 min, and
+    // the ladder keeps redialling meanwhile (resets are spaced, dialling is not).
+    rig.modem.modem.behaviour.dropAfterMs = 300;
     const mark = rig.events.length;
     const accepted = await post("/actions/redial", TOKEN);
     expect(accepted.status).toBe(202);
     expect(JSON.parse(accepted.text).outcome).toBe("started");
-    const waiting = await rig.waitFor<RecoveryStateEvent>(
-      (e) => e.type === "recovery.state" && (e as RecoveryStateEvent).nextActionAt !== null && (e as RecoveryStateEvent).nextActionAt! > Date.now() + 5 * 60_000,
+    const spaced = await rig.waitFor<RecoveryStateEvent>(
+      (e) => e.type === "recovery.state" && ((e as RecoveryStateEvent).waitingReason ?? "").includes("not before"),
       15_000,
       mark,
     );
-    expect(waiting.rung).toBe("module-reset");
+    expect(spaced.rung).toBe("redial");
+    expect(spaced.resets).toBe(1);
 
+    // The calls hold again; the vendor's spacing after reset #1 still refuses a reset request.
+    rig.modem.modem.behaviour.dropAfterMs = null;
+    await rig.waitFor(isState("connected"), 15_000, rig.events.length);
     const refused = await post("/actions/reset-modem", TOKEN);
     expect(refused.status).toBe(409);
     const rb = JSON.parse(refused.text);
     expect(rb.outcome).toBe("refused-backoff");
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(5 * 60);
-    const redialRefused = await post("/actions/redial", TOKEN);
-    expect(redialRefused.status).toBe(409);
 
-    // The network takes our login again; a forced reset brings the link back now.
-    rig.modem.modem.behaviour.auth = { username: "gw-user", password: PASSWORD };
+    // A forced reset runs now and brings the link back.
     const forcedMark = rig.events.length;
     const forced = await post("/actions/reset-modem?force=1", TOKEN);
     expect(forced.status).toBe(202);

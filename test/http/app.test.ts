@@ -91,7 +91,7 @@ describe("GET /status", () => {
     expect(Object.keys(s.ppp)).toEqual(["phase", "ipv4", "ipv6", "mru", "bytesIn", "bytesOut", "packetsIn", "packetsOut", "errors"]);
     expect(Object.keys(s.ppp.ipv4)).toEqual(["local", "remote", "dns"]);
     expect(Object.keys(s.health)).toEqual(["ok", "rttMs", "at", "probe", "target", "loss", "consecutiveFailures"]);
-    expect(Object.keys(s.recovery)).toEqual(["rung", "consecutiveFailures", "lastResetAt", "nextActionAt", "waitingReason", "actions"]);
+    expect(Object.keys(s.recovery)).toEqual(["rung", "consecutiveFailures", "lastResetAt", "nextActionAt", "waitingReason", "phase", "causeClass", "resets", "actions"]);
     expect(s.state).toBe("connected");
     expect(s.uptime).toBe(60);
     expect(s.version).toBe("9.9.9");

@@ -73,7 +73,7 @@ describe("GET /metrics", () => {
     const s = parseSamples(await (await app.request("/metrics")).text());
     expect(s.get('cellkeep_state{state="waiting"}')).toBe(1);
     expect(s.get('cellkeep_state{state="connected"}')).toBe(0);
-    expect([...s.keys()].filter((k) => k.startsWith("cellkeep_state{")).length).toBe(11);
+    expect([...s.keys()].filter((k) => k.startsWith("cellkeep_state{")).length).toBe(12);
     expect(s.get("cellkeep_up")).toBe(0);
     expect(s.get("cellkeep_signal_rsrp_dbm")).toBeLessThan(-80);
     expect(s.get('cellkeep_ppp_bytes_total{direction="in"}')).toBe(123456);
