@@ -120,7 +120,7 @@ export class AtChannel {
       dataEnded: (why) => {
         const v = this.view;
         this.view = null;
-        v?.end(why === "no-carrier" ? cause("carrier-lost") : null);
+        v?.end(why === "no-carrier" ? cause("carrier-lost") : why === "rebooted" ? cause("module-rebooted", "RDY in the data stream") : null);
         for (const fn of this.dataEndListeners) fn(why);
       },
     });

@@ -35,7 +35,7 @@ export interface AtUrc {
 }
 
 /** Why data mode ended from the channel's point of view. */
-export type DataEnd = "no-carrier" | "resumed";
+export type DataEnd = "no-carrier" | "rebooted" | "resumed";
 
 export interface AtCoreSink {
   write(bytes: Uint8Array): void;
@@ -88,7 +88,7 @@ const enc = new TextEncoder();
  *
  * So: after each raw 0x7E (and at the very start of data mode, before any
  * flag) any number of CR/LF and further flags may follow, then "NO CARRIER"
- * and CR or LF. Any other octet means a frame started: matching stops until
+ * (or the boot URC "RDY") and CR or LF. Any other octet means a frame started: matching stops until
  * the next raw 0x7E. The data path jumps from flag to flag with indexOf and
  * looks at one octet after each; only the candidate text is held back from
  * PPP (until it matches or fails), so the text itself never reaches PPP.
@@ -97,7 +97,16 @@ const enc = new TextEncoder();
  * text and then silence (no flag before the text). LCP echo (peer-dead)
  * catches that call; matching text inside a frame cannot be made safe.
  */
-const TEXT = enc.encode("NO CARRIER");
+/**
+ * The modem texts recognised between frames, and what each means: NO CARRIER
+ * ends the call (V.250); RDY is the Quectel boot URC, so the module rebooted by
+ * itself during the call (brown-out, firmware watchdog) and the call is gone
+ * with it. Their first characters differ, so the first one picks the text.
+ */
+const TEXTS: ReadonlyArray<{ bytes: Uint8Array; end: DataEnd; urc: string }> = [
+  { bytes: enc.encode("NO CARRIER"), end: "no-carrier", urc: "NO CARRIER" },
+  { bytes: enc.encode("RDY"), end: "rebooted", urc: "RDY" },
+];
 const FLAG = 0x7e;
 const CR = 0x0d;
 const LF = 0x0a;
@@ -110,8 +119,10 @@ export class AtChannelCore {
   private skipLf = false;
   /** Data mode: between frames (after a raw flag, or before the first one), so modem text may come. */
   private textArmed = false;
-  /** Characters of "NO CARRIER" matched; TEXT.length = waiting for its CR/LF. */
+  /** Characters of the candidate text matched; its length = waiting for its CR/LF. */
   private textPos = 0;
+  /** Which of TEXTS is being matched (chosen by its first character). */
+  private textIdx = 0;
   /** Candidate text (CR/LF, part of "NO CARRIER") from earlier chunks, held back from PPP. */
   private held: Uint8Array[] = [];
   private lastCommand: string | null = null;
@@ -193,6 +204,7 @@ export class AtChannelCore {
     let i = from;
     let armed = this.textArmed;
     let pos = this.textPos;
+    let t = TEXTS[this.textIdx]!;
     while (i < n) {
       if (!armed) {
         // Inside a frame: nothing but the next raw flag matters here.
@@ -214,16 +226,21 @@ export class AtChannelCore {
         i = cand = i + 1;
       } else if (pos === 0 && (b === CR || b === LF)) {
         i++;
-      } else if (pos < TEXT.length && b === TEXT[pos]) {
+      } else if (pos === 0 && TEXTS.some((x) => x.bytes[0] === b)) {
+        t = TEXTS.find((x) => x.bytes[0] === b)!;
+        this.textIdx = TEXTS.indexOf(t);
+        pos = 1;
+        i++;
+      } else if (pos > 0 && pos < t.bytes.length && b === t.bytes[pos]) {
         pos++;
         i++;
-      } else if (pos === TEXT.length && (b === CR || b === LF)) {
+      } else if (pos > 0 && pos === t.bytes.length && (b === CR || b === LF)) {
         // Modem text after a flag: the call is over. PPP gets the bytes up to
         // and including that flag; the text is ours.
         this.held = [];
         this.emitData(data.subarray(from, cand));
-        this.leaveData("no-carrier", now);
-        this.sink.urc({ name: "NO CARRIER", line: "NO CARRIER", at: now });
+        this.leaveData(t.end, now);
+        this.sink.urc({ name: t.urc, line: t.urc, at: now });
         this.stats.urcs++;
         return i + 1;
       } else {

@@ -50,6 +50,7 @@ export const CAUSE_HINTS = {
   "loopback": "the line echoes our own LCP frames (magic number loop-back); the modem is not in data mode",
   "peer-dead": "the PPP peer stopped answering LCP echo requests; the link will be redialled",
   "carrier-lost": "the modem left data mode (NO CARRIER) while PPP was up",
+  "module-rebooted": "the module rebooted by itself during the call (its boot URC RDY came instead of PPP frames): brown-out or firmware watchdog; cellkeep redials",
   // health and recovery
   "probe-failed": "health probes failed; the link is up but traffic does not get through",
   "recovery-exhausted": "every recovery step was tried; waiting for the next allowed attempt",

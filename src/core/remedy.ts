@@ -84,6 +84,7 @@ const CLASS_OF: Readonly<Record<CauseCode, CauseClass>> = {
   loopback: "link",
   "peer-dead": "link",
   "carrier-lost": "link",
+  "module-rebooted": "link",
   // health and recovery
   "probe-failed": "link",
   "recovery-exhausted": "link",

@@ -112,11 +112,11 @@ export class DataCall<L extends PppLinkLike> {
     this.d.emit({ type: "modem.hangup", at: this.d.scheduler.now(), method, verified });
   }
 
-  /** NO CARRIER from the modem ends this link as carrier-lost, unless PPP already said why. */
+  /** NO CARRIER (or the boot URC: the module rebooted) ends this link, unless PPP already said why. */
   private watchCarrier(ch: AtChannel, link: L | null): () => void {
     return ch.onDataEnd((why) => {
-      if (why === "no-carrier" && this.link === link && !this.ended) {
-        this.ended = cause("carrier-lost");
+      if (why !== "resumed" && this.link === link && !this.ended) {
+        this.ended = why === "rebooted" ? cause("module-rebooted", "RDY in the data stream") : cause("carrier-lost");
         this.d.interrupts.wake();
       }
     });

@@ -373,3 +373,27 @@ describe("data mode: NO CARRIER only between frames", () => {
     expect(r.data.join("")).toBe("~\xff\x03\x00\x21" + TEXT + "garbage" + TEXT);
   });
 });
+
+describe("data mode: the boot URC RDY between frames means the module rebooted mid-call", () => {
+  const RDY = "\r\nRDY\r\n";
+  test("RDY after the last frame's closing flag ends data mode as rebooted, split at every offset; RDY inside payloads is data", () => {
+    const frames = concat([
+      encodeFrame(PROTO.IPV4, enc.encode(`x${RDY}y`), ACCM0),
+      encodeFrame(PROTO.IPV4, enc.encode(RDY), ACCM0),
+      encodeFrame(PROTO.IPV4, enc.encode(`RDY${TEXT}`), ACCM0),
+    ]);
+    const all = concat([frames, enc.encode(RDY)]);
+    for (let cut = 0; cut <= all.length; cut++) {
+      const r = dataRig();
+      r.feed(all.subarray(0, cut), 2);
+      r.feed(all.subarray(cut), 3);
+      if (r.core.mode !== "command") throw new Error(`RDY missed with the cut at ${cut}`);
+      expect(r.modes).toEqual(["data", "command:rebooted"]);
+      expect(r.urcs.map((u) => u.name)).toEqual(["RDY"]);
+      expect(concat(r.raw)).toEqual(frames);
+    }
+    const r = dataRig();
+    r.feed(frames, 2);
+    expect(r.core.mode).toBe("data");
+  });
+});

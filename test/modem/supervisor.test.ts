@@ -798,3 +798,17 @@ describe("field-grade recovery (issue: no lost minutes, no useless resets)", () 
     expect(stateAt(r, "registering")).toBeDefined();
   });
 });
+
+describe("a module that reboots by itself during a call", () => {
+  test("its boot URC between frames ends the call as module-rebooted at once (no wait for LCP echo), then it is redialled", async () => {
+    const r = rig({ scenarios: ["reboot-mid-call:5"] });
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+    const up = r.sched.now();
+    expect(await runUntil(r.sched, () => r.policy.lost.length > 0, 60_000)).toBe(true);
+    expect(r.policy.lost[0]!.code).toBe("module-rebooted");
+    const rdy = r.modem.events.find((e) => e.type === "sim.power" && e.at > up) as { at: number } | undefined;
+    expect(rdy).toBeDefined();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+  });
+});
