@@ -108,7 +108,9 @@ export async function unlockSim(ctx: ModemContext): Promise<void> {
       break;
     }
     if (state === "not-inserted") throw new StepFailure("sim-missing", r.detail || "+CPIN: NOT INSERTED");
-    if (state === "sim-puk") throw locked(cause("sim-puk-required"));
+    // Not remembered: asking +CPIN? costs the SIM nothing, so each slow retry looks again and a SIM a
+    // person unlocked with its PUK is picked up without a restart.
+    if (state === "sim-puk") throw new StepFailure("sim-puk-required");
     if (state === "sim-pin") {
       const pin = ctx.config.modem.pin;
       if (!pin) throw new StepFailure("sim-pin-required");
