@@ -46,6 +46,7 @@ type TimerKind =
   | "garbage"
   | "reboot"
   | "hang-recover"
+  | "hang-call"
   | "call-reboot"
   | "net-drop"
   | "powerdown";
@@ -341,6 +342,10 @@ export class ModemCore {
         this.radio.loseNetwork(at, nd.backMs);
         break;
       }
+      case "hang-call":
+        // hang:call=S: the whole module freezes mid-call, PPP and AT alike, until a power cycle.
+        if (this.mode !== "command" && this.power === "on") this.freeze(at);
+        break;
       case "hang-recover":
         this.reboot(at, "hang-recover");
         break;
@@ -542,14 +547,18 @@ export class ModemCore {
   private afterCommand(now: number): void {
     this.commandsSinceBoot++;
     const h = this.behaviour.hang;
-    if (h && !this.hangUsed && this.commandsSinceBoot >= h.afterCommands && this.power === "on") {
-      this.hangUsed = true;
-      this.hung = true;
-      this.line = [];
-      this.held = [];
-      this.emit({ type: "sim.hang", at: now, hung: true });
-      if (h.recoverMs !== null) this.arm("hang-recover", now + h.recoverMs);
-    }
+    if (h && h.afterConnectMs === null && !this.hangUsed && this.commandsSinceBoot >= h.afterCommands && this.power === "on") this.freeze(now);
+  }
+
+  /** The hang fault: nothing the DTE sends is heard and nothing is sent, until a power cycle (or recover=S). */
+  private freeze(now: number): void {
+    const h = this.behaviour.hang;
+    this.hangUsed = true;
+    this.hung = true;
+    this.line = [];
+    this.held = [];
+    this.emit({ type: "sim.hang", at: now, hung: true });
+    if (h && h.recoverMs !== null) this.arm("hang-recover", now + h.recoverMs);
   }
 
   private cmeResult(code: number): string {
@@ -880,6 +889,7 @@ export class ModemCore {
     this.enterMode("data", "connect", now);
     const b = this.behaviour;
     if (b.dropAfterMs !== null) this.arm("drop", now + b.dropAfterMs);
+    if (b.hang && b.hang.afterConnectMs !== null && !this.hangUsed) this.arm("hang-call", now + b.hang.afterConnectMs);
     if (b.networkDrop && this.netDropsDone < b.networkDrop.times) this.arm("net-drop", now + b.networkDrop.afterConnectMs);
     // reboot-mid-call (or port-vanish:S, once): the module resets by itself S s after CONNECT,
     // whatever the call is doing by then, as a firmware crash would.
@@ -926,7 +936,7 @@ export class ModemCore {
     const s = this.session;
     if (!s) return;
     const chunks = s.takeOutput();
-    if (this.mode === "data") for (const c of chunks) this.out.push(c);
+    if (this.mode === "data" && !this.hung) for (const c of chunks) this.out.push(c);
     this.collectSessionEvents();
     if (s.ipUp && this.ipUpAt === null) {
       this.ipUpAt = now;
@@ -959,6 +969,7 @@ export class ModemCore {
     if (reason === "drop-after") this.callReport = REPORT.regularDeactivation;
     else if (reason === "ath" || reason === "dtr" || (reason === "ppp-terminated" && this.callReport !== REPORT.authFailed)) this.callReport = NO_REPORT;
     this.disarm("drop");
+    this.disarm("hang-call");
     this.disarm("net-drop");
     this.disarm("dead");
     this.disarm("escape");

@@ -44,7 +44,7 @@ export const SCENARIO_HELP: Readonly<Record<ScenarioName, string>> = {
   "dial-before-attach": "no automatic packet attach: dialling before AT+CGATT=1 connects, PAP succeeds, then the network sends LCP Terminate-Request",
   "wrong-credentials": "the network rejects every PAP/CHAP login (PAP Nak / CHAP Failure)",
   "no-ip": "IPCP never assigns an address (the network Naks with 0.0.0.0 and never acks one)",
-  hang: "after N answered commands (default 3) the AT interpreter stops answering, CFUN=1,1 included; recovers on power cycle, pty close, or after recover=S  [hang:N | hang:after=N,recover=S]",
+  hang: "after N answered commands (default 3) the AT interpreter stops answering, CFUN=1,1 included; with call=S instead the whole module freezes S s after CONNECT (no PPP, no AT, +++ and DTR ignored); recovers on power cycle, pty close, or after recover=S  [hang:N | hang:after=N,recover=S | hang:call=S]",
   "drop-after": "every data call drops after N s (default 30) with NO CARRIER  [drop-after:SECONDS]",
   "dead-peer": "N s (default 0) after IPCP opens the network stops answering anything, LCP echo included; the line stays up  [dead-peer:SECONDS]",
   garbage: "random bytes and URC storms on the line between commands every N s (default 2)  [garbage:SECONDS]",
@@ -146,7 +146,8 @@ export interface SimBehaviour {
   /** Name the DNS responder answers, and the address it returns. */
   probeName: string;
   probeAddress: string;
-  hang: { afterCommands: number; recoverMs: number | null } | null;
+  /** afterConnectMs: hang S s after CONNECT (in data mode) instead of after N commands. */
+  hang: { afterCommands: number; recoverMs: number | null; afterConnectMs: number | null } | null;
   dropAfterMs: number | null;
   deadPeerAfterMs: number | null;
   garbageEveryMs: number | null;
@@ -267,7 +268,8 @@ export function resolveBehaviour(
       case "hang": {
         const after = spec.value !== undefined ? seconds(spec, "value", 3) : seconds(spec, "after", 3);
         const recover = spec.params.recover !== undefined ? ms(seconds(spec, "recover", 0)) : null;
-        b.hang = { afterCommands: Math.floor(after), recoverMs: recover };
+        const call = spec.params.call !== undefined ? ms(seconds(spec, "call", 0)) : null;
+        b.hang = { afterCommands: Math.floor(after), recoverMs: recover, afterConnectMs: call };
         break;
       }
       case "drop-after":

@@ -606,6 +606,34 @@ const ROWS: Row[] = [
     },
   },
   {
+    id: "hang-in-call-power-cycle",
+    title: "hung in data mode, power-cycle (echo 2s×3)",
+    limitMs: 5 * MIN,
+    setup: { scenarios: ["hang:call=20"], powerCycle: true, config: { ppp: 'echo_interval = "2s"\necho_failures = 3' } },
+    async run(c) {
+      if (!(await firstUp(c))) return neverUp(c);
+      const hang = await waitEvent(c.simEvents, (e) => e.type === "sim.hang" && e.hung, c.deadline);
+      if (!hang) return { ...neverUp(c, "the module never hung"), upMs: null };
+      const detect = await waitEvent(c.events, after(hang.at, detection), c.deadline);
+      const hung = await waitEvent(c.events, after(hang.at, (e) => e.type === "modem.state" && (e as ModemStateEvent).cause?.code === "modem-hung"), c.deadline);
+      const cycled = await waitEvent(c.simEvents, (e) => e.type === "sim.power" && e.reason === "power-cycle", c.deadline);
+      const up = await waitEvent(c.events, after(hang.at, state("connected")), c.deadline);
+      return {
+        detectMs: detect ? detect.at - hang.at : null,
+        upMs: up ? up.at - hang.at : "timeout",
+        afterFixMs: up && cycled ? up.at - cycled.at : cycled ? "timeout" : null,
+        ...counts(c, hang.at),
+        goal: up !== null && within(up.at - hang.at, 100_000),
+        notes: [
+          causeOf(detect),
+          hung ? `modem-hung at +${secs(hung.at - hang.at)}` : "never modem-hung",
+          cycled ? `relay ×${c.powerCycles()}, first at +${secs(cycled.at - hang.at)}` : "relay never used",
+          actionsOf(c, hang.at),
+        ],
+      };
+    },
+  },
+  {
     id: "hang-no-power-cycle",
     title: "hung module, no power-cycle command",
     limitMs: 15 * MIN,

@@ -172,7 +172,7 @@ function armFault(index: number): void {
 
 /** The sim's hang is one incident per run; each hang cycle re-arms it. */
 function armHangNow(): void {
-  behaviour.hang = { afterCommands: 0, recoverMs: HANG_RECOVER_MS };
+  behaviour.hang = { afterCommands: 0, recoverMs: HANG_RECOVER_MS, afterConnectMs: null };
   im.modem.core.rearmHang();
 }
 

@@ -5,6 +5,7 @@ import { AlwaysRedial, type RecoveryDecision, type RecoveryPolicy } from "../../
 import type { RecoveryRung } from "../../src/core/agent-events.ts";
 import type { BytePipe } from "../../src/core/pipe.ts";
 import { ModemSupervisor, type SupervisorDeps } from "../../src/modem/supervisor.ts";
+import { RecoveryLadder } from "../../src/health/ladder.ts";
 import type { ModemEvent } from "../../src/modem/events.ts";
 import { fakePppLink, HEALTHY_RULES, runUntil, ScriptedModem, testConfig, TestModem, type ScriptRule, type TestModemOptions } from "./harness.ts";
 
@@ -810,5 +811,52 @@ describe("a module that reboots by itself during a call", () => {
     const rdy = r.modem.events.find((e) => e.type === "sim.power" && e.at > up) as { at: number } | undefined;
     expect(rdy).toBeDefined();
     expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+  });
+});
+
+describe("a module hung in data mode (the issue's target: connected again within 100 s with a power-cycle command)", () => {
+  test("peer dead → hang-up into silence → modem-hung 60 s after the module went silent → power cycle at once → connected", async () => {
+    const actions: { rung: string; at: number }[] = [];
+    const ladder = new RecoveryLadder(
+      { backoffMs: [0, 600_000, 1_800_000, 3_600_000], dialFailures: 3, stableAfterMs: 600_000, powerCycle: true, reboot: false },
+      null,
+      0,
+      { emit: (e) => void (e.type === "recovery.action" && actions.push({ rung: e.rung, at: e.at })) },
+    );
+    const holder: { r: (Rig & { modem: TestModem }) | null } = { r: null };
+    const r = (holder.r = rig({
+      scenarios: ["hang:call=10"],
+      toml: '[recovery]\npower_cycle = "relay modem"\n',
+      deps: {
+        policy: ladder,
+        runCommand: async () => {
+          // The relay: the module loses power and boots again.
+          holder.r!.modem.core.powerCycle(holder.r!.sched.now());
+          holder.r!.modem.pump();
+          return 0;
+        },
+      },
+    }));
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+    expect(await runUntil(r.sched, () => r.modem.events.some((e) => e.type === "sim.hang"), 60_000)).toBe(true);
+    const frozeAt = r.modem.events.find((e) => e.type === "sim.hang")!.at;
+    // LCP echo (2 s × 3) declares the peer dead 7 s after the freeze.
+    r.sched.advanceTo(frozeAt + 7_000);
+    r.sup.linkLost(cause("peer-dead", "no reply to 3 LCP Echo-Requests"));
+    expect(await runUntil(r.sched, () => actions.some((a) => a.rung === "power-cycle"), 120_000)).toBe(true);
+    const hung = r.events.find((e) => e.type === "modem.state" && e.cause?.code === "modem-hung") as { at: number } | undefined;
+    expect(hung).toBeDefined();
+    // The vendor's 60 s count from the module's last word (here the PPP stand-in's "UP" right after
+    // CONNECT, 10 s before the freeze), not from the start of the sync after the hang-up.
+    const lastWord = r.events.find((e) => e.type === "modem.state" && e.state === "connected")!.at;
+    expect(hung!.at - lastWord).toBeGreaterThanOrEqual(60_000);
+    expect(hung!.at - lastWord).toBeLessThan(61_000);
+    const pc = actions.find((a) => a.rung === "power-cycle")!;
+    expect(pc.at - hung!.at).toBeLessThan(100);
+    expect(actions.filter((a) => a.rung === "module-reset" || a.rung === "radio-cycle")).toEqual([]);
+    expect(r.modem.commands()).not.toContain("AT+CFUN=1,1");
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+    expect(r.sched.now() - frozeAt).toBeLessThan(100_000);
   });
 });

@@ -45,7 +45,8 @@ describe("scenario specs", () => {
     expect(b.rebootLoop).toEqual({ everyMs: 20_000, times: 3 });
     expect(b.portVanish).toEqual({ afterConnectMs: 7000 });
     expect(b.poolStart).toBe("10.1.0.2");
-    expect(resolveBehaviour(["hang"]).hang).toEqual({ afterCommands: 3, recoverMs: null });
+    expect(resolveBehaviour(["hang"]).hang).toEqual({ afterCommands: 3, recoverMs: null, afterConnectMs: null });
+    expect(resolveBehaviour(["hang:call=10"], 0.5).hang).toEqual({ afterCommands: 3, recoverMs: null, afterConnectMs: 5000 });
     expect(resolveBehaviour(["dead-peer:4"]).deadPeerAfterMs).toBe(4000);
     expect(resolveBehaviour(["wrong-credentials"]).auth).toBe("reject");
     expect(resolveBehaviour(["no-ip"]).assignAddress).toBe(false);
