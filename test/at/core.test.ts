@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { concatBytes } from "../support/ip.ts";
 import { AtChannelCore, type AtResponse, type AtUrc } from "../../src/at/core.ts";
 import { LineSplitter, parseFinal } from "../../src/at/lines.ts";
 import { HdlcDecoder, encodeFrame } from "../../src/ppp/hdlc.ts";
@@ -200,15 +201,7 @@ const TEXT = "\r\nNO CARRIER\r\n";
 const ACCM0: Framing = { accm: 0, acfc: true, pfc: true, fcs32: false };
 const ACCM0_FULL: Framing = { accm: 0, acfc: false, pfc: false, fcs32: false };
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const concat = (parts: Uint8Array[]): Uint8Array => concatBytes(...parts);
 
 /** Payloads that carry the modem's text, at the start, in the middle, at the end, split by escapes. */
 const TEXT_PAYLOADS = [

@@ -429,6 +429,14 @@ async function untilRegisteredAndUp(c: RowContext, faultAt: number, notes: strin
   };
 }
 
+/** Connected first, then the sim's fault event, then detection and recovery as untilRegisteredAndUp measures them. */
+async function upThenFault(c: RowContext, fault: Pred<SimEvent>, never: string): Promise<RowResult> {
+  if (!(await firstUp(c))) return neverUp(c);
+  const at = await waitEvent(c.simEvents, fault, c.deadline);
+  if (!at) return { ...neverUp(c, never), upMs: null };
+  return untilRegisteredAndUp(c, at.at, []);
+}
+
 /**
  * A fault that waits for a person (wrong password, unknown APN): watch the
  * retries for `watchMs`, then reload the config that fixes it.
@@ -530,12 +538,7 @@ const ROWS: Row[] = [
     title: "network drop (20 s, back 10 s)",
     limitMs: 4 * MIN,
     setup: { scenarios: ["network-drop:20,back=10,times=1"] },
-    async run(c) {
-      if (!(await firstUp(c))) return neverUp(c);
-      const drop = await waitEvent(c.simEvents, (e) => e.type === "sim.mode" && e.reason === "network-drop", c.deadline);
-      if (!drop) return { ...neverUp(c, "the network never dropped"), upMs: null };
-      return untilRegisteredAndUp(c, drop.at, []);
-    },
+    run: (c) => upThenFault(c, (e) => e.type === "sim.mode" && e.reason === "network-drop", "the network never dropped"),
   },
   {
     id: "denied",
@@ -665,12 +668,7 @@ const ROWS: Row[] = [
     title: "module reboot mid-call (20 s)",
     limitMs: 4 * MIN,
     setup: { scenarios: ["reboot-mid-call:20"] },
-    async run(c) {
-      if (!(await firstUp(c))) return neverUp(c);
-      const reboot = await waitEvent(c.simEvents, (e) => e.type === "sim.power" && e.reason === "reboot-mid-call", c.deadline);
-      if (!reboot) return { ...neverUp(c, "the module never rebooted"), upMs: null };
-      return untilRegisteredAndUp(c, reboot.at, []);
-    },
+    run: (c) => upThenFault(c, (e) => e.type === "sim.power" && e.reason === "reboot-mid-call", "the module never rebooted"),
   },
   {
     id: "nocarrier-payload",

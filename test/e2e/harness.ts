@@ -358,3 +358,37 @@ export async function pollStatus(
     await Bun.sleep(100); // polling an HTTP endpoint of another process: no event stream to wait on
   }
 }
+
+/**
+ * afterEach of the tun-mode tests: stop every rig (bounded: a stuck agent must
+ * not keep namespaces alive), remove the namespaces, the TUN links left in the
+ * root namespace (a TUN still open when its namespace is deleted moves back
+ * there), and the test's temp dirs.
+ */
+export async function cleanupNetnsRigs(
+  label: string,
+  h: { cleanup(): Promise<void> },
+  links: Set<string>,
+  runCmd: (argv: string[]) => Promise<unknown>,
+  dirsToRemove: Set<string> = new Set(),
+): Promise<void> {
+  let timer: Timer | undefined;
+  try {
+    await Promise.race([
+      stopAllRigs(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          console.error(`${label}: the agent did not stop within 10 s; removing everything anyway`);
+          resolve();
+        }, 10_000);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    await h.cleanup();
+    for (const l of links) await runCmd(["ip", "link", "del", "dev", l]);
+    links.clear();
+    for (const d of dirsToRemove) rmSync(d, { recursive: true, force: true });
+    dirsToRemove.clear();
+  }
+}

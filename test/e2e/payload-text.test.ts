@@ -19,7 +19,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import type { LinkInterfaceEvent, ModemStateEvent, PppDownEvent } from "../../src/core/agent-events.ts";
 import type { EventBase } from "../../src/core/events.ts";
 import { canUseNetns, NetnsHarness, run, uniqueName } from "../support/netns.ts";
-import { is, startRig, stopAllRigs, tempDir, type Rig } from "./harness.ts";
+import { cleanupNetnsRigs, is, startRig, tempDir, type Rig } from "./harness.ts";
 
 const enabled = canUseNetns() && Bun.which("ping") !== null;
 
@@ -33,27 +33,7 @@ const COUNT = 5;
 const h = new NetnsHarness();
 const links = new Set<string>();
 
-afterEach(async () => {
-  let timer: Timer | undefined;
-  try {
-    // Namespaces and interfaces go even when a stuck agent does not stop in time.
-    await Promise.race([
-      stopAllRigs(),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          console.error("payload-text e2e: the agent did not stop within 10 s; removing everything anyway");
-          resolve();
-        }, 10_000);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    await h.cleanup();
-    // A TUN still open when its namespace is deleted moves back to the root namespace.
-    for (const l of links) await run(["ip", "link", "del", "dev", l]);
-    links.clear();
-  }
-}, 30_000);
+afterEach(() => cleanupNetnsRigs("payload-text e2e", h, links, run), 30_000);
 
 const ifaceUp =
   (name: string) =>

@@ -28,7 +28,7 @@ import { PacketPump } from "../../src/net/pump.ts";
 import { startSimulatorOnPty, type SimulatorHandle } from "../../src/sim/simulate.ts";
 import { canUseNetns, ipShow, NetnsHarness, run, uniqueName } from "../support/netns.ts";
 import { iperf } from "../net/stack.ts";
-import { configToml, is, MAIN, startRig, stopAllRigs, tempDir, type Rig, type RigOptions } from "./harness.ts";
+import { cleanupNetnsRigs, configToml, is, MAIN, startRig, tempDir, type Rig, type RigOptions } from "./harness.ts";
 
 const enabled = canUseNetns() && Bun.which("iperf3") !== null && Bun.which("ping") !== null;
 
@@ -54,28 +54,8 @@ function tempDirOf(prefix: string): string {
   dirs.add(d);
   return d;
 }
-afterEach(async () => {
-  // Namespaces, interfaces and processes go even when a stuck agent does not stop in time.
-  let timer: Timer | undefined;
-  try {
-    await Promise.race([
-      stopAllRigs(),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          console.error("tun e2e: the agent did not stop within 10 s; removing everything anyway");
-          resolve();
-        }, 10_000);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    await h.cleanup();
-    for (const l of links) await run(["ip", "link", "del", "dev", l]);
-    links.clear();
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-    dirs.clear();
-  }
-}, 30_000);
+// Namespaces, interfaces and processes go even when a stuck agent does not stop in time.
+afterEach(() => cleanupNetnsRigs("tun e2e", h, links, run, dirs), 30_000);
 
 interface Bridge {
   iface: LinkInterface;

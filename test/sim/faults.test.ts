@@ -6,46 +6,17 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { internetChecksum } from "../../src/net/packet.ts";
-import { type PppLinkEvent, PppLink } from "../../src/ppp/link.ts";
-import { PppSession, type PppSessionOptions } from "../../src/ppp/session.ts";
-import { Terminal, flushMicrotasks, lines } from "./helpers.ts";
+import type { PppSessionOptions } from "../../src/ppp/session.ts";
+import { SimPppRig, Terminal, flushMicrotasks, lines, type PppClient } from "./helpers.ts";
 
-let term: Terminal | null = null;
-let link: PppLink | null = null;
-afterEach(async () => {
-  link?.stop();
-  link = null;
-  await term?.stop();
-  term = null;
-});
-
-const serverRandom = (n: number) => new Uint8Array(n).map((_, i) => (i * 37 + 11) & 0xff);
-const clientRandom = (n: number) => new Uint8Array(n).map((_, i) => (i * 53 + 7) & 0xff);
+const rig = new SimPppRig();
+afterEach(() => rig.cleanup());
 
 /** A modem in command mode with echo off; `settle` ms after power-on (booted at once). */
-async function modem(scenarios: string[], settle = 3000): Promise<Terminal> {
-  term = new Terminal({ booted: true, random: serverRandom, scenarios });
-  await term.at("ATE0");
-  await term.advance(settle);
-  term.take();
-  return term;
-}
+const modem = (scenarios: string[], settle = 3000): Promise<Terminal> => rig.ready({ scenarios }, settle);
 
-interface Client {
-  link: PppLink;
-  events: PppLinkEvent[];
-  ip: Uint8Array[];
-}
-
-function startClient(t: Terminal, extra: Partial<PppSessionOptions> = {}): Client {
-  const session = new PppSession({ role: "client", auth: { method: "pap", username: "user", password: "pw" }, echo: { intervalMs: 0, failures: 0 }, random: clientRandom, ...extra });
-  link = new PppLink({ pipe: t.line, session, scheduler: t.clock });
-  const c: Client = { link, events: [], ip: [] };
-  link.onEvent((e) => c.events.push(e));
-  link.onIp((_v, p) => c.ip.push(p));
-  link.start();
-  return c;
-}
+type Client = PppClient;
+const startClient = (t: Terminal, extra: Partial<PppSessionOptions> = {}): Client => rig.startClient(t, { method: "pap", username: "user", password: "pw" }, extra);
 
 const has = (c: Client, type: string) => c.events.some((e) => e.type === type);
 
@@ -76,7 +47,7 @@ describe("AT+CEER", () => {
     startClient(t);
     await t.advance(10_000);
     expect(t.sim.modem.core.modeState).toBe("command");
-    link?.stop();
+    rig.link?.stop();
     t.take();
     expect(lines(await t.at("AT+CEER"))).toEqual(['+CEER: "ESM reject",29,"User authentication or authorization failed"', "OK"]);
   });
@@ -118,8 +89,7 @@ describe("registration-denied with for= and cause=", () => {
   });
 
   test("a window that ended before the modem boots: it registers as usual", async () => {
-    term = new Terminal({ scenarios: ["registration-denied:for=0.5"] });
-    const t = term;
+    const t = (rig.term = new Terminal({ scenarios: ["registration-denied:for=0.5"] }));
     await t.boot();
     await t.advance(2000);
     expect(t.sim.modem.core.registrationStat).toBe(1);
@@ -188,7 +158,7 @@ describe("t3396", () => {
     await t.advance(100);
     c.link.close("bye");
     await t.advance(3000);
-    link?.stop();
+    rig.link?.stop();
     expect(t.sim.modem.core.modeState).toBe("command");
     t.take();
     expect((await dial(t))[0]).toBe("CONNECT 150000000");
@@ -220,7 +190,7 @@ describe("reboot-mid-call", () => {
     expect(t.sim.modem.core.modeState).toBe("command");
     expect(t.text()).not.toContain("NO CARRIER");
     expect(t.sim.portPresent).toBe(true); // the port stays (add port-vanish for that)
-    link?.stop();
+    rig.link?.stop();
     await t.advance(1000);
     expect(lines(t.take())).toEqual(["RDY", "+CFUN: 1", "+CPIN: READY", "+QIND: SMS DONE"]);
     expect(t.events.filter((e) => e.type === "sim.power" && e.reason === "reboot-mid-call")).toHaveLength(1);
@@ -295,7 +265,7 @@ describe("nocarrier-payload", () => {
     expect(c.ip.filter((p) => p[9] === 17).map((p) => p.length)).toEqual([56, 56, 56]);
     c.link.close("bye");
     await t.advance(3000);
-    link?.stop();
+    rig.link?.stop();
     await t.advance(30_000);
     expect(t.sim.modem.network.counters.noCarrierPayloads).toBe(3);
   });
@@ -311,7 +281,7 @@ describe("network-drop", () => {
     expect(has(c, "ppp.ipcp.up")).toBe(true);
     t.take();
     await t.advance(100);
-    link?.stop();
+    rig.link?.stop();
     const out = t.take();
     expect(out).toContain("\r\nNO CARRIER\r\n");
     expect(out.slice(out.indexOf("NO CARRIER"))).toBe("NO CARRIER\r\n\r\n+CEREG: 2\r\n\r\n+CREG: 2\r\n");

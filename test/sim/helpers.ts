@@ -4,6 +4,8 @@ import type { BytePipe } from "../../src/core/pipe.ts";
 import type { SimEvent } from "../../src/sim/events.ts";
 import { type InProcessModem, createInProcessModem } from "../../src/sim/in-process.ts";
 import type { VirtualModemOptions } from "../../src/sim/virtual-modem.ts";
+import { type PppLinkEvent, PppLink } from "../../src/ppp/link.ts";
+import { PppSession, type PppSessionOptions } from "../../src/ppp/session.ts";
 
 /** Let every queued pipe delivery (and the deliveries they cause) run: microtasks drain before setImmediate. */
 export const flushMicrotasks = async (n = 2) => {
@@ -84,4 +86,51 @@ export class Terminal {
 /** Lines of a response without the empty ones. */
 export function lines(s: string): string[] {
   return s.split(/\r\n|\r|\n/).filter((l) => l !== "");
+}
+
+/** Fixed random bytes for the network's PPP side (reproducible magic numbers). */
+export const serverRandom = (n: number) => new Uint8Array(n).map((_, i) => (i * 37 + 11) & 0xff);
+/** The client needs other random bytes than the server, or LCP sees its own magic number (loopback). */
+export const clientRandom = (n: number) => new Uint8Array(n).map((_, i) => (i * 53 + 7) & 0xff);
+
+/** Our PPP client (the agent's side) on a terminal's line, with what it reported. */
+export interface PppClient {
+  link: PppLink;
+  events: PppLinkEvent[];
+  ip: Uint8Array[];
+}
+
+/**
+ * One virtual modem and one PPP client at a time, as the PPP-level sim tests
+ * use them; `cleanup` (afterEach) stops both.
+ */
+export class SimPppRig {
+  term: Terminal | null = null;
+  link: PppLink | null = null;
+
+  /** A registered, attached modem in command mode with echo off, `settle` ms after power-on (booted at once). */
+  async ready(opts: ConstructorParameters<typeof Terminal>[0] = {}, settle = 3000): Promise<Terminal> {
+    const t = (this.term = new Terminal({ booted: true, random: serverRandom, ...opts }));
+    await t.at("ATE0");
+    await t.advance(settle);
+    t.take();
+    return t;
+  }
+
+  startClient(t: Terminal, auth: PppSessionOptions["auth"], extra: Partial<PppSessionOptions> = {}): PppClient {
+    const session = new PppSession({ role: "client", auth, echo: { intervalMs: 0, failures: 0 }, random: clientRandom, ...extra });
+    const link = (this.link = new PppLink({ pipe: t.line, session, scheduler: t.clock }));
+    const c: PppClient = { link, events: [], ip: [] };
+    link.onEvent((e) => c.events.push(e));
+    link.onIp((_v, p) => c.ip.push(p));
+    link.start();
+    return c;
+  }
+
+  async cleanup(): Promise<void> {
+    this.link?.stop();
+    this.link = null;
+    await this.term?.stop();
+    this.term = null;
+  }
 }

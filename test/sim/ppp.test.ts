@@ -1,50 +1,21 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { buildEchoRequest, parseEcho } from "../../src/net/icmp.ts";
-import { type PppLinkEvent, PppLink } from "../../src/ppp/link.ts";
-import { PppSession, type PppSessionOptions } from "../../src/ppp/session.ts";
+import type { PppSessionOptions } from "../../src/ppp/session.ts";
 import { CODE, parsePacket } from "../../src/ppp/packet.ts";
 import { HdlcDecoder } from "../../src/ppp/hdlc.ts";
 import { PROTO } from "../../src/ppp/types.ts";
 import type { SimPppServer } from "../../src/sim/ppp-server.ts";
-import { Terminal, flushMicrotasks, lines } from "./helpers.ts";
+import { SimPppRig, Terminal, flushMicrotasks, lines, type PppClient } from "./helpers.ts";
 
-let term: Terminal | null = null;
-let link: PppLink | null = null;
-afterEach(async () => {
-  link?.stop();
-  link = null;
-  await term?.stop();
-  term = null;
-});
-
-const fixedRandom = (n: number) => new Uint8Array(n).map((_, i) => (i * 37 + 11) & 0xff);
-/** The client needs other random bytes than the server, or LCP sees its own magic number (loopback). */
-const clientRandom = (n: number) => new Uint8Array(n).map((_, i) => (i * 53 + 7) & 0xff);
+const rig = new SimPppRig();
+afterEach(() => rig.cleanup());
 
 /** A registered, attached modem in command mode with echo off. */
-async function ready(opts: ConstructorParameters<typeof Terminal>[0] = {}, settle = 3000): Promise<Terminal> {
-  term = new Terminal({ booted: true, random: fixedRandom, ...opts });
-  await term.at("ATE0");
-  await term.advance(settle);
-  term.take();
-  return term;
-}
+const ready = (opts: ConstructorParameters<typeof Terminal>[0] = {}, settle = 3000): Promise<Terminal> => rig.ready(opts, settle);
 
-interface Client {
-  link: PppLink;
-  events: PppLinkEvent[];
-  ip: Uint8Array[];
-}
-
-function startClient(t: Terminal, auth: PppSessionOptions["auth"] = { method: "pap", username: "user", password: "s3cret" }, extra: Partial<PppSessionOptions> = {}): Client {
-  const session = new PppSession({ role: "client", auth, echo: { intervalMs: 0, failures: 0 }, random: clientRandom, ...extra });
-  link = new PppLink({ pipe: t.line, session, scheduler: t.clock });
-  const c: Client = { link, events: [], ip: [] };
-  link.onEvent((e) => c.events.push(e));
-  link.onIp((_v, p) => c.ip.push(p));
-  link.start();
-  return c;
-}
+type Client = PppClient;
+const startClient = (t: Terminal, auth: PppSessionOptions["auth"] = { method: "pap", username: "user", password: "s3cret" }, extra: Partial<PppSessionOptions> = {}): Client =>
+  rig.startClient(t, auth, extra);
 
 const has = (c: Client, type: string) => c.events.some((e) => e.type === type);
 const ip4 = (s: string) => Uint8Array.from(s.split(".").map(Number));
@@ -156,7 +127,7 @@ describe("data call over the PPP server role", () => {
     expect(t.events.some((e) => e.type === "sim.ppp" && e.what === "terminate-after-auth")).toBe(true);
     await t.advance(1000);
     expect(t.text()).toContain("NO CARRIER");
-    link?.stop();
+    rig.link?.stop();
 
     // The vendor procedure: attach first, then dial.
     expect(lines(await t.at("AT+CGATT=1"))).toEqual([]);
@@ -392,7 +363,7 @@ describe("scenarios that reboot the module", () => {
     expect(closed.code).toBe("port-vanished");
     expect(t.text()).not.toContain("NO CARRIER");
     expect(has(c, "ppp.link.closed")).toBe(true);
-    link?.stop();
+    rig.link?.stop();
     await t.advance(1000);
     t.bind(t.sim.reopen());
     expect(lines(await t.at("ATE0")).at(-1)).toBe("OK");
