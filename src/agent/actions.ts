@@ -39,7 +39,7 @@ export function ladderGuardedActions(supervisor: ActionTarget, ladder: RecoveryL
           nextActionAt: pending.notBefore,
         };
       }
-      if (supervisor.state !== "connected" && supervisor.state !== "negotiating" && supervisor.state !== "waiting") {
+      if (supervisor.state !== "connected" && supervisor.state !== "negotiating" && supervisor.state !== "waiting" && supervisor.state !== "hanging-up") {
         return { outcome: "busy", message: `bring-up in progress (state ${supervisor.state}); a dial follows on its own` };
       }
       ladder.markNextForced("redial", force ? "redial requested (forced)" : "redial requested");

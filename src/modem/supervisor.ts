@@ -91,8 +91,9 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
       emit: (e) => this.emit(e),
       onUrc: (u) => this.onUrc(u),
       onInterrupt: (i) => {
-        // Commands in flight during bring-up end now; a connected link is handled by the data call.
-        if (i.kind !== "link-lost" && !inDataMode(this._state)) ctx.ports.channel?.abortAll();
+        // Commands in flight during bring-up end now; a connected link is handled by the data call,
+        // and a hang-up in progress finishes (the request is taken when it is done).
+        if (i.kind !== "link-lost" && !inDataMode(this._state) && this._state !== "hanging-up") ctx.ports.channel?.abortAll();
       },
     }));
     this.call = new DataCall({
@@ -176,7 +177,7 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
 
   /** Hang up (if connected) and redial now. */
   requestRedial(): void {
-    if (inDataMode(this._state) || this._state === "waiting") this.ctx.interrupts.raise({ kind: "redial" });
+    if (inDataMode(this._state) || this._state === "waiting" || this._state === "hanging-up") this.ctx.interrupts.raise({ kind: "redial" });
   }
 
   /** Reset the module now (operator action or maintenance window). */

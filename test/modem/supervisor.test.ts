@@ -860,3 +860,31 @@ describe("a module hung in data mode (the issue's target: connected again within
     expect(r.sched.now() - frozeAt).toBeLessThan(100_000);
   });
 });
+
+describe("faults and requests that arrive together", () => {
+  test("a redial requested while hanging up is taken when the hang-up is done (the hang-up is not cut short)", async () => {
+    const seen: ModemEvent[] = [];
+    const holder: { sup: ModemSupervisor | null } = { sup: null };
+    const r = rig({
+      deps: {
+        emit: (e) => {
+          seen.push(e);
+          // The operator's request lands in the middle of the hang-up.
+          if (e.type === "modem.state" && e.state === "hanging-up") holder.sup!.requestRedial();
+        },
+      },
+    });
+    holder.sup = r.sup;
+    r.sup.start();
+    await runUntil(r.sched, () => r.sup.state === "connected", 60_000);
+    r.sup.linkLost(cause("probe-failed"));
+    expect(await runUntil(r.sched, () => r.policy.connected === 2, 60_000)).toBe(true);
+    const states = seen.filter((e) => e.type === "modem.state").map((e) => (e as { state: string }).state);
+    expect(states).toContain("hanging-up");
+    const hangup = seen.find((e) => e.type === "modem.hangup") as { verified: boolean } | undefined;
+    expect(hangup?.verified).toBe(true);
+    expect(r.policy.actions).toEqual(["redial"]);
+    expect(r.policy.forced).toEqual([true]);
+    expect(r.policy.lost).toEqual([]); // the request decides, not the policy
+  });
+});
