@@ -26,11 +26,11 @@ import type { HealthMonitor } from "./health/monitor.ts";
 import type { MaintenanceWindow } from "./health/maintenance.ts";
 import type { CronOptions } from "./health/schedule.ts";
 import { createHttpApp, startHttpServer, type HttpApp, type HttpServerHandle, type StatusSnapshot } from "./http/index.ts";
-import { parseTokenFile } from "./http/auth.ts";
+import { tokenFromConfig } from "./http/auth.ts";
+import { listenExposureWarning } from "./http/host-check.ts";
 import { SdNotifier, SystemdWatchdog, watchdogIntervalMs, type Notifier } from "./systemd/notify.ts";
 import { SystemdStatus } from "./systemd/status.ts";
 import { registrationStatus, isRegistered } from "./modem/parse.ts";
-import { readFileSync } from "node:fs";
 
 /** Seams for the demo and tests: a different port, clock or listen address. */
 export interface AgentOverrides {
@@ -80,6 +80,8 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
   const stopped = new Promise<void>((r) => (resolveStopped = r));
 
   try {
+    // First: a short or unreadable token file is bad config, refused before the TUN device or the modem is touched.
+    const httpToken = opts.noHttp ? null : tokenFromConfig(config);
     const notifier = opts.notifier ?? SdNotifier.fromEnv(process.env, log.child("systemd"));
     const systemdStatus = new SystemdStatus(notifier);
     teardown.push(events.on((e) => systemdStatus.observe(e)));
@@ -174,7 +176,9 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
     let app: HttpApp | null = null;
     let server: HttpServerHandle | null = null;
     if (!opts.noHttp) {
-      const token = config.http.token_file ? parseTokenFile(readFileSync(config.http.token_file, "utf8")) : null;
+      const listen = opts.httpListen ?? config.http.listen;
+      const exposure = listenExposureWarning(listen);
+      if (exposure) log.child("http").warn(exposure);
       app = createHttpApp({
         events,
         clock: scheduler,
@@ -182,11 +186,13 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
         startedAt,
         counters: () => dataPlane.counters(),
         actions: ladderGuardedActions(supervisor, recovery.ladder, scheduler),
-        token,
+        token: httpToken,
         logger: log.child("http"),
+        listen,
+        allowedHosts: config.http.allowed_hosts,
       });
       teardown.push(() => app?.close());
-      server = startHttpServer(app, opts.httpListen ?? config.http.listen);
+      server = startHttpServer(app, listen);
       teardown.push(() => server?.stop());
     }
 

@@ -179,9 +179,22 @@ const recovery = v.strictObject({
   maintenance: v.optional(maintenance),
 }, "expected a table");
 
+/** An http.allowed_hosts entry: name, IPv4 or [IPv6], optionally ":port" (the Host header forms; src/http/host-check.ts). */
+const hostName = () =>
+  v.pipe(
+    str("a host name"),
+    v.check((s) => {
+      const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::(\d{1,5}))?$/.exec(s);
+      if (!m || (m[2] !== undefined && !(Number(m[2]) >= 1 && Number(m[2]) <= 65535))) return false;
+      return !m[1]!.startsWith("[") || URL.canParse(`http://${m[1]}/`);
+    }, 'expected a host name or address, optionally with ":port", e.g. "gateway.lan", "192.168.1.5:8080" or "[fd00::1]"'),
+  );
+
 const http = v.strictObject({
   listen: v.optional(listen(), "127.0.0.1:8080"),
   token_file: v.optional(nonEmpty()),
+  /** Host header values served besides the listen address and the loopback names (DNS-rebinding guard). */
+  allowed_hosts: v.optional(v.array(hostName(), "expected a list of host names"), []),
 }, "expected a table");
 
 const log = v.strictObject({

@@ -8,6 +8,8 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { nullLogger, redact, registerSecret, type Logger } from "../core/log.ts";
 import { checkBearer } from "./auth.ts";
+import { allowedHosts, hostAllowed } from "./host-check.ts";
+import { TokenBucket } from "./rate-limit.ts";
 import { safeJson } from "../core/mask.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { PAGE_CSP, statusPageHtml } from "./page.ts";
@@ -19,11 +21,22 @@ import type { ActionOutcome, ActionResult, HttpDeps } from "./types.ts";
 export const MAX_BODY_BYTES = 4096;
 export const DEFAULT_EVENTS_LIMIT = 100;
 export const MAX_EVENTS_LIMIT = 1000;
+/**
+ * Forced actions skip the ladder's spacing between resets (the vendor warns
+ * against frequent power cycles): at most one per minute, whoever asks.
+ */
+export const FORCED_ACTIONS = { capacity: 1, refillMs: 60_000 } as const;
+/** A rebinding page may retry in a loop: log refused Hosts at most this often. */
+const HOST_LOG_INTERVAL_MS = 60_000;
 
 export interface HttpAppDeps extends HttpDeps {
   logger?: Logger;
   /** Plot ring-buffer sizing (tests use small buckets). */
   viewOptions?: StatusViewOptions;
+  /** http.listen: its address is a served Host. Undefined: only the loopback names (and allowedHosts). */
+  listen?: string;
+  /** http.allowed_hosts: further Host names ("name" any port, "name:port" that port). */
+  allowedHosts?: readonly string[];
 }
 
 export type HttpApp = Hono & {
@@ -43,7 +56,7 @@ const ACTION_STATUS: Record<ActionOutcome, 200 | 202 | 409 | 500 | 503> = {
   failed: 500,
 };
 
-type ErrStatus = 400 | 401 | 403 | 404 | 405 | 413 | 500 | 503;
+type ErrStatus = 400 | 401 | 403 | 404 | 405 | 413 | 421 | 429 | 500 | 503;
 
 function jsonText(c: Context, body: unknown, status: number, headers: Record<string, string> = {}): Response {
   return c.body(safeJson(body), status as 200, { "content-type": "application/json; charset=utf-8", ...headers });
@@ -67,6 +80,15 @@ function parseLimit(v: string | undefined): number | "bad" {
   return n >= 1 && n <= MAX_EVENTS_LIMIT ? n : "bad";
 }
 
+/** The authority of an absolute request URL; undefined for the relative URL Bun gives a request without Host. */
+function urlHost(url: string): string | undefined {
+  try {
+    return new URL(url).host || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function createHttpApp(deps: HttpAppDeps): HttpApp {
   const log = deps.logger ?? nullLogger;
   // The token is a secret like the PPP password: never echoed in any log line or response.
@@ -86,6 +108,10 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
       return null;
     }
   };
+  const hostRules = allowedHosts(deps.listen, deps.allowedHosts ?? []);
+  const forcedActions = new TokenBucket(FORCED_ACTIONS);
+  let hostLoggedAt = -Infinity;
+  let hostRefusedSince = 0;
   const snapshot = () => view.snapshot(deps.clock.now(), { version: deps.version, startedAt: deps.startedAt, counters: counters() });
 
   const app = new Hono();
@@ -107,6 +133,25 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
     const res = new Response(redact(text), { status: c.res.status, headers: c.res.headers });
     c.res = undefined;
     c.res = res;
+  });
+  // DNS rebinding (src/http/host-check.ts): before any route, so no byte of status, no stream
+  // and no action is served to a name this endpoint is not reached by. app.request() in tests
+  // builds a Request without a Host header; its URL's host stands in. A real server builds the
+  // URL from the Host header, and without one (HTTP/1.0) the URL has no host at all → 421.
+  app.use("*", async (c, next) => {
+    const host = c.req.header("host") ?? urlHost(c.req.url);
+    if (hostAllowed(host, hostRules)) return next();
+    hostRefusedSince++;
+    const now = deps.clock.now();
+    if (now - hostLoggedAt >= HOST_LOG_INTERVAL_MS) {
+      log.warn("request refused: Host is not this endpoint (DNS rebinding?); add real names to http.allowed_hosts", {
+        host: host ?? "(none)",
+        refused: hostRefusedSince,
+      });
+      hostLoggedAt = now;
+      hostRefusedSince = 0;
+    }
+    return problem(c, 421, "misdirected-request", "misdirected request: this Host is not served here (see http.allowed_hosts)");
   });
   app.use(
     "*",
@@ -186,8 +231,22 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
     const force = parseForce(c.req.query("force"));
     if (force === "bad") return problem(c, 400, "bad-request", "force must be 1 or 0");
     if (!deps.actions) return problem(c, 503, "unavailable", "actions are not available in this mode");
+    // Only after the token check: a caller without the token cannot use up the allowance.
+    if (force) {
+      const taken = forcedActions.take(deps.clock.now());
+      if (!taken.ok) {
+        const retry = Math.max(1, Math.ceil(taken.retryAfterMs / 1000));
+        log.warn("forced action refused: rate limit", { action: name, retryAfterS: retry });
+        return problem(c, 429, "rate-limited", `forced actions are limited to one per ${FORCED_ACTIONS.refillMs / 1000} s; retry in ${retry} s (unforced actions follow the recovery ladder)`, {
+          "retry-after": String(retry),
+          "cache-control": "no-store",
+        });
+      }
+    }
     log.info("action requested", { action: name, force });
     const r = await run(force);
+    // Nothing ran (another action in progress, agent stopping): the allowance is not used up.
+    if (force && (r.outcome === "busy" || r.outcome === "unavailable")) forcedActions.refund(deps.clock.now());
     const status = ACTION_STATUS[r.outcome] ?? 500;
     const headers: Record<string, string> = { "cache-control": "no-store" };
     if (r.outcome === "refused-backoff" && typeof r.nextActionAt === "number") {

@@ -2,7 +2,8 @@
 export { createHttpApp, type HttpApp, type HttpAppDeps, MAX_BODY_BYTES } from "./app.ts";
 export { startHttpServer, type HttpServerHandle } from "./server.ts";
 export { statusCommand, formatStatus, DEFAULT_STATUS_URL } from "./status-command.ts";
-export { parseTokenFile, checkBearer, tokensEqual } from "./auth.ts";
+export { parseTokenFile, checkBearer, tokensEqual, readTokenFile, tokenFromConfig, MIN_TOKEN_LENGTH } from "./auth.ts";
+export { allowedHosts, hostAllowed, listenExposureWarning } from "./host-check.ts";
 export { StatusView, type StatusSnapshot, type StatusViewOptions } from "./status-view.ts";
 export { renderMetrics } from "./metrics.ts";
 export { maskId } from "../core/mask.ts";

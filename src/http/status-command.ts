@@ -102,7 +102,9 @@ export async function statusCommand(argv: readonly string[], io: StatusCommandIo
     if (target.unix) init.unix = target.unix;
     const res = await doFetch(target.href, init);
     if (!res.ok) {
-      io.err(`cellkeep status: ${args.url} answered HTTP ${res.status}\n`);
+      // 421: the agent's DNS-rebinding guard did not recognise the name in --url.
+      const hint = res.status === 421 ? " (misdirected request: add this URL's host name to http.allowed_hosts in the agent's config)" : "";
+      io.err(`cellkeep status: ${args.url} answered HTTP ${res.status}${hint}\n`);
       return EXIT.UNREACHABLE;
     }
     status = (await res.json()) as StatusSnapshot;

@@ -13,7 +13,10 @@ import type { EventBase } from "../../src/core/events.ts";
 import type { HealthProbeEvent, ModemStateEvent, RecoveryStateEvent } from "../../src/core/agent-events.ts";
 import { checkStatusPage } from "../http/page-check.ts";
 import type { ConfigParts } from "../support/agent-rig.ts";
-import { removeDir, startRig, tempDir, type Rig } from "./rig.ts";
+import { removeDir, rigConfig, startRig, tempDir, type Rig } from "./rig.ts";
+import { startAgent } from "../../src/agent.ts";
+import { CellkeepError } from "../../src/core/cause.ts";
+import { createLogger, MemorySink } from "../../src/core/log.ts";
 
 const PASSWORD = "Pw-7f3Kq9-zebra-PAP";
 const TOKEN = "tok-5b1e0c7d9a2f4e38";
@@ -227,6 +230,68 @@ describe("actions without http.token_file", () => {
       expect(JSON.parse(r.text)).toMatchObject({ error: { code: "actions-disabled" } });
       const withToken = await get(base, "/actions/reset-modem", { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
       expect(withToken.status).toBe(403);
+    } finally {
+      await rig.stop();
+      removeDir(dir);
+    }
+  });
+});
+
+describe("hardening at start (issue 18)", () => {
+  test("a token shorter than 16 characters stops the start with config-invalid naming http.token_file and the file; the modem is never opened", async () => {
+    const dir = tempDir();
+    try {
+      const tokenFile = join(dir, "token");
+      writeFileSync(tokenFile, "short-tok\n", { mode: 0o600 });
+      const config = rigConfig({ dir, tables: tables(`token_file = ${JSON.stringify(tokenFile)}`) });
+      const sink = new MemorySink();
+      let opened = 0;
+      let caught: unknown = null;
+      try {
+        await startAgent(config, {
+          log: createLogger({ level: "debug", format: "text", sink }),
+          openPort: async () => {
+            opened++;
+            throw new Error("must not be called");
+          },
+          httpListen: "127.0.0.1:0",
+        });
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(CellkeepError);
+      const c = (caught as CellkeepError).causeInfo;
+      expect(c.code).toBe("config-invalid");
+      expect(c.detail).toContain(`http.token_file: ${tokenFile}`);
+      expect(c.detail).toContain("at least 16");
+      expect(opened).toBe(0);
+      expect(`${c.detail} ${sink.lines.join("\n")}`).not.toContain("short-tok");
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  test("a non-loopback listen address is warned about in the log; http.allowed_hosts names are served, others get 421", async () => {
+    const dir = tempDir();
+    const rig = await startRig({
+      dir,
+      tables: tables(`allowed_hosts = ["gateway.lan"]`),
+      auth: { username: "gw-user", password: PASSWORD },
+      controlPort: false,
+      overrides: { httpListen: "0.0.0.0:0" },
+    });
+    try {
+      const warning = rig.logSink.lines.find((l) => l.includes("not a loopback address"));
+      expect(warning).toBeDefined();
+      expect(warning).toContain("http.listen");
+      expect(warning).toContain("0.0.0.0:0");
+      const port = new URL(rig.agent.httpUrl!).port;
+      const at = (host: string) => fetch(`http://127.0.0.1:${port}/status`, { headers: { host } });
+      expect((await at(`gateway.lan:${port}`)).status).toBe(200);
+      expect((await at(`127.0.0.1:${port}`)).status).toBe(200);
+      const evil = await at(`evil.example:${port}`);
+      expect(evil.status).toBe(421);
+      expect(await evil.text()).not.toContain("imei");
     } finally {
       await rig.stop();
       removeDir(dir);

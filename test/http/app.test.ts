@@ -4,6 +4,7 @@ import { cause } from "../../src/core/cause.ts";
 import { createHttpApp, type HttpApp, type HttpAppDeps } from "../../src/http/app.ts";
 import type { ActionResult } from "../../src/http/types.ts";
 import { FakeLinkSource } from "./fake-source.ts";
+import { createLogger, MemorySink } from "../../src/core/log.ts";
 
 const T0 = 1_700_000_000_000;
 const TOKEN = "s3cret-token-value";
@@ -285,5 +286,108 @@ describe("POST /actions/*", () => {
     const r = await app2.request("/actions/redial", { method: "POST", headers: auth });
     expect(r.status).toBe(500);
     expect((await r.json()).error.code).toBe("internal");
+  });
+});
+
+describe("Host check (DNS rebinding)", () => {
+  const paths: [string, RequestInit?][] = [
+    ["/"],
+    ["/healthz"],
+    ["/status"],
+    ["/metrics"],
+    ["/history"],
+    ["/events"],
+    ["/events/stream"],
+    ["/nope"],
+    ["/actions/reset-modem?force=1", { method: "POST", headers: auth }],
+  ];
+
+  test("a rebinding page's Host (evil.example:8080) gets 421 with a short body on every path, and no action runs", async () => {
+    const { app, src, calls } = setup({ listen: "127.0.0.1:8080" });
+    src.bringUp();
+    for (const [p, init] of paths) {
+      const headers = { ...(init?.headers as Record<string, string> | undefined), host: "evil.example:8080" };
+      const r = await app.request(p, { ...init, headers });
+      expect([p, r.status]).toEqual([p, 421]);
+      const text = await r.text();
+      expect(text.length).toBeLessThan(200);
+      expect(JSON.parse(text).error.code).toBe("misdirected-request");
+      expect(text).not.toContain("866349041234567"); // no IMEI or other status data
+    }
+    expect(calls).toHaveLength(0);
+    expect(app.sse.clients).toBe(0);
+  });
+
+  test("the listen address, localhost, 127.0.0.1 and [::1] are served", async () => {
+    const { app } = setup({ listen: "127.0.0.1:8080" });
+    for (const host of ["127.0.0.1:8080", "127.0.0.1", "localhost:8080", "localhost", "[::1]:8080"]) {
+      const r = await app.request("/status", { headers: { host } });
+      expect([host, r.status]).toEqual([host, 200]);
+    }
+  });
+
+  test("a LAN listen address serves its own Host but not other names; http.allowed_hosts adds names", async () => {
+    const { app } = setup({ listen: "192.168.1.5:8080", allowedHosts: ["gateway.lan"] });
+    expect((await app.request("/status", { headers: { host: "192.168.1.5:8080" } })).status).toBe(200);
+    expect((await app.request("/status", { headers: { host: "gateway.lan:8080" } })).status).toBe(200);
+    expect((await app.request("/status", { headers: { host: "printer.lan:8080" } })).status).toBe(421);
+  });
+
+  test("refusals are logged for the operator, naming the Host", async () => {
+    const sink = new MemorySink();
+    const { app } = setup({ listen: "127.0.0.1:8080", logger: createLogger({ level: "debug", format: "text", sink }) });
+    await app.request("/status", { headers: { host: "evil.example:8080" } });
+    expect(sink.lines.join("\n")).toContain("evil.example:8080");
+  });
+});
+
+describe("forced actions are rate-limited", () => {
+  const post = (app: HttpApp, path: string) => app.request(path, { method: "POST", headers: auth });
+
+  test("one forced action per 60 s, shared by redial and reset-modem; 429 with Retry-After from the injected clock", async () => {
+    const { app, clock, calls } = setup();
+    expect((await post(app, "/actions/reset-modem?force=1")).status).toBe(202);
+    let r = await post(app, "/actions/redial?force=1");
+    expect(r.status).toBe(429);
+    expect(r.headers.get("retry-after")).toBe("60");
+    expect((await r.json()).error.code).toBe("rate-limited");
+    clock.t += 45_500;
+    r = await post(app, "/actions/reset-modem?force=1");
+    expect(r.status).toBe(429);
+    expect(r.headers.get("retry-after")).toBe("15");
+    clock.t += 14_500;
+    expect((await post(app, "/actions/redial?force=1")).status).toBe(202);
+    expect(calls).toEqual([
+      { action: "reset-modem", force: true },
+      { action: "redial", force: true },
+    ]);
+  });
+
+  test("unforced actions are not limited by it (they keep the ladder's rules)", async () => {
+    const { app, calls } = setup();
+    expect((await post(app, "/actions/redial?force=1")).status).toBe(202);
+    expect((await post(app, "/actions/redial?force=1")).status).toBe(429);
+    for (let i = 0; i < 3; i++) expect((await post(app, "/actions/redial")).status).toBe(202);
+    expect(calls.filter((c) => !c.force)).toHaveLength(3);
+  });
+
+  test("requests without the right token do not use up the forced-action allowance", async () => {
+    const { app } = setup();
+    for (let i = 0; i < 5; i++) {
+      const r = await app.request("/actions/reset-modem?force=1", { method: "POST", headers: { authorization: "Bearer wrong" } });
+      expect(r.status).toBe(401);
+    }
+    expect((await post(app, "/actions/reset-modem?force=1")).status).toBe(202);
+  });
+
+  test("a forced request that did nothing (busy, unavailable) gives its allowance back", async () => {
+    const { app, setNext } = setup();
+    setNext({ outcome: "busy", message: "reset in progress" });
+    expect((await post(app, "/actions/reset-modem?force=1")).status).toBe(409);
+    setNext({ outcome: "unavailable", message: "stopping" });
+    expect((await post(app, "/actions/reset-modem?force=1")).status).toBe(503);
+    setNext({ outcome: "started", message: "resetting" });
+    expect((await post(app, "/actions/reset-modem?force=1")).status).toBe(202);
+    expect((await post(app, "/actions/reset-modem?force=1")).status).toBe(429);
   });
 });

@@ -209,3 +209,45 @@ describe("listen failures", () => {
     expect((caught as CellkeepError).causeInfo.detail).toContain("/nonexistent-cellkeep-dir/status.sock");
   });
 });
+
+describe("Host check over a real socket", () => {
+  /** One raw HTTP request (fetch always sends a correct Host); returns the status line and body. */
+  async function raw(to: { port: number } | { path: string }, request: string): Promise<{ status: number; body: string }> {
+    const net = await import("node:net");
+    const text = await new Promise<string>((resolve, reject) => {
+      const sock = "path" in to ? net.connect(to.path) : net.connect(to.port, "127.0.0.1");
+      let data = "";
+      sock.on("connect", () => sock.write(request));
+      sock.on("data", (b) => (data += b.toString("utf8")));
+      sock.on("end", () => resolve(data));
+      sock.on("error", reject);
+    });
+    const [head = "", body = ""] = text.split("\r\n\r\n");
+    return { status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0), body };
+  }
+
+  test("TCP: a rebinding Host is 421, a missing Host (HTTP/1.0) is 421, localhost is served", async () => {
+    const { server, src } = serve("127.0.0.1:0", { listen: "127.0.0.1:0" });
+    src.bringUp();
+    const port = server.port!;
+    const evil = await raw({ port }, `GET /status HTTP/1.1\r\nHost: evil.example:${port}\r\nConnection: close\r\n\r\n`);
+    expect(evil.status).toBe(421);
+    expect(evil.body).toContain("misdirected-request");
+    expect(evil.body).not.toContain("866349041234567");
+    const none = await raw({ port }, "GET /status HTTP/1.0\r\n\r\n");
+    expect(none.status).toBe(421);
+    const ok = await raw({ port }, `GET /status HTTP/1.1\r\nHost: localhost:${port}\r\nConnection: close\r\n\r\n`);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toContain("866349041234567");
+  });
+
+  test("unix socket: curl's and cellkeep status's Host (localhost) is served, another name is 421", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cellkeep-http-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, "ck.sock");
+    serve(path, { listen: path });
+    expect((await fetch("http://localhost/healthz", { unix: path } as RequestInit)).status).toBe(503);
+    const evil = await raw({ path }, "GET /healthz HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n");
+    expect(evil.status).toBe(421);
+  });
+});

@@ -103,6 +103,19 @@ describe("cellkeep status", () => {
     expect((await run(["--url", path])).code).toBe(0);
   });
 
+  test("an agent that refuses the Host (421): exit 3 with a hint at http.allowed_hosts", async () => {
+    const { server } = agent();
+    const port = server.port!;
+    // As if gateway.lan resolved to this agent: the request goes to 127.0.0.1 carrying Host gateway.lan.
+    const viaName: typeof fetch = ((url: string, init?: RequestInit) =>
+      fetch(url.replace("gateway.lan", "127.0.0.1"), { ...init, headers: { ...(init?.headers as Record<string, string>), host: `gateway.lan:${port}` } })) as typeof fetch;
+    let err = "";
+    const code = await statusCommand(["--url", `http://gateway.lan:${port}`], { out: () => {}, err: (t) => (err += t), timeoutMs: 2000, fetch: viaName });
+    expect(code).toBe(3);
+    expect(err).toContain("HTTP 421");
+    expect(err).toContain("http.allowed_hosts");
+  });
+
   test("usage errors: exit 2", async () => {
     expect((await run(["--bogus"])).code).toBe(2);
     expect((await run(["--url"])).code).toBe(2);
