@@ -122,6 +122,8 @@ const ppp = v.strictObject({
   max_failure: v.optional(int(1, 100), 5),
   max_terminate: v.optional(int(1, 100), 2),
   pcap: v.optional(nonEmpty()),
+  /** false: the pcap holds only the control protocols (LCP, PAP, CHAP, IPCP, IPV6CP...), no IPv4/IPv6 datagram. */
+  pcap_payload: v.optional(bool(), true),
 }, "expected a table");
 
 const link = v.strictObject({

@@ -6,6 +6,8 @@
  * src/core/log.ts on every response body as a second line of defence.
  */
 import { redact } from "./log.ts";
+// Pure text rules (no imports of its own): which AT commands and modem answers carry credentials.
+import { redactLine } from "../at/redact.ts";
 
 /** Keep the first 5 and last 2 characters; shorter values are masked entirely. */
 export function maskId(value: string | null | undefined): string | null {
@@ -19,11 +21,20 @@ export function maskId(value: string | null | undefined): string | null {
 const MASKED_KEYS = new Set(["imsi", "iccid"]);
 /** Field names that must never leave the process at all. */
 const DROPPED_KEYS = new Set(["password", "secret", "token", "pin", "puk"]);
+/**
+ * Field names whose value is a line of AT text: a URC or answer (`modem.urc`
+ * line), a command (`modem.command-failed` command). Shown through
+ * `redactLine`, so `+QICSGP: 1,"apn","u","pw",1` or an echoed `AT+CPIN="1234"`
+ * is masked by its shape even when the value was never registered (a
+ * credential stored in the module by someone else). Not applied to free text
+ * such as `detail`: "AT+CPIN=***: timeout" would lose its tail.
+ */
+const AT_TEXT_KEYS = new Set(["line", "command"]);
 
 /**
  * A deep copy of an event (or any JSON value) safe to show: IMSI/ICCID masked,
- * secret-named fields dropped, bounded depth. Strings are not redacted here;
- * the serialised text is (see `safeJson`).
+ * secret-named fields dropped, AT lines masked by shape, bounded depth. Other
+ * strings are not redacted here; the serialised text is (see `safeJson`).
  */
 export function sanitize(value: unknown, depth = 0): unknown {
   if (depth > 8) return "[deep]";
@@ -38,7 +49,8 @@ export function sanitize(value: unknown, depth = 0): unknown {
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     const key = k.toLowerCase();
     if (DROPPED_KEYS.has(key)) continue;
-    out[k] = MASKED_KEYS.has(key) && (typeof v === "string" || v === null) ? maskId(v) : sanitize(v, depth + 1);
+    if (AT_TEXT_KEYS.has(key) && typeof v === "string") out[k] = redactLine(v);
+    else out[k] = MASKED_KEYS.has(key) && (typeof v === "string" || v === null) ? maskId(v) : sanitize(v, depth + 1);
   }
   return out;
 }

@@ -36,7 +36,7 @@ export function pppLinkFactory(opts: PppLinkFactoryOptions): CreatePppLink<PppLi
   return (pipe, hooks) => {
     const session = new PppSession(sessionOptions(opts.config, opts.random));
     const pcap = opts.pcap ?? opts.config.ppp.pcap;
-    const link = new PppLink({ pipe, session, scheduler: opts.scheduler, ...(pcap ? { pcap } : {}) });
+    const link = new PppLink({ pipe, session, scheduler: opts.scheduler, ...(pcap ? { pcap, pcapPayload: opts.config.ppp.pcap_payload !== false } : {}) });
     let ended = false;
     let lineCause: Cause | null = null;
     const endWaiters: Array<() => void> = [];

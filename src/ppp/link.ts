@@ -65,6 +65,8 @@ export interface PppLinkOptions {
   scheduler: Scheduler;
   /** Record every frame: a file path (`ppp.pcap`) or any sink. */
   pcap?: string | PcapSink;
+  /** With a file path: record IPv4/IPv6 frames too (`ppp.pcap_payload`, default true); false: control protocols only. */
+  pcapPayload?: boolean;
 }
 
 type IpListener = (version: 4 | 6, packet: Uint8Array) => void;
@@ -79,6 +81,7 @@ export class PppLink {
   /** Recording sink: given by the caller, or a PcapFile this link opens on start() and closes on stop(). */
   private pcap: PcapSink | null;
   private readonly pcapPath: string | null;
+  private readonly pcapPayload: boolean;
   private readonly ipListeners = new Set<IpListener>();
   private readonly eventListeners = new Set<EventListener>();
   private unsubscribe: (() => void)[] = [];
@@ -102,6 +105,7 @@ export class PppLink {
     this.scheduler = opts.scheduler;
     this.pcapPath = typeof opts.pcap === "string" ? opts.pcap : null;
     this.pcap = typeof opts.pcap === "object" ? opts.pcap : null;
+    this.pcapPayload = opts.pcapPayload !== false;
     this.wake = new WakeTimer(this.scheduler, () => this.onWake());
   }
 
@@ -114,7 +118,7 @@ export class PppLink {
     this.started = true;
     if (this.pcapPath !== null && this.pcap === null) {
       try {
-        this.pcap = new PcapFile(this.pcapPath);
+        this.pcap = new PcapFile(this.pcapPath, { payload: this.pcapPayload });
       } catch (err) {
         // Recording is a diagnostic aid: never let it stop the link.
         this.emit({ type: "ppp.link.pcap-error", at: this.scheduler.now(), path: this.pcapPath, detail: String((err as Error).message ?? err) });

@@ -9,10 +9,18 @@
  * (https://www.tcpdump.org/linktypes.html)
  *
  * The core builds bytes; PcapFile is the small adapter that writes them.
- * Secrets: a PAP Authenticate-Request carries the password in clear text, so
- * it is overwritten with '*' (same length, so the packet still dissects).
+ * Secrets: a pcap is a diagnostic file people attach to tickets. A PAP
+ * Authenticate-Request carries the password in clear text, and a CHAP-MD5
+ * Response value next to its Challenge lets anyone test password guesses
+ * offline; both are overwritten with '*' (same length, so the packet still
+ * dissects and the lengths still tell what happened), also when an LCP
+ * Protocol-Reject quotes them back.
+ * Payload: with `payload: false` (ppp.pcap_payload = false) only the control
+ * protocols are recorded (RFC 1661 §2: protocol 0x8000 and up: LCP, PAP,
+ * CHAP, IPCP, IPV6CP, CCP...), no IPv4/IPv6 datagram; a Protocol-Reject that
+ * quotes one keeps its length with the quoted packet zeroed.
  */
-import { closeSync, fstatSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants as fsConstants, fchmodSync, fstatSync, openSync, writeSync } from "node:fs";
 import type { Direction } from "./types.ts";
 import { PROTO } from "./types.ts";
 
@@ -52,23 +60,59 @@ export function redactPap(info: Uint8Array): Uint8Array {
 }
 
 /**
+ * A copy of a CHAP packet with the Response value replaced by '*' (RFC 1994
+ * §4.1: code 2, id, length, value-size, value, name). The Challenge, the name
+ * and Success/Failure are kept.
+ */
+export function redactChap(info: Uint8Array): Uint8Array {
+  if (info.length < 5 || info[0] !== 2) return info;
+  const out = info.slice();
+  out.fill(0x2a, 5, Math.min(out.length, 5 + out[4]!));
+  return out;
+}
+
+/** RFC 1661 §2: 0x8000 and up are control protocols (NCPs 8xxx-bxxx, link control cxxx-fxxx); below are datagrams. */
+export function isControlProtocol(protocol: number): boolean {
+  return protocol >= 0x8000;
+}
+
+/**
  * An LCP Protocol-Reject quotes the rejected packet (RFC 1661 §5.7: code 8,
  * id, length, rejected protocol, rejected information): a rejected PAP
- * Authenticate-Request would carry our password back into the capture.
+ * Authenticate-Request or CHAP Response would carry our secret back into the
+ * capture, so the quoted packet is masked like the original. With
+ * `payload: false` a quoted datagram is zeroed (length kept).
  */
-export function redactProtocolReject(info: Uint8Array): Uint8Array {
-  if (info.length < 6 || info[0] !== 8 || ((info[4]! << 8) | info[5]!) !== PROTO.PAP) return info;
+export function redactProtocolReject(info: Uint8Array, payload = true): Uint8Array {
+  if (info.length < 6 || info[0] !== 8) return info;
+  const rejected = (info[4]! << 8) | info[5]!;
   const quoted = info.subarray(6);
-  const inner = redactPap(quoted);
+  let inner = quoted;
+  if (rejected === PROTO.PAP) inner = redactPap(quoted);
+  else if (rejected === PROTO.CHAP) inner = redactChap(quoted);
+  else if (!payload && !isControlProtocol(rejected)) inner = new Uint8Array(quoted.length);
   if (inner === quoted) return info;
   const out = info.slice();
   out.set(inner, 6);
   return out;
 }
 
+/** The information field as it goes into the capture (secrets masked; see the file comment). */
+function recordedInfo(protocol: number, info: Uint8Array, payload: boolean): Uint8Array {
+  if (protocol === PROTO.PAP) return redactPap(info);
+  if (protocol === PROTO.CHAP) return redactChap(info);
+  if (protocol === PROTO.LCP) return redactProtocolReject(info, payload);
+  return info;
+}
+
+export interface PcapOptions {
+  /** Record IPv4/IPv6 datagrams too (ppp.pcap_payload); false: control protocols only. Default true. */
+  payload?: boolean;
+}
+
 /** One record: record header + direction octet + ff 03 + protocol + info. */
-export function pcapRecord(dir: Direction, protocol: number, info: Uint8Array, atMs: number, snaplen = PCAP_SNAPLEN): Uint8Array {
-  const body = protocol === PROTO.PAP ? redactPap(info) : protocol === PROTO.LCP ? redactProtocolReject(info) : info;
+export function pcapRecord(dir: Direction, protocol: number, info: Uint8Array, atMs: number, snaplen = PCAP_SNAPLEN, opts: PcapOptions = {}): Uint8Array {
+  const body = recordedInfo(protocol, info, opts.payload !== false);
   const origLen = 1 + 4 + body.length;
   const inclLen = Math.min(origLen, snaplen);
   const rec = new Uint8Array(16 + inclLen);
@@ -94,8 +138,15 @@ export interface PcapSink {
 export class PcapBuffer implements PcapSink {
   private chunks: Uint8Array[] = [pcapGlobalHeader()];
   records = 0;
+  /** Datagrams left out (payload: false). */
+  skipped = 0;
+  constructor(private readonly opts: PcapOptions = {}) {}
   record(dir: Direction, protocol: number, info: Uint8Array, atMs: number): void {
-    this.chunks.push(pcapRecord(dir, protocol, info, atMs));
+    if (this.opts.payload === false && !isControlProtocol(protocol)) {
+      this.skipped++;
+      return;
+    }
+    this.chunks.push(pcapRecord(dir, protocol, info, atMs, PCAP_SNAPLEN, this.opts));
     this.records++;
   }
   close(): void {}
@@ -116,18 +167,53 @@ export class PcapBuffer implements PcapSink {
  * or empty. Writes are synchronous and small (one record per frame), so the
  * file is complete up to the last frame if the agent is killed. A write error
  * disables recording (counted in `errors`) rather than disturbing the link.
+ *
+ * The agent runs as root and the path comes from the config: the file is
+ * opened with O_NOFOLLOW (a symlink planted at the path could otherwise make
+ * root append to, and chmod, any file), must be a regular file (a FIFO or a
+ * device such as /dev/null is refused, O_NONBLOCK so a FIFO cannot hang the
+ * open), and is set to mode 0600 every time, an existing file included: it
+ * holds addresses, user names and (with payload) traffic. The constructor
+ * throws an Error with a message for a person; PppLink turns it into a
+ * `ppp.link.pcap-error` event and runs without recording.
  */
 export class PcapFile implements PcapSink {
   private fd: number | null;
   records = 0;
   errors = 0;
-  constructor(readonly path: string) {
-    this.fd = openSync(path, "a", 0o600);
-    if (fstatSync(this.fd).size === 0) this.write(pcapGlobalHeader());
+  /** Datagrams left out (payload: false). */
+  skipped = 0;
+  constructor(
+    readonly path: string,
+    private readonly opts: PcapOptions = {},
+  ) {
+    const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fsConstants;
+    let fd: number;
+    try {
+      fd = openSync(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o600);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ELOOP") throw new Error(`${path} is a symbolic link; the pcap file is never opened through one (set ppp.pcap to the real path)`);
+      if (code === "ENXIO") throw new Error(`${path} is not a regular file (a FIFO); set ppp.pcap to a file`);
+      throw err;
+    }
+    try {
+      if (!fstatSync(fd).isFile()) throw new Error(`${path} is not a regular file; set ppp.pcap to a file`);
+      fchmodSync(fd, 0o600);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    this.fd = fd;
+    if (fstatSync(fd).size === 0) this.write(pcapGlobalHeader());
   }
   record(dir: Direction, protocol: number, info: Uint8Array, atMs: number): void {
     if (this.fd === null) return;
-    this.write(pcapRecord(dir, protocol, info, atMs));
+    if (this.opts.payload === false && !isControlProtocol(protocol)) {
+      this.skipped++;
+      return;
+    }
+    this.write(pcapRecord(dir, protocol, info, atMs, PCAP_SNAPLEN, this.opts));
     this.records++;
   }
   close(): void {
