@@ -5,13 +5,13 @@
  */
 import * as v from "valibot";
 import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
-import { readFileSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { ConfigSchema, DURATION_KEYS, knownKeys, type Config } from "./schema.ts";
 import { KeyLines } from "./lines.ts";
+import { MAX_FILE_BYTES, decodeUtf8, permissionWarning, readBounded, tooLargeMessage } from "./files.ts";
 import { formatDuration } from "./duration.ts";
 import { registerSecret } from "../core/log.ts";
-import { commandSecrets, redactCommand } from "../at/redact.ts";
+import { redactCommand } from "../at/redact.ts";
 
 export interface ConfigIssue {
   /** Dotted key path, e.g. "network.apn"; "" for file-level problems. */
@@ -25,37 +25,66 @@ export type LoadResult =
   | { ok: true; config: Config; warnings: string[]; file: string }
   | { ok: false; issues: ConfigIssue[]; file: string };
 
-/** `cellkeep.toml:14: network.apn: expected a non-empty string` */
+/**
+ * `cellkeep.toml:14: network.apn: expected a non-empty string`; line 0 is a
+ * problem with the whole file (`cellkeep.toml: the config file is too large...`).
+ * A huge key or value from a hostile file is shortened, so one error stays one line.
+ */
 export function formatIssue(file: string, issue: ConfigIssue): string {
-  const where = issue.column !== undefined ? `${file}:${issue.line}:${issue.column}` : `${file}:${issue.line}`;
-  return issue.path ? `${where}: ${issue.path}: ${issue.message}` : `${where}: ${issue.message}`;
+  const where = issue.line === 0 ? file : issue.column !== undefined ? `${file}:${issue.line}:${issue.column}` : `${file}:${issue.line}`;
+  const message = clip(issue.message, 500);
+  return issue.path ? `${where}: ${clip(issue.path, 200)}: ${message}` : `${where}: ${message}`;
 }
 
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}
+
+/**
+ * Read (at most 1 MiB, stat first), decode (strict UTF-8), parse and validate a
+ * config file; warn when it holds a secret and other users can read it.
+ */
 export function loadConfigFile(path: string): LoadResult {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    return { ok: false, file: path, issues: [{ path: "", line: 0, message: `cannot read the config file: ${(err as Error).message}` }] };
+  const read = readBounded(path);
+  if (!read.ok) {
+    const message = read.reason === "too-large" ? tooLargeMessage("the config file", read.size) : `cannot read the config file: ${read.message}`;
+    return { ok: false, file: path, issues: [{ path: "", line: 0, message }] };
   }
-  const result = loadConfigText(text, path);
-  if (result.ok && result.config.auth.password !== "" && hasInlinePassword(text)) {
-    try {
-      const mode = statSync(path).mode;
-      if (mode & 0o004) result.warnings.push(`${path} holds a password and is readable by other users; chmod 600 it (or use auth.password_file)`);
-    } catch {
-      /* the read above worked; a failing stat is not worth an error */
-    }
+  const result = loadConfigBytes(read.bytes, path);
+  if (result.ok) {
+    const held = inlineSecrets(result.config);
+    const warning = held.length > 0 ? permissionWarning(path, joinWords(held), read.stat) : null;
+    if (warning) result.warnings.push(warning);
   }
   return result;
 }
 
-function hasInlinePassword(text: string): boolean {
-  return new KeyLines(text).has("auth.password");
+/** Config file contents as bytes: over 1 MiB or not UTF-8 is a config error; then as loadConfigText. */
+export function loadConfigBytes(bytes: Uint8Array, file = "cellkeep.toml"): LoadResult {
+  if (bytes.length > MAX_FILE_BYTES) return { ok: false, file, issues: [{ path: "", line: 0, message: tooLargeMessage("the config file", bytes.length) }] };
+  const decoded = decodeUtf8(bytes);
+  if (!decoded.ok) return { ok: false, file, issues: [{ path: "", line: decoded.line, column: decoded.column, message: decoded.message }] };
+  return loadConfigText(decoded.text, file);
+}
+
+/** The secrets written in the config text itself (a password from password_file is not). */
+function inlineSecrets(config: Config): string[] {
+  const held: string[] = [];
+  if (config.auth.password_file === undefined && config.auth.password !== "") held.push("auth.password");
+  if (config.modem.pin !== undefined) held.push("modem.pin");
+  if (urlPassword(config.health.http_url) !== null) held.push("a password in health.http_url");
+  return held;
+}
+
+function joinWords(words: string[]): string {
+  return words.length <= 1 ? (words[0] ?? "") : `${words.slice(0, -1).join(", ")} and ${words.at(-1)}`;
 }
 
 /** Parse and validate config text. `file` is used for messages and relative paths only. */
 export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult {
+  // The same cap as for the file (a UTF-16 code unit is at most 3 UTF-8 bytes: short texts need no count).
+  const size = text.length * 3 > MAX_FILE_BYTES ? Buffer.byteLength(text, "utf8") : text.length;
+  if (size > MAX_FILE_BYTES) return { ok: false, file, issues: [{ path: "", line: 0, message: tooLargeMessage("the config file", size) }] };
   let raw: Record<string, unknown>;
   try {
     raw = parseToml(text) as Record<string, unknown>;
@@ -100,18 +129,35 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
     issues.push({ path: "recovery.backoff", line: at("recovery.backoff"), message: "expected durations that never decrease (the ladder only waits longer)" });
   }
   let password = out.auth.password ?? "";
+  const fileWarnings: string[] = [];
+  // Files that hold a secret: read bounded (1 MiB, stat first), and checked for modes other users can read.
   if (out.auth.password_file !== undefined && issues.length === 0) {
-    try {
-      password = readFileSync(out.auth.password_file, "utf8").replace(/\r?\n$/, "");
-    } catch (err) {
-      issues.push({ path: "auth.password_file", line: at("auth.password_file"), message: `cannot read the password file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    const pwFile = out.auth.password_file;
+    const read = readBounded(pwFile);
+    if (!read.ok) {
+      const message = read.reason === "too-large" ? tooLargeMessage(`the password file ${pwFile}`, read.size) : `cannot read the password file: ${read.code}`;
+      issues.push({ path: "auth.password_file", line: at("auth.password_file"), message });
+    } else {
+      const text = decodeUtf8(read.bytes);
+      if (!text.ok) {
+        // No line, column or byte value: they would tell something about the password.
+        issues.push({ path: "auth.password_file", line: at("auth.password_file"), message: `the password file ${pwFile} is not valid UTF-8 text` });
+      } else {
+        password = text.text.replace(/\r?\n$/, "");
+        const warning = permissionWarning(pwFile, "the PPP password (auth.password_file)", read.stat);
+        if (warning) fileWarnings.push(warning);
+      }
     }
   }
   if (out.http.token_file !== undefined) {
-    try {
-      statSync(out.http.token_file);
-    } catch (err) {
-      issues.push({ path: "http.token_file", line: at("http.token_file"), message: `cannot read the token file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    const tokenFile = out.http.token_file;
+    const read = readBounded(tokenFile);
+    if (!read.ok) {
+      const message = read.reason === "too-large" ? tooLargeMessage(`the token file ${tokenFile}`, read.size) : `cannot read the token file: ${read.code}`;
+      issues.push({ path: "http.token_file", line: at("http.token_file"), message });
+    } else {
+      const warning = permissionWarning(tokenFile, "the HTTP action token (http.token_file)", read.stat);
+      if (warning) fileWarnings.push(warning);
     }
   }
   if (issues.length > 0) return { ok: false, file, issues: sortIssues(issues) };
@@ -120,15 +166,10 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
   // The PIN only ever travels in AT+CPIN="<pin>" (masked by redactCommand as well). Registered
   // in that form: four bare digits would also match counters, cell ids and timestamps.
   if (out.modem.pin !== undefined) registerSecret(`CPIN="${out.modem.pin}"`);
-  // ...and as a whole value (a quoted "1234", pin=1234), never as bare digits (src/core/log.ts).
-  if (out.modem.pin !== undefined) registerSecret(out.modem.pin, { wholeValueOnly: true });
-  // Credentials inside modem.init (AT+CGAUTH, AT+QICSGP, AT+CLCK...) are secrets too: the commands
-  // are masked by shape, the values registered so an echo in any other shape is masked as well.
-  for (const c of out.modem.init) for (const s of commandSecrets(c)) registerSecret(s.value, { wholeValueOnly: s.kind === "pin" });
   registerSecret(urlPassword(out.health.http_url));
   if (out.health.schedule === undefined && out.health.every === undefined) out.health.every = 60_000;
   const config: Config = { ...out, auth: { ...out.auth, password } };
-  const warnings: string[] = [];
+  const warnings: string[] = [...fileWarnings];
   if (config.recovery.backoff.at(-1) === 0) {
     // Valid (tests and labs use it), but on a gateway it is the "watchdog that resets every few minutes" the vendor warns against.
     warnings.push(
@@ -196,8 +237,11 @@ function unknownKeyIssues(raw: Record<string, unknown>, lines: KeyLines): Config
 export function closest(word: string, options: readonly string[]): string | null {
   let best: string | null = null;
   let bestDist = Math.min(3, Math.max(1, Math.floor(word.length / 2)));
+  const lower = word.toLowerCase();
   for (const o of options) {
-    const d = editDistance(word.toLowerCase(), o.toLowerCase());
+    // The length difference is a lower bound of the distance: a megabyte key costs nothing here.
+    if (Math.abs(lower.length - o.length) > bestDist) continue;
+    const d = editDistance(lower, o.toLowerCase());
     if (d <= bestDist && (best === null || d < bestDist)) {
       best = o;
       bestDist = d;

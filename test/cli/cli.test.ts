@@ -64,12 +64,35 @@ describe("cellkeep CLI", () => {
     expect(r.out + r.err).not.toContain("hunter2-very-secret");
   });
 
-  test("check warns when a password file is world-readable", async () => {
+  test("password file world-readable: check warns with the chmod to run; at 0600 no warning", async () => {
+    const pw = file("pw-loose", "pw-from-file-abcdef\n", 0o644);
+    const cfg = file("pwfile.toml", `[network]\napn = "internet"\n[auth]\nmethod = "pap"\nusername = "u"\npassword_file = "${pw}"\n`);
+    const loose = await cellkeep("check", "--config", cfg);
+    expect(loose.code).toBe(0);
+    expect(loose.err).toContain(`warning: ${pw} holds the PPP password (auth.password_file) and is readable by other users (its group and every user, mode 0644); run: chmod 600 ${pw}\n`);
+    expect(loose.out + loose.err).not.toContain("pw-from-file-abcdef");
+    chmodSync(pw, 0o600);
+    const tight = await cellkeep("check", "--config", cfg);
+    expect(tight.code).toBe(0);
+    expect(tight.err).not.toContain(pw);
+    expect(tight.err).not.toContain("readable by other users");
+  });
+
+  test("check warns when the config file holding a password is world-readable", async () => {
     const cfg = file("loose.toml", `[network]\napn = "internet"\n[auth]\nmethod = "pap"\nusername = "u"\npassword = "pw-abcdef"\n`, 0o644);
     const r = await cellkeep("check", "--config", cfg);
     expect(r.code).toBe(0);
-    expect(r.err).toContain("readable by other users");
+    expect(r.err).toContain(`${cfg} holds auth.password and is readable by other users`);
+    expect(r.err).toContain(`run: chmod 600 ${cfg}`);
     expect(r.out + r.err).not.toContain("pw-abcdef");
+  });
+
+  test("check on a config file over 1 MiB exits 2 with the size and the limit", async () => {
+    const cfg = file("huge.toml", `[network]\napn = "internet"\n#${"x".repeat(1024 * 1024)}\n`);
+    const r = await cellkeep("check", "--config", cfg);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${cfg}: the config file is too large: `);
+    expect(r.err).toContain("the limit is 1 MiB");
   });
 
   test("check on a bad config names file, line and key, exits 2", async () => {

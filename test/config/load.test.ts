@@ -164,10 +164,20 @@ describe("config: valid input", () => {
       writeFileSync(f, `${MIN}[auth]\nmethod = "pap"\nusername = "u"\npassword = "pw-visible"\n`);
       chmodSync(f, 0o644);
       const loose = loadConfigFile(f);
-      expect(loose.ok && loose.warnings.some((w) => w.includes("readable by other users"))).toBe(true);
+      expect(loose.ok && loose.warnings).toEqual([
+        `${f} holds auth.password and is readable by other users (its group and every user, mode 0644); run: chmod 600 ${f}`,
+      ]);
+      chmodSync(f, 0o640); // group-readable alone is warned about too (cellkeep runs as root or as the owner: 600 is enough)
+      const group = loadConfigFile(f);
+      expect(group.ok && group.warnings.some((w) => w.includes("(its group, mode 0640)") && w.endsWith(`chmod 600 ${f}`))).toBe(true);
       chmodSync(f, 0o600);
       const tight = loadConfigFile(f);
       expect(tight.ok && tight.warnings.length).toBe(0);
+      // Without a secret in it, a readable config is fine.
+      writeFileSync(f, MIN);
+      chmodSync(f, 0o644);
+      const plain = loadConfigFile(f);
+      expect(plain.ok && plain.warnings).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
