@@ -11,7 +11,7 @@ import { KeyLines } from "./lines.ts";
 import { MAX_FILE_BYTES, decodeUtf8, permissionWarning, readBounded, tooLargeMessage } from "./files.ts";
 import { formatDuration } from "./duration.ts";
 import { registerSecret } from "../core/log.ts";
-import { redactCommand } from "../at/redact.ts";
+import { commandSecrets, redactCommand } from "../at/redact.ts";
 
 export interface ConfigIssue {
   /** Dotted key path, e.g. "network.apn"; "" for file-level problems. */
@@ -166,6 +166,11 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
   // The PIN only ever travels in AT+CPIN="<pin>" (masked by redactCommand as well). Registered
   // in that form: four bare digits would also match counters, cell ids and timestamps.
   if (out.modem.pin !== undefined) registerSecret(`CPIN="${out.modem.pin}"`);
+  // ...and as a whole value (a quoted "1234", pin=1234), never as bare digits (src/core/log.ts).
+  if (out.modem.pin !== undefined) registerSecret(out.modem.pin, { wholeValueOnly: true });
+  // Credentials inside modem.init (AT+CGAUTH, AT+QICSGP, AT+CLCK...) are secrets too: the commands
+  // are masked by shape, the values registered so an echo in any other shape is masked as well.
+  for (const c of out.modem.init) for (const s of commandSecrets(c)) registerSecret(s.value, { wholeValueOnly: s.kind === "pin" });
   registerSecret(urlPassword(out.health.http_url));
   if (out.health.schedule === undefined && out.health.every === undefined) out.health.every = 60_000;
   const config: Config = { ...out, auth: { ...out.auth, password } };
