@@ -113,18 +113,19 @@ describe("permission warnings for files that hold a secret", () => {
   });
 
   test("a config file holding modem.pin, or a password inside health.http_url, is a secret file too", () => {
-    const pin = file("pin.toml", `${MIN}[modem]\npin = "4321"\n`, 0o604);
+    // Secrets unique to this file: loading registers them for log redaction in the whole test process.
+    const pin = file("pin.toml", `${MIN}[modem]\npin = "80471"\n`, 0o604);
     const r = loadConfigFile(pin);
     expect(r.ok && r.warnings).toEqual([`${pin} holds modem.pin and is readable by other users (every user, mode 0604); run: chmod 600 ${pin}`]);
-    const url = file("url.toml", `${MIN}[modem]\npin = "4321"\n[auth]\npassword = "x"\n[health]\nhttp_url = "https://u:p4ss@example.com/"\n`, 0o644);
+    const url = file("url.toml", `${MIN}[modem]\npin = "80471"\n[auth]\npassword = "Inline-Pw-31"\n[health]\nhttp_url = "https://u:Url-Pw-5521@example.com/"\n`, 0o644);
     const u = loadConfigFile(url);
     expect(u.ok && u.warnings.length).toBe(1);
     expect(u.ok && u.warnings[0]).toStartWith(`${url} holds auth.password, modem.pin and a password in health.http_url and is readable by other users`);
-    for (const w of u.ok ? u.warnings : []) for (const secret of ["4321", "p4ss"]) expect(w).not.toContain(secret);
+    for (const w of u.ok ? u.warnings : []) for (const secret of ["80471", "Inline-Pw-31", "Url-Pw-5521"]) expect(w).not.toContain(secret);
   });
 
   test("a config whose password comes from password_file does not hold it: only the password file is checked", () => {
-    const pw = file("pw2", "x\n", 0o600);
+    const pw = file("pw2", "From-File-Pw-64\n", 0o600);
     const f = file("uses-file.toml", `${MIN}[auth]\nmethod = "pap"\nusername = "u"\npassword_file = "${pw}"\n`, 0o644);
     const r = loadConfigFile(f);
     expect(r.ok && r.warnings).toEqual([]);
