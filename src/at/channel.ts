@@ -9,7 +9,7 @@ import { WakeTimer, type Scheduler } from "../core/clock.ts";
 import { PipeBase, type BytePipe } from "../core/pipe.ts";
 import { nullLogger, type Logger } from "../core/log.ts";
 import { AtChannelCore, type AtResponse, type AtUrc, type DataEnd } from "./core.ts";
-import { redactCommand } from "./redact.ts";
+import { redactCommand } from "../core/redact.ts";
 
 export type { AtResponse, AtUrc, AtStatus, DataEnd } from "./core.ts";
 

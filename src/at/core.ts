@@ -4,10 +4,30 @@
  * hand-off of the byte stream to PPP on CONNECT. No I/O and no clock: bytes
  * and `now` come in, writes/responses/URCs go out through a sink, and
  * `nextDeadline()` tells the adapter when to call `tick(now)` (DESIGN.md rule 1).
+ *
+ * Bounded (AtLimits): at most 64 commands wait behind the one in flight; one
+ * more ends as "queue-full" without being sent. A response keeps at most 256
+ * intermediate lines; the rest are dropped and counted, and the command ends
+ * as "too-many-lines" when its final result comes (the modem's answer is read
+ * to its end, so the next command still gets its own answer). Both counted
+ * in `stats`.
  */
 import { commandPrefix, linePrefix, LineSplitter, parseFinal, urcName, type FinalKind } from "./lines.ts";
 
-export type AtStatus = FinalKind | "timeout" | "aborted";
+/**
+ * "queue-full": refused, never sent (the queue holds AtLimits.maxQueued);
+ * "too-many-lines": answered, but with more than AtLimits.maxLines intermediate lines.
+ */
+export type AtStatus = FinalKind | "timeout" | "aborted" | "queue-full" | "too-many-lines";
+
+export interface AtLimits {
+  /** Commands waiting behind the one in flight. */
+  maxQueued: number;
+  /** Intermediate lines kept for one command. */
+  maxLines: number;
+}
+
+export const DEFAULT_AT_LIMITS: Readonly<AtLimits> = { maxQueued: 64, maxLines: 256 };
 
 export interface AtRequest {
   /** Command text without the trailing CR, e.g. "AT+CPIN?". */
@@ -56,6 +76,12 @@ export interface AtCoreStats {
   echoes: number;
   garbageBytes: number;
   dataBytes: number;
+  /** Commands refused because the queue was full. */
+  queueFull: number;
+  /** Commands whose response went over the line limit. */
+  lineOverflows: number;
+  /** Intermediate lines dropped over the limit. */
+  droppedLines: number;
 }
 
 interface Pending {
@@ -67,7 +93,13 @@ interface InFlight extends Pending {
   sentAt: number;
   deadline: number;
   lines: string[];
+  /** Intermediate lines dropped over the limit. */
+  dropped: number;
   prefix: string | null;
+}
+
+interface Refused extends Pending {
+  at: number;
 }
 
 const enc = new TextEncoder();
@@ -113,7 +145,10 @@ const LF = 0x0a;
 
 export class AtChannelCore {
   private queue: Pending[] = [];
+  /** Submissions refused (queue full), answered on the next tick: the caller has its id by then. */
+  private refused: Refused[] = [];
   private inFlight: InFlight | null = null;
+  private readonly limits: AtLimits;
   private splitter = new LineSplitter();
   private nextId = 1;
   private skipLf = false;
@@ -127,13 +162,27 @@ export class AtChannelCore {
   private held: Uint8Array[] = [];
   private lastCommand: string | null = null;
   mode: "command" | "data" = "command";
-  readonly stats: AtCoreStats = { commands: 0, timeouts: 0, urcs: 0, echoes: 0, garbageBytes: 0, dataBytes: 0 };
+  readonly stats: AtCoreStats = { commands: 0, timeouts: 0, urcs: 0, echoes: 0, garbageBytes: 0, dataBytes: 0, queueFull: 0, lineOverflows: 0, droppedLines: 0 };
 
-  constructor(private readonly sink: AtCoreSink) {}
+  constructor(
+    private readonly sink: AtCoreSink,
+    limits: Partial<AtLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_AT_LIMITS, ...limits };
+  }
 
-  /** Queue a command; returns its id (the sink's `response` carries it back). */
+  /**
+   * Queue a command; returns its id (the sink's `response` carries it back).
+   * With the queue full it is refused: "queue-full" on the next tick
+   * (nextDeadline() is `now`), never sent.
+   */
   submit(req: AtRequest, now: number): number {
     const id = this.nextId++;
+    if (this.queue.length >= this.limits.maxQueued) {
+      this.stats.queueFull++;
+      this.refused.push({ id, req, at: now });
+      return id;
+    }
     this.queue.push({ id, req });
     this.pump(now);
     return id;
@@ -157,8 +206,9 @@ export class AtChannelCore {
     }
   }
 
-  /** Fire time limits that are due. */
+  /** Fire time limits that are due (and answer refused submissions). */
   tick(now: number): void {
+    this.answerRefused(now);
     const f = this.inFlight;
     if (f && now >= f.deadline) {
       this.stats.timeouts++;
@@ -167,7 +217,18 @@ export class AtChannelCore {
   }
 
   nextDeadline(): number | null {
-    return this.inFlight?.deadline ?? null;
+    const refusedAt = this.refused[0]?.at ?? null;
+    const deadline = this.inFlight?.deadline ?? null;
+    if (refusedAt === null) return deadline;
+    return deadline === null ? refusedAt : Math.min(refusedAt, deadline);
+  }
+
+  private answerRefused(now: number): void {
+    if (this.refused.length === 0) return;
+    const refused = this.refused;
+    this.refused = [];
+    const detail = `${this.limits.maxQueued} commands already queued`;
+    for (const r of refused) this.sink.response(r.id, this.responseOf(r.req.command, "queue-full", [], detail, r.at, Math.max(r.at, now)));
   }
 
   /** Fail every queued and in-flight command with "aborted" (stop, port lost). */
@@ -178,6 +239,7 @@ export class AtChannelCore {
     this.queue = [];
     if (f) this.sink.response(f.id, this.responseOf(f.req.command, "aborted", [], "", f.sentAt, now));
     for (const p of queued) this.sink.response(p.id, this.responseOf(p.req.command, "aborted", [], "", now, now));
+    this.answerRefused(now);
   }
 
   /**
@@ -306,7 +368,12 @@ export class AtChannelCore {
         this.emitUrc(name, line, now);
         return;
       }
-      f.lines.push(line);
+      if (f.lines.length < this.limits.maxLines) f.lines.push(line);
+      else {
+        if (f.dropped === 0) this.stats.lineOverflows++;
+        f.dropped++;
+        this.stats.droppedLines++;
+      }
       return;
     }
     // Nothing in flight: everything is unsolicited (including a late NO CARRIER or OK).
@@ -332,6 +399,13 @@ export class AtChannelCore {
 
   private finish(f: InFlight, status: AtStatus, detail: string, now: number): void {
     this.inFlight = null;
+    // Over the line limit: the answer is incomplete. A CONNECT stays a CONNECT (the modem is in data
+    // mode whatever we kept); a timeout stays a timeout (the time limit is the rule).
+    if (f.dropped > 0 && status !== "connect" && status !== "timeout") {
+      const final = status in FINAL_NAMES ? FINAL_NAMES[status as FinalKind] : status;
+      detail = `${f.dropped} lines over the limit of ${this.limits.maxLines} dropped; final result ${final}${detail ? ` ${detail}` : ""}`;
+      status = "too-many-lines";
+    }
     this.sink.response(f.id, this.responseOf(f.req.command, status, f.lines, detail, f.sentAt, now));
     if (status !== "connect") this.pump(now);
   }
@@ -349,6 +423,7 @@ export class AtChannelCore {
       sentAt: now,
       deadline: now + next.req.timeoutMs,
       lines: [],
+      dropped: 0,
       prefix: commandPrefix(next.req.command),
     };
     this.lastCommand = next.req.command;

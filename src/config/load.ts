@@ -11,7 +11,7 @@ import { KeyLines } from "./lines.ts";
 import { MAX_FILE_BYTES, decodeUtf8, permissionWarning, readBounded, tooLargeMessage } from "./files.ts";
 import { formatDuration } from "./duration.ts";
 import { registerSecret } from "../core/log.ts";
-import { commandSecrets, redactCommand } from "../at/redact.ts";
+import { commandSecrets, redactCommand } from "../core/redact.ts";
 
 export interface ConfigIssue {
   /** Dotted key path, e.g. "network.apn"; "" for file-level problems. */

@@ -7,7 +7,7 @@
  */
 import { redact } from "./log.ts";
 // Pure text rules (no imports of its own): which AT commands and modem answers carry credentials.
-import { redactLine } from "../at/redact.ts";
+import { redactLine } from "./redact.ts";
 
 /** Keep the first 5 and last 2 characters; shorter values are masked entirely. */
 export function maskId(value: string | null | undefined): string | null {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { redactCommand } from "../../src/at/channel.ts";
-import { commandSecrets, redactLine } from "../../src/at/redact.ts";
+import { commandSecrets, redactLine } from "../../src/core/redact.ts";
 
 describe("redactCommand: AT commands that carry a PIN or a password", () => {
   test.each([

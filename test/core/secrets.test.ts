@@ -9,7 +9,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { loadConfigText } from "../../src/config/load.ts";
 import { attachEventLog } from "../../src/agent/event-log.ts";
-import { redactCommand } from "../../src/at/redact.ts";
+import { redactCommand } from "../../src/core/redact.ts";
 import { cause } from "../../src/core/cause.ts";
 import { EventBus, type EventBase } from "../../src/core/events.ts";
 import { createLogger, MemorySink } from "../../src/core/log.ts";
