@@ -6,11 +6,11 @@
  * them down in reverse order.
  */
 import type { Config } from "./config/schema.ts";
-import { CellkeepError, type Cause } from "./core/cause.ts";
+import { cause, CellkeepError, type Cause } from "./core/cause.ts";
 import { RealScheduler, type Scheduler } from "./core/clock.ts";
 import { EventBus, type EventBase } from "./core/events.ts";
 import type { BytePipe } from "./core/pipe.ts";
-import type { Logger } from "./core/log.ts";
+import { redact, type Logger } from "./core/log.ts";
 import type { LinkState } from "./core/agent-events.ts";
 import { VERSION } from "./version.ts";
 import { attachEventLog } from "./agent/event-log.ts";
@@ -31,6 +31,7 @@ import { listenExposureWarning } from "./http/host-check.ts";
 import { SdNotifier, SystemdWatchdog, watchdogIntervalMs, type Notifier } from "./systemd/notify.ts";
 import { SystemdStatus } from "./systemd/status.ts";
 import { registrationStatus, isRegistered } from "./modem/parse.ts";
+import { CommandRunner } from "./sys/command.ts";
 
 /** Seams for the demo and tests: a different port, clock or listen address. */
 export interface AgentOverrides {
@@ -64,6 +65,15 @@ export interface Agent {
   state(): LinkState;
   status(): StatusSnapshot | null;
   stop(reason?: string): Promise<void>;
+  /** Set once the agent crashed (cause agent-crashed); `cellkeep run` then exits 70. */
+  readonly crashCause: Cause | null;
+  /**
+   * cellkeep itself failed (an uncaught exception or unhandled rejection, or the
+   * supervisor's loop threw): log it with the cause agent-crashed (or `known`,
+   * the cause the supervisor already named) and stop cleanly (hang up, remove
+   * the interface). Resolves once stopped.
+   */
+  crash(err: unknown, origin: string, known?: Cause): Promise<void>;
   /** Apply a new config. Parts that need a restart of the link are applied on the next bring-up. */
   reload(config: Config): Promise<void>;
 }
@@ -98,6 +108,11 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
         ? { openPort: opts.openPort, openControlPort: opts.openControlPort ?? (async () => null) }
         : serialPortOpeners(config, { clock: scheduler, emit, log: log.child("serial") });
 
+    // recovery.power_cycle / reboot_command: bounded by recovery.command_timeout, each in its own
+    // process group, killed with its group on timeout and on stop (src/sys/command.ts).
+    const commands = new CommandRunner({ timeoutMs: config.recovery.command_timeout, scheduler, log: log.child("recovery") });
+    teardown.push(() => commands.stop());
+
     const supervisor = new ModemSupervisor<PppLinkHandle>({
       config,
       scheduler,
@@ -107,7 +122,7 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
       emit,
       log: log.child("modem"),
       createPppLink: pppLinkFactory({ config, scheduler, onEvent: emit }),
-      runCommand,
+      runCommand: (command) => commands.run(command, config.recovery.command_timeout),
       // A PIN the SIM rejected is remembered in the state file: never sent again, also after a restart.
       pinMemory: {
         rejected: () => recovery.ladder.rejectedPin(),
@@ -245,6 +260,9 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
     });
 
     let stopping: Promise<void> | null = null;
+    let crashCause: Cause | null = null;
+    // The supervisor's loop threw: it has hung up and closed its ports; the rest of the agent stops too.
+    teardown.push(supervisor.onCrash((err, c) => void agent.crash(err, "supervisor", c)));
     const agent: Agent = {
       events,
       supervisor,
@@ -253,12 +271,29 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
       stopped,
       state: () => supervisor.state,
       status: () => app?.view.snapshot(scheduler.now(), { version: VERSION, startedAt, counters: dataPlane.counters() }) ?? null,
+      get crashCause() {
+        return crashCause;
+      },
+      crash(err, origin, known) {
+        const text = redact(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+        if (crashCause === null) {
+          crashCause = known ?? cause("agent-crashed", `${origin}: ${text}`);
+          log.error(`crashed: ${crashCause.code} (${crashCause.detail}); hint: ${crashCause.hint}`, err instanceof Error && err.stack ? { stack: err.stack } : undefined);
+        } else {
+          log.error(`another error while stopping after the crash (${origin}): ${text}`);
+        }
+        return agent.stop(`crashed: ${crashCause.detail ?? crashCause.code}`);
+      },
       stop(reason = "stop requested") {
         stopping ??= (async () => {
           emit({ type: "agent.stopping", at: scheduler.now(), version: VERSION, detail: reason } as EventBase);
           monitor.stop();
           maintenance?.stop();
-          await supervisor.stop();
+          // A power-cycle or reboot command still running is killed with its process group: the
+          // supervisor's recovery action then ends at once instead of holding up the shutdown.
+          const supervisorStopped = supervisor.stop();
+          await commands.stop();
+          await supervisorStopped;
           await runTeardown(teardown, log);
           detachLog();
           resolveStopped();
@@ -301,10 +336,4 @@ async function runTeardown(steps: Array<() => Promise<void> | void>, log: Logger
       log.warn(`teardown step failed: ${(err as Error).message}`);
     }
   }
-}
-
-/** recovery.power_cycle / reboot_command: run through the shell, exit code back. */
-async function runCommand(command: string): Promise<number> {
-  const proc = Bun.spawn(["/bin/sh", "-c", command], { stdin: "ignore", stdout: "inherit", stderr: "inherit" });
-  return await proc.exited;
 }

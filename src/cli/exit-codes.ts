@@ -7,4 +7,11 @@ export const EXIT = {
   USAGE: 2,
   /** `status` could not reach the agent. */
   UNREACHABLE: 3,
+  /**
+   * run: cellkeep itself failed (an uncaught exception, an unhandled rejection,
+   * the supervisor's loop threw). It was logged with the cause agent-crashed and
+   * the agent stopped cleanly (hung up, interface removed) before exiting; the
+   * service manager restarts it. 70 is EX_SOFTWARE of sysexits.h.
+   */
+  CRASH: 70,
 } as const;

@@ -22,4 +22,5 @@ Exit codes:
   1  runtime failure (run: could not start, e.g. port locked or no permission; status: link not connected)
   2  bad configuration or bad command line; nothing touched the modem
   3  status: the agent could not be reached
+  70 internal error (run: logged with cause agent-crashed after a clean stop; the service manager restarts it)
 `;

@@ -3,12 +3,20 @@
  * anything touches the modem), start the agent, and map signals: SIGINT and
  * SIGTERM stop cleanly (exit 0), SIGHUP re-reads the config and keeps the old
  * one when the new one is invalid.
+ *
+ * Crashes: an uncaught exception or unhandled rejection while the agent runs
+ * (routed here by src/cli/fault.ts), or the supervisor's loop throwing, is
+ * logged with the cause agent-crashed, the agent stops cleanly (hang-up,
+ * interface removed), and the exit code is 70 (EXIT.CRASH) so the service
+ * manager restarts cellkeep. A clean stop that does not finish within
+ * CRASH_STOP_LIMIT_MS is given up on: exit 70 all the same.
  */
 import { loadConfigFile, formatIssue, type LoadResult } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { createLogger } from "../core/log.ts";
 import { CellkeepError } from "../core/cause.ts";
 import { EXIT } from "./exit-codes.ts";
+import { takeFaults } from "./fault.ts";
 import { reportConfigIssues, type Output } from "./check.ts";
 import { startAgent, type AgentOverrides } from "../agent.ts";
 
@@ -42,6 +50,23 @@ export async function runCommandWithConfig(
 
   return await new Promise<number>((resolveExit) => {
     let stopping = false;
+    let crashing = false;
+    let giveUp: ReturnType<typeof setTimeout> | null = null;
+    const onFault = (err: unknown, origin: string) => {
+      const first = !crashing;
+      crashing = true;
+      agent.crash(err, origin).catch((e: unknown) => {
+        log.error(`stop after the crash failed: ${(e as Error).message}`);
+        resolveExit(EXIT.CRASH);
+      });
+      if (!first) return;
+      giveUp = setTimeout(() => {
+        log.error(`the clean stop after the crash took longer than ${CRASH_STOP_LIMIT_MS / 1000} s; exiting anyway`);
+        resolveExit(EXIT.CRASH);
+      }, CRASH_STOP_LIMIT_MS);
+      (giveUp as { unref?: () => void }).unref?.();
+    };
+    const releaseFaults = takeFaults(onFault);
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
@@ -77,7 +102,14 @@ export async function runCommandWithConfig(
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
       process.off("SIGHUP", reload);
-      if (!stopping) resolveExit(EXIT.FAILURE);
+      releaseFaults();
+      if (giveUp) clearTimeout(giveUp);
+      // A crash (here or in the supervisor's loop) exits 70 even when a signal stop was under way.
+      if (agent.crashCause) resolveExit(EXIT.CRASH);
+      else if (!stopping) resolveExit(EXIT.FAILURE);
     });
   });
 }
+
+/** How long the clean stop after a crash may take before the process exits regardless. */
+export const CRASH_STOP_LIMIT_MS = 30_000;

@@ -177,6 +177,8 @@ const recovery = v.strictObject({
   ),
   power_cycle: v.optional(nonEmpty()),
   reboot_command: v.optional(nonEmpty()),
+  /** Limit for power_cycle / reboot_command; past it the command's process group is killed. */
+  command_timeout: v.optional(duration(1000), "60s"),
   state_file: v.optional(nonEmpty(), "/var/lib/cellkeep/recovery.json"),
   maintenance: v.optional(maintenance),
 }, "expected a table");
@@ -247,4 +249,5 @@ export const DURATION_KEYS = new Set([
   "recovery.operator_retry",
   "recovery.operator_retry_max",
   "recovery.registration_poll",
+  "recovery.command_timeout",
 ]);

@@ -23,6 +23,10 @@
  *    one (recovery.power_cycle), still spaced by the vendor's backoff.
  *  - "local": faults of this host or of cellkeep itself (config, TUN, the
  *    HTTP port, a stop request); they never reach the ladder as link faults.
+ *    The exception: a power-cycle or reboot helper that failed or timed out
+ *    (command-failed, command-timeout) ends its recovery action; the ladder
+ *    then treats it like a link fault (spaced redials, counted toward the
+ *    next reset), never as a module fault (see the table).
  *
  * The table is a Record over every CauseCode, so a new code does not compile
  * until someone decides its remedy.
@@ -88,6 +92,15 @@ const CLASS_OF: Readonly<Record<CauseCode, CauseClass>> = {
   // health and recovery
   "probe-failed": "link",
   "recovery-exhausted": "link",
+  // The power-cycle or reboot helper failed or hung: a fault of this host's helper (a relay, a
+  // USB hub, a script), not evidence about the module. "local", not "module": the module class
+  // would pick the hardware rung again, i.e. the very helper that just failed, and blame the module
+  // for it. As a local fault the ladder redials, spaced, and counts it toward the next reset, which
+  // keeps the vendor's spacing since the helper may have cut the power before it failed; if the
+  // module really is hung, the bring-up that follows says so (modem-hung, a module fault).
+  "command-failed": "local",
+  "command-timeout": "local",
+  "agent-crashed": "local",
   stopped: "local",
 };
 

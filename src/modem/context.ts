@@ -9,6 +9,7 @@ import type { Cause } from "../core/cause.ts";
 import type { Scheduler } from "../core/clock.ts";
 import { nullLogger, type Logger } from "../core/log.ts";
 import type { Config } from "../config/schema.ts";
+import type { CommandResult } from "../sys/command.ts";
 import { AtCommands } from "./commands.ts";
 import type { ModemEvent } from "./events.ts";
 import { ModemFacts } from "./facts.ts";
@@ -48,8 +49,8 @@ export interface ModemContext {
   /** The rejected PIN across restarts (the state file), when the agent provides it. */
   readonly pinMemory: PinMemory | null;
   readonly boot: BootWatch;
-  /** Runs recovery.power_cycle / recovery.reboot_command; resolves with the exit code. */
-  readonly runCommand?: (command: string) => Promise<number>;
+  /** Runs recovery.power_cycle / recovery.reboot_command; resolves with how it ended. */
+  readonly runCommand?: (command: string) => Promise<CommandResult>;
   emit(e: ModemEvent): void;
 }
 

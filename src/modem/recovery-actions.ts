@@ -9,6 +9,7 @@
 import type { RecoveryRung } from "../core/agent-events.ts";
 import type { ModemContext } from "./context.ts";
 import { StepFailure } from "./failures.ts";
+import { commandFailure } from "../sys/command.ts";
 
 export async function runRecoveryAction(ctx: ModemContext, action: RecoveryRung): Promise<void> {
   switch (action) {
@@ -92,7 +93,13 @@ async function moduleReset(ctx: ModemContext): Promise<void> {
   ctx.sim.pinSent = false;
 }
 
-/** recovery.power_cycle / recovery.reboot_command; a module reset when none is configured. */
+/**
+ * recovery.power_cycle / recovery.reboot_command; a module reset when none is
+ * configured. The command is bounded by recovery.command_timeout and killed
+ * with its process group on timeout or stop (src/sys/command.ts); a failure or
+ * timeout ends the action with command-failed / command-timeout, so the
+ * policy hears about a helper that does not work instead of a log line only.
+ */
 async function runExternal(ctx: ModemContext, action: "power-cycle" | "reboot"): Promise<void> {
   const cmd = action === "power-cycle" ? ctx.config.recovery.power_cycle : ctx.config.recovery.reboot_command;
   if (!cmd || !ctx.runCommand) {
@@ -101,7 +108,13 @@ async function runExternal(ctx: ModemContext, action: "power-cycle" | "reboot"):
   }
   // The port goes away with the power; the next bring-up reopens it.
   ctx.ports.dropData();
-  const code = await ctx.runCommand(cmd);
-  if (code !== 0) ctx.log.warn(`${action} command failed`, { exitCode: code });
+  const result = await ctx.runCommand(cmd);
+  // Even a failed helper may have cut the power: the SIM asks for its PIN again.
   ctx.sim.pinSent = false;
+  // Killed because cellkeep is stopping: that is the stop, not a failure of the helper.
+  if (ctx.interrupts.stopping()) ctx.interrupts.throwIfPending();
+  const failure = commandFailure(result);
+  if (!failure) return;
+  ctx.log.warn(`${action} command failed`, { cause: failure.code, detail: failure.detail });
+  throw new StepFailure(failure.code, `${action}: ${failure.detail}`);
 }

@@ -15,6 +15,7 @@
 import type { AtChannel, AtUrc } from "../at/channel.ts";
 import type { LinkState, RecoveryRung } from "../core/agent-events.ts";
 import { cause, CellkeepError, type Cause, type CauseCode } from "../core/cause.ts";
+import { redact } from "../core/log.ts";
 import type { RecoveryDecision } from "../core/recovery-policy.ts";
 import { attach, definePdpContext, dial, readModuleIdentity, register, sync, unlockSim } from "./bringup.ts";
 import { createModemContext, tunedProfile, type ModemContext } from "./context.ts";
@@ -83,6 +84,7 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
   private dialAttempt = 0;
   private readonly linkUpHooks = new Set<(info: PppUpInfo) => void>();
   private readonly linkDownHooks = new Set<(c: Cause | null) => void>();
+  private readonly crashHooks = new Set<(err: unknown, c: Cause) => void>();
   /** Cause of the last failure (for /status). */
   lastCause: Cause | null = null;
 
@@ -152,14 +154,21 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
     return () => this.linkDownHooks.delete(fn);
   }
 
+  /**
+   * The main loop threw (a bug, not a modem fault): the supervisor has hung
+   * up and closed its ports (state "stopped" with cause agent-crashed) and
+   * will do nothing more. The agent stops and exits non-zero on this.
+   */
+  onCrash(fn: (err: unknown, c: Cause) => void): () => void {
+    this.crashHooks.add(fn);
+    return () => this.crashHooks.delete(fn);
+  }
+
   start(): void {
     if (this.running) return;
     this.ctx.interrupts.clear();
     this.to("starting", null);
-    this.running = this.main().catch((err) => {
-      this.ctx.log.error("supervisor crashed", { error: String(err) });
-      this.to("stopped", cause("stopped", String(err)));
-    });
+    this.running = this.main().catch((err) => this.crashed(err));
   }
 
   /** Hang up cleanly (LCP Terminate, leave data mode, verify with AT) and stop. */
@@ -361,11 +370,32 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
     }
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(c: Cause | null = null): Promise<void> {
     this.signalPoller.stop();
     if (this.call.link || this.ctx.ports.channel?.mode === "data") await this.call.hangUp().catch(() => undefined);
     await this.ctx.ports.closeAll();
-    this.to("stopped", null);
+    this.to("stopped", c);
+  }
+
+  /** The main loop threw: hang up and close the ports as a stop would, then report (onCrash). */
+  private async crashed(err: unknown): Promise<void> {
+    const c = cause("agent-crashed", redact(err instanceof Error ? `${err.name}: ${err.message}` : String(err)));
+    this.ctx.log.error("supervisor crashed", { cause: c.code, error: c.detail, stack: err instanceof Error ? err.stack : undefined });
+    this.lastCause = c;
+    this.ctx.interrupts.raise({ kind: "stop" });
+    try {
+      await this.shutdown(c);
+    } catch (e) {
+      this.ctx.log.error("cleanup after the crash failed", { error: String(e) });
+      this.to("stopped", c);
+    }
+    for (const fn of [...this.crashHooks]) {
+      try {
+        fn(err, c);
+      } catch (e) {
+        this.ctx.log.error("crash hook failed", { error: String(e) });
+      }
+    }
   }
 
   // ───────────────────────────── URCs, state, events ─────────────────────────────

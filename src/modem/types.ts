@@ -9,6 +9,7 @@ import type { Logger } from "../core/log.ts";
 import type { BytePipe } from "../core/pipe.ts";
 import type { RecoveryPolicy } from "../core/recovery-policy.ts";
 import type { Config } from "../config/schema.ts";
+import type { CommandResult } from "../sys/command.ts";
 import type { ModemEvent } from "./events.ts";
 import type { CommandLimits } from "./profiles.ts";
 
@@ -91,8 +92,8 @@ export interface SupervisorDeps<L extends PppLinkLike = PppLinkLike> {
   emit: (e: ModemEvent) => void;
   log?: Logger;
   createPppLink: CreatePppLink<L>;
-  /** Runs recovery.power_cycle / recovery.reboot_command; resolves with the exit code. */
-  runCommand?: (command: string) => Promise<number>;
+  /** Runs recovery.power_cycle / recovery.reboot_command (src/sys/command.ts: bounded, own process group); never rejects. */
+  runCommand?: (command: string) => Promise<CommandResult>;
   timing?: Partial<SupervisorTiming>;
   /** Emit "ppp.up"/"ppp.down" (set false when the PPP module emits them itself). */
   emitPppEvents?: boolean;

@@ -19,6 +19,13 @@
  *   and in poll() while the fd is full. Idle costs nothing.
  * - Bounded: the ring has a fixed size; bytes beyond it wait in a JS queue
  *   that backlogBytes() counts, so the packet pump's back-pressure sees them.
+ *   That queue is bounded too (overflowLimitBytes, default 4 MiB): a write
+ *   that would take it past the limit is refused whole (never cut, so an
+ *   HDLC frame or an AT command is all there or not at all), write() returns
+ *   false, and the refusal is a WriteOverflowError (onOverflow, lastOverflow)
+ *   counted in `refused`. Only a line that takes nothing for a long time
+ *   gets there: the packet pump stops reading TUN at a 32 KiB backlog, and
+ *   4 MiB is six minutes of a 115200-baud UART.
  * - Close: a flag, an Atomics.notify and one write to an eventfd the Worker
  *   polls together with the fd wake it wherever it sleeps; close() returns
  *   once the Worker has left its loop (a shared state word), then closes the
@@ -45,6 +52,23 @@ const STATE = 6; // 0 not started, 1 running, 2 out of its loop for good (never 
 const CTL_WORDS = 8;
 
 export const DEFAULT_RING_BYTES = 64 * 1024;
+/** Bytes that may wait beyond the ring before writes are refused. */
+export const DEFAULT_OVERFLOW_LIMIT_BYTES = 4 * 1024 * 1024;
+
+/** A write refused because the bytes waiting beyond the ring would pass overflowLimitBytes. */
+export class WriteOverflowError extends Error {
+  readonly code = "ENOBUFS";
+  constructor(
+    /** Size of the refused write. */
+    readonly bytes: number,
+    /** Bytes already waiting beyond the ring. */
+    readonly backlog: number,
+    readonly limit: number,
+  ) {
+    super(`write of ${bytes} bytes refused: ${backlog} bytes already wait beyond the ring (limit ${limit})`);
+    this.name = "WriteOverflowError";
+  }
+}
 /** Writes up to this size may go straight to the fd when the ring is empty (see write()). */
 const DIRECT_MAX = 512;
 
@@ -132,6 +156,10 @@ export interface FdWriterOptions {
   lowWaterBytes?: number;
   /** The Worker saw a write error (errno), e.g. EIO when a USB port went away. */
   onError?: (errno: number) => void;
+  /** Bytes that may wait beyond the ring (default 4 MiB); a write past it is refused. */
+  overflowLimitBytes?: number;
+  /** A write was refused because of overflowLimitBytes (each time). */
+  onOverflow?: (err: WriteOverflowError) => void;
 }
 
 export class FdWriter {
@@ -143,6 +171,11 @@ export class FdWriter {
   /** Bytes that did not fit in the ring yet, in order. */
   private overflow: Uint8Array[] = [];
   private overflowBytes = 0;
+  private readonly overflowLimit: number;
+  /** Writes refused because of the overflow limit, and their bytes. */
+  readonly refused = { writes: 0, bytes: 0 };
+  /** The last refusal, or null. */
+  lastOverflow: WriteOverflowError | null = null;
   private efd: number;
   private closed = false;
   private readonly drainListeners = new Set<() => void>();
@@ -175,6 +208,7 @@ export class FdWriter {
     this.ring = new Uint8Array(new SharedArrayBuffer(this.size));
     this.ctl = new Int32Array(new SharedArrayBuffer(CTL_WORDS * 4));
     Atomics.store(this.ctl, LOW, opts.lowWaterBytes ?? 0);
+    this.overflowLimit = opts.overflowLimitBytes ?? DEFAULT_OVERFLOW_LIMIT_BYTES;
     this.efd = eventfd();
     workerUrl ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "application/javascript" }));
     this.worker = new Worker(workerUrl);
@@ -207,10 +241,17 @@ export class FdWriter {
     return () => this.drainListeners.delete(fn);
   }
 
-  /** Queue `data` (copied); never blocks. Returns false after close or a write error. */
+  /**
+   * Queue `data` (copied); never blocks. Returns false after close or a write
+   * error, and for a write refused whole by the overflow limit (WriteOverflowError).
+   */
   write(data: Uint8Array): boolean {
     if (this.closed) return false;
     if (data.byteLength === 0) return true;
+    // What would wait beyond the ring (the Worker may take more meanwhile: this errs on the safe side).
+    const free = this.size - ((this.head - Atomics.load(this.ctl, TAIL)) >>> 0);
+    const spill = this.overflowBytes > 0 ? data.byteLength : Math.max(0, data.byteLength - free);
+    if (spill > 0 && this.overflowBytes + spill > this.overflowLimit) return this.refuse(data.byteLength);
     if (this.overflowBytes > 0) {
       this.overflow.push(data.slice());
       this.overflowBytes += data.byteLength;
@@ -244,6 +285,15 @@ export class FdWriter {
       Atomics.store(this.ctl, WANT, 1);
     }
     return true;
+  }
+
+  private refuse(bytes: number): false {
+    const err = new WriteOverflowError(bytes, this.overflowBytes, this.overflowLimit);
+    this.refused.writes++;
+    this.refused.bytes += bytes;
+    this.lastOverflow = err;
+    this.opts.onOverflow?.(err);
+    return false;
   }
 
   private notifyScheduled = false;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { concatBytes } from "../support/ip.ts";
-import { AtChannelCore, type AtResponse, type AtUrc } from "../../src/at/core.ts";
+import { AtChannelCore, DEFAULT_AT_LIMITS, type AtResponse, type AtUrc } from "../../src/at/core.ts";
 import { LineSplitter, parseFinal } from "../../src/at/lines.ts";
 import { HdlcDecoder, encodeFrame } from "../../src/ppp/hdlc.ts";
 import { PROTO, type Framing } from "../../src/ppp/types.ts";
@@ -190,6 +190,88 @@ describe("AtChannelCore", () => {
     feed("\r\nOK\r\n", 150);
     expect(responses.get(a)!.status).toBe("timeout");
     expect(urcs.map((u) => u.name)).toEqual(["OK"]);
+  });
+});
+
+describe("bounds: the command queue and the lines of one response", () => {
+  test("the queue holds 64 commands behind the one in flight; the next ends as queue-full, is counted and never sent", () => {
+    const { core, writes, responses, feed } = rig();
+    expect(DEFAULT_AT_LIMITS).toEqual({ maxQueued: 64, maxLines: 256 });
+    const first = core.submit({ command: "AT+COPS?", timeoutMs: 180_000 }, 0);
+    const queued = Array.from({ length: 64 }, (_, i) => core.submit({ command: `AT+Q${i}`, timeoutMs: 300 }, 0));
+    expect(core.stats.queueFull).toBe(0);
+    const refused = core.submit({ command: "AT+REFUSED", timeoutMs: 300 }, 7);
+    // Answered on the adapter's next tick (the caller holds the id by then), without waiting for the queue.
+    expect(responses.has(refused)).toBe(false);
+    expect(core.nextDeadline()).toBe(7);
+    core.tick(7);
+    expect(responses.get(refused)).toMatchObject({ command: "AT+REFUSED", status: "queue-full", lines: [], detail: "64 commands already queued", sentAt: 7, doneAt: 7 });
+    expect(core.stats.queueFull).toBe(1);
+    expect(core.nextDeadline()).toBe(180_000);
+    expect(responses.has(first)).toBe(false);
+    // The queue is intact and drains in order; the refused command never went out.
+    feed("\r\nOK\r\n", 10);
+    for (let i = 0; i < 64; i++) feed("\r\nOK\r\n", 20 + i);
+    expect(queued.map((id) => responses.get(id)?.status)).toEqual(queued.map(() => "ok"));
+    expect(writes).toHaveLength(65);
+    expect(writes.some((w) => w.includes("REFUSED"))).toBe(false);
+    // Room again.
+    const later = core.submit({ command: "AT", timeoutMs: 300 }, 100);
+    expect(writes.at(-1)).toBe("AT\r");
+    feed("\r\nOK\r\n", 101);
+    expect(responses.get(later)!.status).toBe("ok");
+  });
+
+  test("abortAll also answers a refused command still waiting for its tick", () => {
+    const { core, responses } = rig();
+    const limited = new AtChannelCore(
+      { write: () => {}, response: (id, r) => responses.set(id, r), urc: () => {}, data: () => {}, dataStarted: () => {}, dataEnded: () => {} },
+      { maxQueued: 1 },
+    );
+    limited.submit({ command: "AT+A", timeoutMs: 300 }, 0);
+    limited.submit({ command: "AT+B", timeoutMs: 300 }, 0);
+    const refused = limited.submit({ command: "AT+C", timeoutMs: 300 }, 0);
+    limited.abortAll(1);
+    expect(responses.get(refused)!.status).toBe("queue-full");
+    expect(limited.nextDeadline()).toBeNull();
+    expect(limited.stats.queueFull).toBe(1);
+    expect(core.stats.queueFull).toBe(0);
+  });
+
+  test("256 intermediate lines are kept, the rest dropped and counted; the final result ends the command as too-many-lines", () => {
+    const { core, writes, responses, feed } = rig();
+    const id = core.submit({ command: "AT+QCFG=?", timeoutMs: 5_000 }, 0);
+    const next = core.submit({ command: "AT+CSQ", timeoutMs: 300 }, 0);
+    let flood = "";
+    for (let i = 0; i < 300; i++) flood += `\r\n+QCFG: "item${i}",(0,1)\r\n`;
+    feed(flood, 5);
+    // Still in flight: the modem's answer is not over, the next command waits for it.
+    expect(responses.has(id)).toBe(false);
+    expect(writes).toEqual(["AT+QCFG=?\r"]);
+    feed("\r\nOK\r\n", 6);
+    const r = responses.get(id)!;
+    expect(r.status).toBe("too-many-lines");
+    expect(r.lines).toHaveLength(256);
+    expect(r.lines[0]).toBe('+QCFG: "item0",(0,1)');
+    expect(r.lines[255]).toBe('+QCFG: "item255",(0,1)');
+    expect(r.detail).toBe("44 lines over the limit of 256 dropped; final result OK");
+    expect(core.stats.lineOverflows).toBe(1);
+    expect(core.stats.droppedLines).toBe(44);
+    // The next command gets its own answer.
+    expect(writes).toEqual(["AT+QCFG=?\r", "AT+CSQ\r"]);
+    feed("\r\n+CSQ: 20,99\r\n\r\nOK\r\n", 7);
+    expect(responses.get(next)).toMatchObject({ status: "ok", lines: ["+CSQ: 20,99"] });
+  });
+
+  test("a flood that never ends is cut by the time limit (status timeout; the overflow is counted)", () => {
+    const { core, responses, feed } = rig();
+    const id = core.submit({ command: "AT+QCFG=?", timeoutMs: 1_000 }, 0);
+    for (let i = 0; i < 400; i++) feed(`\r\n+QCFG: ${i}\r\n`, 1 + i);
+    core.tick(1_000);
+    expect(responses.get(id)!.status).toBe("timeout");
+    expect(responses.get(id)!.lines).toHaveLength(256);
+    expect(core.stats.lineOverflows).toBe(1);
+    expect(core.stats.droppedLines).toBe(144);
   });
 });
 

@@ -34,6 +34,7 @@ describe("cellkeep CLI", () => {
     expect(r.code).toBe(0);
     for (const verb of ["run", "check", "simulate", "demo", "ports", "status", "version"]) expect(r.out).toContain(`cellkeep ${verb}`);
     expect(r.out).toMatch(/Exit codes:[\s\S]*2\s+bad configuration/);
+    expect(r.out).toMatch(/Exit codes:[\s\S]*70\s+internal error/);
     const same = await cellkeep("help");
     expect(same.out).toBe(r.out);
   });

@@ -552,13 +552,60 @@ describe("recovery actions and operator requests", () => {
       deps: {
         runCommand: async (c) => {
           ran.push(c);
-          return 0;
+          return { kind: "exited", code: 0, durationMs: 0 };
         },
       },
     });
     r.sup.start();
     await runUntil(r.sched, () => ran.length > 0, 60_000);
     expect(ran).toEqual(["gpio-power-cycle modem"]);
+  });
+
+  test("a power-cycle command that exits non-zero ends the action as command-failed (not just a log line)", async () => {
+    const r = rig({
+      scenarios: ["sim-missing"],
+      toml: '[recovery]\npower_cycle = "gpio-power-cycle modem"\n',
+      policy: new RecordingPolicy(() => "power-cycle"),
+      deps: { runCommand: async () => ({ kind: "exited", code: 3, durationMs: 5 }) },
+    });
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.policy.failures.length >= 2, 60_000)).toBe(true);
+    expect(r.policy.failures.map((f) => f.code)).toEqual(["sim-missing", "command-failed"]);
+    expect(r.policy.failures[1]!.detail).toBe("power-cycle: exit status 3");
+    expect(r.policy.actions).toEqual(["power-cycle"]);
+    // It is the action that failed, not a bring-up: no AT was sent after the command.
+    expect(r.events.find((e) => e.type === "modem.state" && e.state === "waiting" && e.cause?.code === "command-failed")).toBeDefined();
+  });
+
+  test("a reboot command past recovery.command_timeout ends the action as command-timeout", async () => {
+    const r = rig({
+      scenarios: ["sim-missing"],
+      toml: '[recovery]\nreboot_command = "systemctl reboot"\n',
+      policy: new RecordingPolicy(() => "reboot"),
+      deps: { runCommand: async () => ({ kind: "timeout", timeoutMs: 60_000, durationMs: 60_000 }) },
+    });
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.policy.failures.length >= 2, 60_000)).toBe(true);
+    expect(r.policy.failures[1]).toMatchObject({ code: "command-timeout", detail: "reboot: no result within 60000 ms; its process group was killed" });
+  });
+
+  test("stop while the power-cycle command runs: the command ends as stopped and no failure is reported", async () => {
+    let finish: ((r: { kind: "stopped"; durationMs: number }) => void) | null = null;
+    const r = rig({
+      scenarios: ["sim-missing"],
+      toml: '[recovery]\npower_cycle = "gpio-power-cycle modem"\n',
+      policy: new RecordingPolicy(() => "power-cycle"),
+      deps: { runCommand: () => new Promise((resolve) => (finish = resolve)) },
+    });
+    r.sup.start();
+    expect(await runUntil(r.sched, () => finish !== null, 60_000)).toBe(true);
+    expect(r.sup.state).toBe("recovering");
+    const stopping = r.sup.stop();
+    // The agent's runner kills the command's group on stop; it answers "stopped".
+    finish!({ kind: "stopped", durationMs: 0 });
+    await stopping;
+    expect(r.sup.state).toBe("stopped");
+    expect(r.policy.failures.map((f) => f.code)).toEqual(["sim-missing"]);
   });
 
   test("requestRedial while connected hangs up and dials again", async () => {
@@ -833,7 +880,7 @@ describe("a module hung in data mode (the issue's target: connected again within
           // The relay: the module loses power and boots again.
           holder.r!.modem.core.powerCycle(holder.r!.sched.now());
           holder.r!.modem.pump();
-          return 0;
+          return { kind: "exited", code: 0, durationMs: 0 };
         },
       },
     }));
@@ -886,5 +933,56 @@ describe("faults and requests that arrive together", () => {
     expect(r.policy.actions).toEqual(["redial"]);
     expect(r.policy.forced).toEqual([true]);
     expect(r.policy.lost).toEqual([]); // the request decides, not the policy
+  });
+});
+
+describe("a crash of the supervisor's loop is reported, not left sitting in stopped", () => {
+  /** A policy that throws once asked about a failure: a bug in a dependency of the main loop. */
+  class ThrowingPolicy extends RecordingPolicy {
+    override onBringUpFailure(c: Cause, now: number): RecoveryDecision {
+      super.onBringUpFailure(c, now);
+      throw new Error("policy bug: cannot decide");
+    }
+    override onLinkLost(c: Cause, now: number): RecoveryDecision {
+      super.onLinkLost(c, now);
+      throw new TypeError("policy bug: lost link");
+    }
+  }
+
+  test("the loop throws after a failed bring-up: onCrash fires with the error, stopped with agent-crashed, ports closed", async () => {
+    const r = scripted([[/^ATD/, "NO CARRIER"]], { policy: new ThrowingPolicy() });
+    const crashes: Array<{ err: unknown; c: Cause }> = [];
+    r.sup.onCrash((err, c) => crashes.push({ err, c }));
+    r.sup.start();
+    expect(await runUntil(r.sched, () => crashes.length > 0, 60_000)).toBe(true);
+    expect(crashes).toHaveLength(1);
+    expect((crashes[0]!.err as Error).message).toBe("policy bug: cannot decide");
+    expect(crashes[0]!.c).toMatchObject({ code: "agent-crashed", detail: "Error: policy bug: cannot decide" });
+    expect(r.sup.state).toBe("stopped");
+    const last = r.events.filter((e) => e.type === "modem.state").at(-1) as { state: string; cause: Cause | null };
+    expect(last).toMatchObject({ state: "stopped", cause: { code: "agent-crashed" } });
+    expect(r.sup.lastCause?.code).toBe("agent-crashed");
+    expect(r.sup.atChannel).toBeNull();
+    // stop() afterwards (the agent's clean stop) resolves at once.
+    await r.sup.stop();
+  });
+
+  test("the loop throws after a lost link: the call is hung up before the crash is reported", async () => {
+    const r = rig({ policy: new ThrowingPolicy() });
+    const crashes: Cause[] = [];
+    let stateAtCrash = null as string | null;
+    r.sup.onCrash((_err, c) => {
+      crashes.push(c);
+      stateAtCrash = r.sup.state;
+    });
+    r.sup.start();
+    expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
+    r.sup.linkLost(cause("peer-dead"));
+    expect(await runUntil(r.sched, () => crashes.length > 0, 60_000)).toBe(true);
+    expect(crashes[0]).toMatchObject({ code: "agent-crashed", detail: "TypeError: policy bug: lost link" });
+    expect(stateAtCrash).toBe("stopped");
+    // The modem was taken out of data mode (hang-up) before the crash was reported.
+    expect(r.modem.events.some((e) => e.type === "sim.mode" && e.mode === "command")).toBe(true);
+    expect(r.sup.atChannel).toBeNull();
   });
 });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import { FdReader } from "../../src/serial/fd-io.ts";
-import { FdWriter } from "../../src/serial/fd-writer.ts";
+import { DEFAULT_OVERFLOW_LIMIT_BYTES, FdWriter, WriteOverflowError } from "../../src/serial/fd-writer.ts";
 import { openPtyPair, type PtyPair } from "../../src/serial/pty.ts";
 import * as libc from "../../src/sys/libc.ts";
 
@@ -154,6 +154,48 @@ describe("FdWriter (Worker writer over a non-blocking fd)", () => {
     expect(w.write(new Uint8Array([1]))).toBe(false);
     await w.close();
     expect(errors.length).toBe(1);
+  });
+
+  test("the overflow list is bounded: a write that would pass the limit is refused whole with WriteOverflowError, the rest arrives in order", async () => {
+    const { pair, slave } = pty();
+    expect(DEFAULT_OVERFLOW_LIMIT_BYTES).toBe(4 * 1024 * 1024);
+    const overflows: WriteOverflowError[] = [];
+    const limit = 16 * 1024;
+    const w = new FdWriter(slave, { ringBytes: 4096, overflowLimitBytes: limit, onOverflow: (e) => overflows.push(e) });
+    cleanups.push(() => w.close());
+    // Nobody reads: the pty, then the ring, then the overflow list fill up, until a write is refused.
+    const accepted: Uint8Array[] = [];
+    let refusedChunk: Uint8Array | null = null;
+    for (let i = 0; i < 10_000 && refusedChunk === null; i++) {
+      const chunk = pattern(1000, i);
+      if (w.write(chunk)) accepted.push(chunk);
+      else refusedChunk = chunk;
+      if (i % 16 === 0) await Bun.sleep(1); // let the Worker fill the pty
+    }
+    expect(refusedChunk).not.toBeNull();
+    expect(w.overflowed).toBeLessThanOrEqual(limit);
+    expect(w.overflowed).toBeGreaterThan(limit - 1000);
+    expect(overflows).toHaveLength(1);
+    const e = overflows[0]!;
+    expect(e).toBeInstanceOf(WriteOverflowError);
+    expect(e.name).toBe("WriteOverflowError");
+    expect(e.code).toBe("ENOBUFS");
+    expect(e.bytes).toBe(1000);
+    expect(e.limit).toBe(limit);
+    expect(e.message).toMatch(/^write of 1000 bytes refused: \d+ bytes already wait beyond the ring \(limit 16384\)$/);
+    expect(w.lastOverflow).toBe(e);
+    expect(w.refused).toEqual({ writes: 1, bytes: 1000 });
+    // Still full: refused again, counted.
+    expect(w.write(pattern(1000, 99_999))).toBe(false);
+    expect(w.refused).toEqual({ writes: 2, bytes: 2000 });
+    // The writer is not broken by it: no error, and once read, every accepted byte arrives in
+    // order, without the refused writes.
+    expect(w.error).toBeNull();
+    const total = accepted.reduce((n, c) => n + c.byteLength, 0);
+    const got = await readN(pair.masterFd, total);
+    expect(Buffer.compare(Buffer.from(got), Buffer.concat(accepted.map((c) => Buffer.from(c))))).toBe(0);
+    await waitFor(() => w.backlogBytes() === 0, "the backlog to drain");
+    expect(w.write(pattern(1000, 7))).toBe(true);
   });
 
   test("idle() waits until the kernel took every byte; whenAccepted() until the overflow is in the ring", async () => {
