@@ -43,7 +43,8 @@ export async function runCommandWithConfig(
   } catch (err) {
     if (err instanceof CellkeepError) {
       log.error(`cannot start: ${err.causeInfo.code}${err.causeInfo.detail ? ` (${err.causeInfo.detail})` : ""}; hint: ${err.causeInfo.hint}`);
-      return EXIT.FAILURE;
+      // A bad config found at start (e.g. a token file too short) exits like any bad config: 2.
+      return err.causeInfo.code === "config-invalid" ? EXIT.USAGE : EXIT.FAILURE;
     }
     throw err;
   }

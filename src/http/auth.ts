@@ -5,7 +5,7 @@
  * timing (crypto.timingSafeEqual needs equal lengths).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readBounded, tooLargeMessage } from "../config/files.ts";
 import { CellkeepError } from "../core/cause.ts";
 
 export type AuthResult = "ok" | "no-token-configured" | "missing" | "wrong";
@@ -49,12 +49,14 @@ export type TokenFileResult = { ok: true; token: string } | { ok: false; message
  * file are checked with the other secret files in src/config/.
  */
 export function readTokenFile(path: string): TokenFileResult {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    return { ok: false, message: `${path}: cannot read the token file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+  // Bounded like every secret file (1 MiB): a token file swapped for /dev/zero after the config
+  // check must not hang the start.
+  const read = readBounded(path);
+  if (!read.ok) {
+    const why = read.reason === "too-large" ? tooLargeMessage("the token file", read.size, read.limit) : `cannot read the token file: ${read.code}`;
+    return { ok: false, message: `${path}: ${why}` };
   }
+  const text = new TextDecoder().decode(read.bytes);
   const token = parseTokenFile(text);
   const hint = "create one with: head -c 24 /dev/urandom | base64 > FILE";
   if (token === null) return { ok: false, message: `${path}: the token (first line) is empty; at least ${MIN_TOKEN_LENGTH} characters are needed; ${hint}` };

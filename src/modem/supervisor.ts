@@ -16,6 +16,7 @@ import type { AtChannel, AtUrc } from "../at/channel.ts";
 import type { LinkState, RecoveryRung } from "../core/agent-events.ts";
 import { cause, CellkeepError, type Cause, type CauseCode } from "../core/cause.ts";
 import { redact } from "../core/log.ts";
+import { redactLine } from "../core/redact.ts";
 import type { RecoveryDecision } from "../core/recovery-policy.ts";
 import { attach, definePdpContext, dial, readModuleIdentity, register, sync, unlockSim } from "./bringup.ts";
 import { createModemContext, tunedProfile, type ModemContext } from "./context.ts";
@@ -401,7 +402,8 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
   // ───────────────────────────── URCs, state, events ─────────────────────────────
 
   private onUrc(u: AtUrc): void {
-    this.emit({ type: "modem.urc", at: u.at, name: u.name, line: u.line });
+    // A URC can echo a credential (+QICSGP: ...,"user","pass"): the event never carries it.
+    this.emit({ type: "modem.urc", at: u.at, name: u.name, line: redactLine(u.line) });
     if (this.ctx.backoff.noteText(u.line)) this.ctx.interrupts.wake();
     switch (u.name) {
       case "+CEREG":

@@ -78,3 +78,19 @@ describe("cellkeep check: [http]", () => {
     }
   });
 });
+
+describe("cellkeep run: a short token is a bad config (exit 2) before anything is touched", () => {
+  test("run exits 2 and names http.token_file; the modem port is never opened", async () => {
+    const token = file("run-token", "short-token\n");
+    const cfg = file(
+      "run-short-token.toml",
+      `[modem]\nport = "${join(dir, "no-such-tty")}"\n[network]\napn = "internet"\n[http]\nlisten = "127.0.0.1:18097"\ntoken_file = "${token}"\n[recovery]\nstate_file = "${join(dir, "recovery.json")}"\n`,
+    );
+    const p = Bun.spawn([process.execPath, join(import.meta.dir, "..", "..", "src", "main.ts"), "run", "--config", cfg], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+    const [code, out, err] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
+    expect(code).toBe(2);
+    expect(out + err).toContain("http.token_file");
+    expect(out + err).not.toContain("short-token\n");
+    expect(out + err).not.toContain("port-not-found");
+  }, 20_000);
+});
