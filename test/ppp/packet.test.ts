@@ -35,19 +35,56 @@ describe("control packet codec (RFC 1661 §5)", () => {
     expect(parseOptions(Uint8Array.from([7, 2]))).toEqual([{ type: 7, data: new Uint8Array(0) }]);
   });
 
-  test("random bytes never make the parsers throw", () => {
+  test("random bytes never make the parsers throw, and what they accept is exactly what RFC 1661 allows", () => {
+    /** RFC 1661 §6, walked independently of parseOptions: TLVs of Length ≥ 2 that end exactly at the end. */
+    const wellFormed = (b: Uint8Array, i = 0): boolean => i === b.length || (i + 2 <= b.length && b[i + 1]! >= 2 && wellFormed(b, i + b[i + 1]!));
+    const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, k) => v === b[k]);
+    const wrong: string[] = [];
+    const seen = { packets: 0, discarded: 0, optionLists: 0, malformed: 0 };
     let x = 12345;
+    const next = () => (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
     for (let i = 0; i < 20000; i++) {
       const n = i % 40;
       const b = new Uint8Array(n);
-      for (let j = 0; j < n; j++) {
-        x = (x * 1103515245 + 12345) >>> 0;
-        b[j] = x >>> 24;
+      for (let j = 0; j < n; j++) b[j] = next();
+      // Every other buffer gets a Length near its size, and small option lengths, so both outcomes come up often.
+      if (i % 2 === 0 && n >= 4) {
+        b[2] = 0;
+        b[3] = next() % (n + 3);
+        for (let j = 5; j < n; j += 2 + (next() % 4)) b[j] = next() % 6;
       }
-      const p = parsePacket(b);
-      if (p) parseOptions(p.data);
-      parseOptions(b);
+      let p: ReturnType<typeof parsePacket> = null;
+      try {
+        p = parsePacket(b);
+      } catch (e) {
+        wrong.push(`parsePacket threw on ${[...b]}: ${e}`);
+        continue;
+      }
+      const length = n >= 4 ? (b[2]! << 8) | b[3]! : -1;
+      const valid = length >= 4 && length <= n;
+      if ((p !== null) !== valid) wrong.push(`parsePacket(${[...b]}) → ${p ? "packet" : "null"}`);
+      if (p) {
+        seen.packets++;
+        if (p.code !== b[0] || p.id !== b[1] || !same(p.data, b.subarray(4, length))) wrong.push(`parsePacket(${[...b]}) fields`);
+        if (!same(emitPacket(p), b.subarray(0, length))) wrong.push(`emitPacket(parsePacket(${[...b]})) differs`);
+      } else seen.discarded++;
+      for (const data of p ? [p.data, b] : [b]) {
+        let opts: ReturnType<typeof parseOptions> = null;
+        try {
+          opts = parseOptions(data);
+        } catch (e) {
+          wrong.push(`parseOptions threw on ${[...data]}: ${e}`);
+          continue;
+        }
+        if ((opts !== null) !== wellFormed(data)) wrong.push(`parseOptions(${[...data]}) → ${opts ? "options" : "null"}`);
+        if (opts) {
+          seen.optionLists++;
+          if (!same(emitOptions(opts), data)) wrong.push(`emitOptions(parseOptions(${[...data]})) differs`);
+        } else seen.malformed++;
+      }
     }
+    expect(wrong.slice(0, 5)).toEqual([]);
+    for (const count of Object.values(seen)) expect(count).toBeGreaterThan(1000);
   });
 
   test("helpers", () => {

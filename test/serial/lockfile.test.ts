@@ -20,10 +20,15 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** A PID that certainly belonged to a process that has exited. */
+/**
+ * A PID no process can have: the kernel hands out PIDs below
+ * /proc/sys/kernel/pid_max, so pid_max + 1 is never alive (a reaped child's
+ * PID could be reused by the time the lock is checked).
+ */
 function deadPid(): number {
-  const p = Bun.spawnSync(["true"]);
-  return p.pid;
+  const pidMax = Number(fs.readFileSync("/proc/sys/kernel/pid_max", "utf8").trim());
+  expect(Number.isInteger(pidMax) && pidMax > 1).toBe(true);
+  return pidMax + 1;
 }
 
 describe("lock file names and format", () => {

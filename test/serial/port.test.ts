@@ -25,6 +25,9 @@ afterAll(() => {
   fs.rmSync(lockDir, { recursive: true, force: true });
 });
 
+/** asm-generic TIOCINQ: bytes in a tty's input queue. */
+const FIONREAD = 0x541b;
+
 function pty(): PtyPair {
   const pair = openPtyPair();
   cleanups.push(() => pair.close());
@@ -224,14 +227,34 @@ describe("SerialPipe over a real pty", () => {
 
   test("flush discards unread input; drain resolves", async () => {
     const pair = pty();
+    // A second fd on the same tty, opened before the port takes it exclusively: only for FIONREAD (bytes waiting to be read).
+    const probe = libc.check(libc.open(pair.slavePath, libc.O.RDONLY | libc.O.NOCTTY | libc.O.NONBLOCK | libc.O.CLOEXEC), "open", pair.slavePath);
+    cleanups.push(() => libc.close(probe));
+    const unread = () => {
+      const n = new Int32Array(1);
+      libc.check(libc.ioctl(probe, FIONREAD, new Uint8Array(n.buffer)), "ioctl(FIONREAD)");
+      return n[0]!;
+    };
     const port = await serial(pair.slavePath);
     const modem = ptyMasterPipe(pair);
+    const got = collect(port);
+    // The port reads: "ready" arrives, and its read loop waits for more.
+    modem.write(new TextEncoder().encode("ready"));
+    await waitFor(() => got.text() === "ready", "ready");
     port.write(new Uint8Array(1000));
     await port.drain();
-    await port.flush();
-    const got = collect(port);
+    // Input the port has not read yet: written into the tty and waited for without yielding to the
+    // event loop (the kernel moves pty bytes on its own), so the port's reader cannot take it first.
+    fs.writeSync(pair.masterFd, "UNREAD");
+    const block = new Int32Array(new SharedArrayBuffer(4));
+    for (let i = 0; i < 5_000 && unread() < 6; i++) Atomics.wait(block, 0, 0, 1);
+    expect(unread()).toBe(6);
+    const flushed = port.flush();
+    expect(unread()).toBe(0);
+    await flushed;
     modem.write(new TextEncoder().encode("after"));
-    await waitFor(() => got.text() === "after");
+    await waitFor(() => got.text().endsWith("after"), "after");
+    expect(got.text()).toBe("readyafter");
   });
 });
 
