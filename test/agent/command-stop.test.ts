@@ -4,46 +4,19 @@
  * whole process group (the shell and what it started) is killed.
  */
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+
 import { join } from "node:path";
 import { is, startRig, stopAllRigs, tempDir, type Rig } from "../e2e/harness.ts";
+import { PidFiles, alive, until } from "../support/processes.ts";
 
 setDefaultTimeout(30_000);
 
-const pids: number[] = [];
+const pidFiles = new PidFiles();
+const pidFrom = (file: string) => pidFiles.read(file);
 afterEach(async () => {
-  for (const pid of pids.splice(0)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // gone, as it should be
-    }
-  }
+  pidFiles.killAll();
   await stopAllRigs();
 });
-
-/** Running, i.e. neither gone nor a zombie waiting to be reaped. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-async function until(cond: () => boolean, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await Bun.sleep(10);
-  return cond();
-}
-
-async function pidFrom(file: string): Promise<number> {
-  expect(await until(() => existsSync(file) && readFileSync(file, "utf8").endsWith("\n"))).toBe(true);
-  const pid = Number(readFileSync(file, "utf8").trim());
-  pids.push(pid);
-  return pid;
-}
 
 test("agent.stop while the power-cycle helper hangs: its process group is killed and the stop completes", async () => {
   const dir = tempDir();

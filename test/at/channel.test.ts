@@ -7,7 +7,7 @@ import type { Cause } from "../../src/core/cause.ts";
 import { pppLinkFactory } from "../../src/modem/ppp-link.ts";
 import type { PppLinkEvent } from "../../src/ppp/link.ts";
 import { icmpEcho } from "../support/ip.ts";
-import { makeLink, serverOptions, SERVER_V4, settle } from "../support/ppp-pair.ts";
+import { makeLink, serverOptions, SERVER_V4, settle, advanceUntil } from "../support/ppp-pair.ts";
 import { testConfig } from "../modem/harness.ts";
 
 const enc = new TextEncoder();
@@ -137,11 +137,7 @@ describe("PPP over the data-mode pipe: payload text vs. the modem's NO CARRIER",
     handle.link.onIp((_v, p) => ip.push(p));
     server.link.start();
     handle.start();
-    for (let i = 0; i < 40 && !up; i++) {
-      await settle(5);
-      sched.advance(100);
-    }
-    expect(up).toBe(true);
+    expect(await advanceUntil(sched, () => up)).toBe(true);
     // What cellkeep negotiates: ACCM 0 both ways, so CR and LF cross unescaped.
     expect(handle.session.txFraming().accm).toBe(0);
     expect(handle.session.rxFraming().accm).toBe(0);

@@ -11,6 +11,7 @@
  * On an idle machine each case below takes milliseconds.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { seededRandom } from "../../src/sim/garbage.ts";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -171,17 +172,8 @@ describe("hostile TOML through the loader: a clean error or a valid config, in b
   });
 });
 
-/** mulberry32: a fixed seed makes every run try the same inputs, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the simulator's): a fixed seed makes every run try the same inputs, so a failure can be replayed. */
+const prng = seededRandom;
 
 describe("seeded fuzz of the config loader", () => {
   // The example config, without the commented secret lines: a mutation that uncomments one would register a

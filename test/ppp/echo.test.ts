@@ -19,7 +19,7 @@ import type { PppLinkEvent } from "../../src/ppp/link.ts";
 import { CODE } from "../../src/ppp/packet.ts";
 import { PppSession, type PppSessionOptions } from "../../src/ppp/session.ts";
 import { PROTO, type PppFrame } from "../../src/ppp/types.ts";
-import { makeLink, serverOptions, settle } from "../support/ppp-pair.ts";
+import { makeLink, serverOptions, settle, advanceUntil } from "../support/ppp-pair.ts";
 import { ofType, Pair, seededRandom, T0 } from "./session-harness.ts";
 
 const IP = Uint8Array.of(0x45, 0, 0, 4);
@@ -339,11 +339,7 @@ async function hangupRig(toml = "") {
   const srv = makeLink(b, serverOptions("none"), sched);
   srv.link.start();
   handle.start();
-  for (let i = 0; i < 40 && !up; i++) {
-    await settle(5);
-    sched.advance(100);
-  }
-  expect(up).toBe(true);
+  expect(await advanceUntil(sched, () => up)).toBe(true);
   /** stop(), reporting when it resolved on the fake clock; time moves only when `drive` says. */
   const stop = async (drive: (done: () => boolean) => Promise<void> = async () => settle(10)) => {
     let resolvedAt: number | null = null;

@@ -11,7 +11,7 @@ import { loadConfigText } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { pppLinkFactory } from "../../src/modem/ppp-link.ts";
 import { PROTO } from "../../src/ppp/types.ts";
-import { USERS, clientOptions, hasEvent, makeLink, serverOptions, settle } from "../support/ppp-pair.ts";
+import { USERS, clientOptions, hasEvent, makeLink, serverOptions, settle, advanceUntil } from "../support/ppp-pair.ts";
 import { icmpEcho } from "../support/ip.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cellkeep-pcap-"));
@@ -275,11 +275,7 @@ describe("ppp.pcap_payload = false: control protocols only", () => {
     const server = makeLink(b, serverOptions("pap"), sched);
     server.link.start();
     handle.start();
-    for (let i = 0; i < 40 && !up; i++) {
-      await settle(5);
-      sched.advance(100);
-    }
-    expect(up).toBe(true);
+    expect(await advanceUntil(sched, () => up)).toBe(true);
     const secret = new TextEncoder().encode("private payload!");
     handle.link.sendIp(4, icmpEcho("10.0.0.2", "10.0.0.1", 1, 1, secret));
     server.link.sendIp(4, icmpEcho("10.0.0.1", "10.0.0.2", 1, 2, secret));

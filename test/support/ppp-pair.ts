@@ -60,3 +60,12 @@ export async function waitFor(cond: () => boolean, ms: number, what = "condition
 export function hasEvent(events: PppLinkEvent[], type: string): boolean {
   return events.some((e) => e.type === type);
 }
+
+/** Fake time for a PPP pair: settle microtasks, advance `stepMs`, until `cond` or `steps` steps (then the caller asserts). */
+export async function advanceUntil(sched: { advance(ms: number): void }, cond: () => boolean, steps = 40, stepMs = 100): Promise<boolean> {
+  for (let i = 0; i < steps && !cond(); i++) {
+    await settle(5);
+    sched.advance(stepMs);
+  }
+  return cond();
+}

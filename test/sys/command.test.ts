@@ -5,22 +5,18 @@
  * act on maps to a named cause.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CommandRunner, commandFailure } from "../../src/sys/command.ts";
+import { PidFiles, alive, procStat, until } from "../support/processes.ts";
 
 const dirs: string[] = [];
-const pids: number[] = [];
+const pidFiles = new PidFiles();
+const pidFrom = (file: string) => pidFiles.read(file, 5_000);
 afterEach(() => {
   // Whatever a failed test left behind: the scripts' pids are written to files, kill them all.
-  for (const pid of pids.splice(0)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
+  pidFiles.killAll();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
@@ -28,38 +24,6 @@ function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), "cellkeep-cmd-"));
   dirs.push(d);
   return d;
-}
-
-/** /proc/<pid>/stat: state and process group; null once the process is gone. */
-function procStat(pid: number): { state: string; pgrp: number } | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    return { state: f[0]!, pgrp: Number(f[2]) };
-  } catch {
-    return null;
-  }
-}
-
-/** Running, i.e. neither gone nor a zombie waiting for init to reap it. */
-const alive = (pid: number) => {
-  const s = procStat(pid);
-  return s !== null && s.state !== "Z";
-};
-
-/** Polls (a bound, not a speed check) until `cond` holds. */
-async function until(cond: () => boolean, ms = 5_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await Bun.sleep(10);
-  return cond();
-}
-
-/** Reads a pid the script wrote to `file` (waiting for it to appear) and remembers it for cleanup. */
-async function pidFrom(file: string): Promise<number> {
-  expect(await until(() => existsSync(file) && readFileSync(file, "utf8").endsWith("\n"))).toBe(true);
-  const pid = Number(readFileSync(file, "utf8").trim());
-  pids.push(pid);
-  return pid;
 }
 
 /** A script that starts a grandchild (`sleep 1000`), writes both pids, and waits for it. */
