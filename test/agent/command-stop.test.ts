@@ -4,7 +4,6 @@
  * whole process group (the shell and what it started) is killed.
  */
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
-
 import { join } from "node:path";
 import { is, startRig, stopAllRigs, tempDir, type Rig } from "../e2e/harness.ts";
 import { PidFiles, alive, until } from "../support/processes.ts";
