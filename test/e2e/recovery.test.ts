@@ -45,6 +45,13 @@ describe("recovery ladder against the virtual modem (agent level)", () => {
       const dead = await r.simEvents.waitFor((e) => e.type === "sim.ppp" && e.what === "dead", T);
       const lost = await r.events.waitFor(is.cause("peer-dead"), T);
       expect(lost.at - dead.at).toBeLessThanOrEqual(1_000 * (2 + 1) + 2_000);
+      // The state leaves "connected" the moment the peer is known dead (before the hang-up runs):
+      // /status and /healthz read this state.
+      expect(lost).toMatchObject({ state: "hanging-up", previous: "connected" });
+      const down = r.events.all.find((e) => e.type === "ppp.down" && e.at >= dead.at)!;
+      expect(Math.abs(down.at - lost.at)).toBeLessThan(50); // same turn of the event loop (real clock)
+      const hangup = r.events.all.find((e) => e.type === "modem.hangup" && e.at >= lost.at)!;
+      expect(hangup.at).toBeGreaterThanOrEqual(lost.at);
       const action = await r.events.waitFor(is.action(), T, r.events.all.indexOf(lost));
       expect(action.rung).toBe("redial");
       await r.events.waitFor(is.state("connected"), T, r.events.all.indexOf(action));
