@@ -50,7 +50,7 @@ describe("recovery ladder against the virtual modem (agent level)", () => {
       expect(lost).toMatchObject({ state: "hanging-up", previous: "connected" });
       const down = r.events.all.find((e) => e.type === "ppp.down" && e.at >= dead.at)!;
       expect(Math.abs(down.at - lost.at)).toBeLessThan(50); // same turn of the event loop (real clock)
-      const hangup = r.events.all.find((e) => e.type === "modem.hangup" && e.at >= lost.at)!;
+      const hangup = await r.events.waitFor((e) => e.type === "modem.hangup", T, r.events.all.indexOf(lost));
       expect(hangup.at).toBeGreaterThanOrEqual(lost.at);
       const action = await r.events.waitFor(is.action(), T, r.events.all.indexOf(lost));
       expect(action.rung).toBe("redial");
