@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
 import type { RecoveryStateEvent } from "../../src/core/agent-events.ts";
+import type { EventBase } from "../../src/core/events.ts";
 import type { SimEvent } from "../../src/sim/events.ts";
 import { RESET_RUNGS } from "../../src/health/ladder.ts";
 import { is, simCommands, startHangRig, startRig, stopAllRigs, tempDir, type Rig } from "./harness.ts";
@@ -50,7 +51,7 @@ describe("recovery ladder against the virtual modem (agent level)", () => {
       expect(lost).toMatchObject({ state: "hanging-up", previous: "connected" });
       const down = r.events.all.find((e) => e.type === "ppp.down" && e.at >= dead.at)!;
       expect(Math.abs(down.at - lost.at)).toBeLessThan(50); // same turn of the event loop (real clock)
-      const hangup = await r.events.waitFor((e) => e.type === "modem.hangup", T, r.events.all.indexOf(lost));
+      const hangup = await r.events.waitFor((e: EventBase) => e.type === "modem.hangup", T, r.events.all.indexOf(lost));
       expect(hangup.at).toBeGreaterThanOrEqual(lost.at);
       const action = await r.events.waitFor(is.action(), T, r.events.all.indexOf(lost));
       expect(action.rung).toBe("redial");
