@@ -95,34 +95,6 @@ export class LcpEchoProbe implements Probe {
   }
 }
 
-/** The part of the PPP session's status() (src/ppp/session.ts PppStatus) the echo probe reads, structurally. */
-export interface PppStatusLike {
-  lcp: string;
-  counters: { echoRequestsSent: number; echoRepliesReceived: number };
-}
-
-/**
- * LcpEchoStatus from the PPP session's counters: echoes sent minus replies
- * received since the previous probe round (cumulative counts would remember an
- * old lost echo forever). The session keeps no echo RTT, so rttMs is null.
- */
-export function lcpEchoFromPppStatus(status: () => PppStatusLike | null): () => LcpEchoStatus | null {
-  let prev: { sent: number; recv: number } | null = null;
-  return () => {
-    const s = status();
-    if (s === null) {
-      prev = null;
-      return null;
-    }
-    const sent = s.counters.echoRequestsSent;
-    const recv = s.counters.echoRepliesReceived;
-    // A new session restarts its counters: start the window over.
-    const base = prev === null || sent < prev.sent || recv < prev.recv ? { sent, recv } : prev;
-    prev = { sent, recv };
-    return { open: s.lcp === "opened", missed: Math.max(0, sent - base.sent - (recv - base.recv)), rttMs: null };
-  };
-}
-
 // --- modem check (registration + signal) ----------------------------------------------
 
 export interface ModemCheckResult {
@@ -151,20 +123,4 @@ export class ModemCheckProbe implements Probe {
     const signal = r.signalDbm === null ? "no signal report" : `${r.signalDbm} dBm`;
     return { ok: r.registered, rttMs: null, loss: null, detail: `${r.status}, ${signal}` };
   }
-}
-
-/** The supervisor's pollModem() answer (src/modem/supervisor.ts ModemPollResult), structurally. */
-export interface ModemPollLike {
-  ok: boolean;
-  source: string;
-  rssi: number | null;
-  detail: string;
-}
-
-/** Adapts ModemSupervisor.pollModem to the modem check: `new ModemCheckProbe(modemCheckFromPoll(() => sup.pollModem()))`. */
-export function modemCheckFromPoll(poll: () => Promise<ModemPollLike>): () => Promise<ModemCheckResult | null> {
-  return async () => {
-    const r = await poll();
-    return { registered: r.ok, status: r.source === "cached" ? `${r.detail} (last known)` : r.detail, signalDbm: r.rssi };
-  };
 }

@@ -1,4 +1,4 @@
-/** The data plane's public API (see /tmp/readme-parts/net.md and the report of issue 7). */
+/** The data plane's public API (README: "The data plane"). */
 export type { IpLink, IpVersion } from "./ip-link.ts";
 export { createIpLinkPair, MemoryIpLink } from "./ip-link.ts";
 export type { TunDevice } from "./tun.ts";

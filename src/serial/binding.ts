@@ -22,9 +22,9 @@ import type {
   PortStatus,
   SetOptions,
   UpdateOptions,
-  // The package's "exports" hides its types from bundler resolution; the
-  // types file is imported by path (type-only, erased at runtime).
-} from "../../node_modules/@serialport/bindings-interface/dist/index.d.ts";
+  // The package's "exports" has no "types" entry: tsconfig.json "paths" points
+  // the name at its .d.ts (type-only, erased at runtime).
+} from "@serialport/bindings-interface";
 import * as libc from "../sys/libc.ts";
 import { CellkeepError, type CauseCode } from "../core/cause.ts";
 import { applyTermios, getBaudRate, isSupportedBaudRate, setBaudRate, TCIOFLUSH } from "./termios.ts";

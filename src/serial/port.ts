@@ -16,7 +16,6 @@ import { PipeBase } from "../core/pipe.ts";
 import { BunSerialBinding, BunSerialPort, SerialPortError, type BunSerialBindingOptions } from "./binding.ts";
 import type { InputLines } from "./lines.ts";
 
-export { PortKeeper, type PortKeeperOptions } from "./keeper.ts";
 
 export interface SerialPipeOptions {
   /** Default 115200 (USB modems ignore it; UARTs need the modem's rate). */

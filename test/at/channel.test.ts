@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
 import { AtChannel } from "../../src/at/channel.ts";
-import { runScript } from "../../src/at/script.ts";
 import { ManualScheduler } from "../../src/core/clock.ts";
 import { createPipePair, type BytePipe } from "../../src/core/pipe.ts";
 import type { Cause } from "../../src/core/cause.ts";
@@ -84,28 +83,6 @@ describe("AtChannel adapter", () => {
     await flush();
     expect((await p).status).toBe("aborted");
     expect(sched.pendingCount()).toBe(0);
-  });
-
-  test("AT scripts as data: success, abort on a match, timeout", async () => {
-    const sched = new ManualScheduler();
-    const [a, m] = createPipePair();
-    modemEnd(m, {
-      "AT+CPIN?": "\r\n+CPIN: READY\r\n\r\nOK\r\n",
-      "AT+CGATT?": "\r\n+CGATT: 0\r\n\r\nOK\r\n",
-      "AT+BAD": "\r\n+CME ERROR: operation not allowed\r\n",
-      "AT+HANG": null,
-    });
-    const ch = new AtChannel(a, sched);
-    const ok = await runScript(ch, { name: "sim", steps: [{ request: "ATE0" }, { request: "AT+CPIN?", expect: "+CPIN: READY" }] });
-    expect(ok.outcome).toBe("success");
-    const notAttached = await runScript(ch, { name: "attach", steps: [{ request: "AT+CGATT?", expect: "+CGATT: 1" }] });
-    expect(notAttached.outcome).toBe("abort");
-    const aborted = await runScript(ch, { name: "x", steps: [{ request: "AT+BAD" }, { request: "AT" }], abort: [/^\+CME ERROR/, "ERROR"] });
-    expect(aborted).toMatchObject({ outcome: "abort", step: 0, matched: "+CME ERROR: operation not allowed" });
-    const p = runScript(ch, { name: "hang", steps: [{ request: "AT+HANG", timeoutMs: 2_000 }] });
-    await flush();
-    sched.advance(2_000);
-    expect((await p).outcome).toBe("timeout");
   });
 });
 

@@ -235,34 +235,3 @@ describe("probes", () => {
     expect(await p.run()).toBeNull();
   });
 });
-
-describe("modem check from the supervisor's pollModem()", () => {
-  test("live and cached answers", async () => {
-    const { modemCheckFromPoll } = await import("../../src/health/probes.ts");
-    let r: { ok: boolean; source: string; stat: number; rssi: number | null; detail: string } = { ok: true, source: "control-port", stat: 1, rssi: -67, detail: "home" };
-    const p = new ModemCheckProbe(modemCheckFromPoll(async () => r));
-    expect(await p.run()).toEqual({ ok: true, rttMs: null, loss: null, detail: "home, -67 dBm" });
-    r = { ok: false, source: "cached", stat: 2, rssi: null, detail: "searching" };
-    expect(await p.run()).toMatchObject({ ok: false, detail: "searching (last known), no signal report" });
-  });
-});
-
-describe("LCP echo status from the PPP session's counters", () => {
-  test("per-round window: unanswered echoes since the last round; a new session starts over", async () => {
-    const { lcpEchoFromPppStatus } = await import("../../src/health/probes.ts");
-    let st: { lcp: string; counters: { echoRequestsSent: number; echoRepliesReceived: number } } | null = {
-      lcp: "opened",
-      counters: { echoRequestsSent: 5, echoRepliesReceived: 4 },
-    };
-    const f = lcpEchoFromPppStatus(() => st);
-    expect(f()).toEqual({ open: true, missed: 0, rttMs: null }); // first look: an old loss does not count
-    st = { lcp: "opened", counters: { echoRequestsSent: 7, echoRepliesReceived: 6 } };
-    expect(f()).toEqual({ open: true, missed: 0, rttMs: null });
-    st = { lcp: "opened", counters: { echoRequestsSent: 9, echoRepliesReceived: 6 } };
-    expect(f()).toEqual({ open: true, missed: 2, rttMs: null });
-    st = { lcp: "opened", counters: { echoRequestsSent: 1, echoRepliesReceived: 0 } }; // new session
-    expect(f()!.missed).toBe(0);
-    st = null;
-    expect(f()).toBeNull();
-  });
-});
