@@ -176,9 +176,9 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
       onMaintenance: (rung) => {
         // Not during a network back-off (T3346/T3396): a module restart only restarts the network's
         // timer (TS 24.301 §6.5.1.4) and a dial through it is futile; the next window comes soon enough.
-        const pending = recovery.ladder.pending();
-        if (recovery.ladder.phase === "network-backoff" && pending && pending.notBefore > scheduler.now()) {
-          log.child("recovery").warn(`maintenance ${rung} skipped: the network's back-off runs until ${new Date(pending.notBefore).toISOString()}`);
+        const backoffUntil = recovery.ladder.networkBackoffUntil(scheduler.now());
+        if (backoffUntil !== null) {
+          log.child("recovery").warn(`maintenance ${rung} skipped: the network's back-off runs until ${new Date(backoffUntil).toISOString()}`);
           return;
         }
         recovery.ladder.markNextForced(rung, "maintenance window");
@@ -305,8 +305,7 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
         const changed = (Object.keys(next) as Array<keyof Config>).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
         // A network back-off (T3346/T3396) is waited out even so: dialling through it is futile and a
         // failure there would count toward a module reset, which a back-off must never cause.
-        const pending = recovery.ladder.pending();
-        const backoffUntil = recovery.ladder.phase === "network-backoff" && pending && pending.notBefore > scheduler.now() ? pending.notBefore : null;
+        const backoffUntil = recovery.ladder.networkBackoffUntil(scheduler.now());
         const when = backoffUntil !== null ? `after the network's back-off ends at ${new Date(backoffUntil).toISOString()}` : "on the next bring-up or restart";
         emit({ type: "agent.reloaded", at: scheduler.now(), version: VERSION, detail: changed.length ? `changed: ${changed.join(", ")} (applied ${when})` : "no changes" } as EventBase);
         if (changed.some((k) => k === "network" || k === "auth" || k === "ppp" || k === "modem")) {

@@ -28,15 +28,15 @@ export function ladderGuardedActions(supervisor: ActionTarget, ladder: RecoveryL
       const no = unavailable();
       if (no) return no;
       const now = clock.now();
-      const pending = ladder.pending();
       // A redial never undoes the vendor's spacing of resets, so it is refused only where dialling
       // itself is futile: during the network's back-off (T3346/T3396). A person who fixed the SIM or
       // the credentials gets the retry at once.
-      if (!force && pending && ladder.phase === "network-backoff" && pending.notBefore > now) {
+      const backoffUntil = ladder.networkBackoffUntil(now);
+      if (!force && backoffUntil !== null) {
         return {
           outcome: "refused-backoff",
-          message: `the network's back-off runs until ${new Date(pending.notBefore).toISOString()} (${pending.reason}); add ?force=1 to redial anyway`,
-          nextActionAt: pending.notBefore,
+          message: `the network's back-off runs until ${new Date(backoffUntil).toISOString()} (${ladder.pending()?.reason ?? "network back-off"}); add ?force=1 to redial anyway`,
+          nextActionAt: backoffUntil,
         };
       }
       if (supervisor.state !== "connected" && supervisor.state !== "negotiating" && supervisor.state !== "waiting" && supervisor.state !== "hanging-up") {
@@ -52,7 +52,7 @@ export function ladderGuardedActions(supervisor: ActionTarget, ladder: RecoveryL
       const now = clock.now();
       const dueAt = ladder.resetAllowedAt(now);
       if (!force && dueAt !== null) {
-        const why = ladder.phase === "network-backoff" ? "the network's back-off (a reset would only restart its timer) ends" : "the vendor backoff allows the next module reset";
+        const why = ladder.networkBackoffUntil(now) !== null ? "the network's back-off (a reset would only restart its timer) ends" : "the vendor backoff allows the next module reset";
         return {
           outcome: "refused-backoff",
           message: `${why} at ${new Date(dueAt).toISOString()}; add ?force=1 to reset anyway`,

@@ -105,9 +105,16 @@ export interface PppDownEvent extends EventBase {
   cause: Cause | null;
 }
 
+/** RFC 1661 §3.2 phases. */
+export type PppPhase = "dead" | "establish" | "authenticate" | "network" | "open" | "terminate";
+
+/** The PPP session's phase changes (defined once, here; src/ppp emits it). */
 export interface PppPhaseEvent extends EventBase {
   type: "ppp.phase";
-  phase: "dead" | "establish" | "authenticate" | "network" | "open" | "terminate";
+  from: PppPhase;
+  to: PppPhase;
+  /** Same as `to` (the field views read). */
+  phase: PppPhase;
 }
 
 export type ProbeKind = "icmp" | "lcp-echo" | "dns" | "http" | "modem";

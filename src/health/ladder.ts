@@ -413,9 +413,20 @@ export class RecoveryLadder implements RecoveryPolicy {
     let t = -Infinity;
     if (this.isWaitingForReset(now)) t = Math.max(t, this.s.pending!.notBefore);
     // A network back-off: a module restart would only restart the network's timer.
-    if (this.s.phase === "network-backoff" && this.s.pending) t = Math.max(t, this.s.pending.notBefore);
+    t = Math.max(t, this.networkBackoffUntil(now) ?? -Infinity);
     t = Math.max(t, this.vendorResetAllowedAt());
     return t > now ? t : null;
+  }
+
+  /**
+   * The end of the network's back-off (T3346/T3396) when one is running at
+   * `now`, else null. The one place that answers "may we dial or reset now
+   * as far as the network is concerned" for the agent's requests, the
+   * maintenance window and config reloads.
+   */
+  networkBackoffUntil(now: number): number | null {
+    const p = this.s.pending;
+    return this.s.phase === "network-backoff" && p && p.notBefore > now ? p.notBefore : null;
   }
 
   /** The SIM PIN the SIM rejected, as a salted fingerprint (the supervisor never sends it again). */

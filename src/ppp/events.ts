@@ -5,21 +5,15 @@
  */
 import type { Cause } from "../core/cause.ts";
 import type { EventBase } from "../core/events.ts";
+import type { PppPhase, PppPhaseEvent } from "../core/agent-events.ts";
+
+export type { PppPhase, PppPhaseEvent };
 import type { FsmState } from "./fsm.ts";
 
-/** RFC 1661 §3.2 phases. */
-export type PppPhase = "dead" | "establish" | "authenticate" | "network" | "open" | "terminate";
 
 export type ControlProtocolName = "lcp" | "ipcp" | "ipv6cp";
 export type AuthMethodName = "pap" | "chap";
 
-export interface PppPhaseEvent extends EventBase {
-  type: "ppp.phase";
-  from: PppPhase;
-  to: PppPhase;
-  /** Same as `to`: the agent-level PppPhaseEvent contract (src/core/agent-events.ts). */
-  phase: PppPhase;
-}
 
 /** Every automaton state change (LCP, IPCP, IPV6CP). */
 export interface PppFsmEvent extends EventBase {

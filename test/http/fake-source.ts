@@ -56,10 +56,10 @@ export class FakeLinkSource {
     this.dialAttempt++;
     this.emit({ type: "modem.dial", at: t(0.65), attempt: this.dialAttempt, result: "connect", cause: null });
     this.setState("negotiating", null, t(0.66));
-    this.emit({ type: "ppp.phase", at: t(0.67), phase: "establish" });
-    this.emit({ type: "ppp.phase", at: t(0.75), phase: "authenticate" });
-    this.emit({ type: "ppp.phase", at: t(0.8), phase: "network" });
-    this.emit({ type: "ppp.phase", at: t(0.9), phase: "open" });
+    this.emit({ type: "ppp.phase", at: t(0.67), from: "dead", to: "establish", phase: "establish" });
+    this.emit({ type: "ppp.phase", at: t(0.75), from: "establish", to: "authenticate", phase: "authenticate" });
+    this.emit({ type: "ppp.phase", at: t(0.8), from: "authenticate", to: "network", phase: "network" });
+    this.emit({ type: "ppp.phase", at: t(0.9), from: "network", to: "open", phase: "open" });
     this.emit({ type: "ppp.up", at: t(0.92), ipv4: { ...FAKE_IPV4, dns: [...FAKE_IPV4.dns] }, ipv6: null, mru: 1500 });
     this.emit({ type: "link.interface", at: t(0.95), name: "ppp0", up: true, ipv4: FAKE_IPV4.local, peer: FAKE_IPV4.remote, defaultRoute: true, cause: null });
     this.setState("connected", null, t(1));
@@ -115,8 +115,8 @@ export class FakeLinkSource {
     this.dialAttempt++;
     this.emit({ type: "modem.dial", at, attempt: this.dialAttempt, result: "connect", cause: null });
     this.setState("negotiating", null, at);
-    this.emit({ type: "ppp.phase", at, phase: "establish" });
-    this.emit({ type: "ppp.phase", at, phase: "open" });
+    this.emit({ type: "ppp.phase", at, from: "dead", to: "establish", phase: "establish" });
+    this.emit({ type: "ppp.phase", at, from: "establish", to: "open", phase: "open" });
     this.emit({ type: "ppp.up", at, ipv4: { ...FAKE_IPV4, dns: [...FAKE_IPV4.dns] }, ipv6: null, mru: 1500 });
     this.setState("connected", null, at);
     this.recoveryState(0, null, null, at);
