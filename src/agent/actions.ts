@@ -12,6 +12,7 @@ import type { Clock } from "../core/clock.ts";
 import type { RecoveryLadder } from "../health/ladder.ts";
 import type { ActionResult, HttpActions } from "../http/types.ts";
 import type { LinkState } from "../core/agent-events.ts";
+import { holdsCall } from "../modem/states.ts";
 
 export interface ActionTarget {
   readonly state: LinkState;
@@ -39,7 +40,7 @@ export function ladderGuardedActions(supervisor: ActionTarget, ladder: RecoveryL
           nextActionAt: backoffUntil,
         };
       }
-      if (supervisor.state !== "connected" && supervisor.state !== "negotiating" && supervisor.state !== "waiting" && supervisor.state !== "hanging-up") {
+      if (!holdsCall(supervisor.state) && supervisor.state !== "waiting") {
         return { outcome: "busy", message: `bring-up in progress (state ${supervisor.state}); a dial follows on its own` };
       }
       ladder.markNextForced("redial", force ? "redial requested (forced)" : "redial requested");

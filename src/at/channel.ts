@@ -73,6 +73,18 @@ class DataModePipe extends PipeBase {
   }
 }
 
+/** Why the call ended, as a cause, when the modem ended it (null: we took the line back ourselves). */
+export function dataEndCause(why: DataEnd): Cause | null {
+  switch (why) {
+    case "no-carrier":
+      return cause("carrier-lost");
+    case "rebooted":
+      return cause("module-rebooted", "RDY in the data stream");
+    case "resumed":
+      return null;
+  }
+}
+
 export interface AtChannelOptions {
   log?: Logger;
   /** Limit for commands sent without one (V.250 basic commands answer in well under 300 ms). */
@@ -120,7 +132,7 @@ export class AtChannel {
       dataEnded: (why) => {
         const v = this.view;
         this.view = null;
-        v?.end(why === "no-carrier" ? cause("carrier-lost") : why === "rebooted" ? cause("module-rebooted", "RDY in the data stream") : null);
+        v?.end(dataEndCause(why));
         for (const fn of this.dataEndListeners) fn(why);
       },
     });

@@ -62,6 +62,17 @@ function ioError(err: unknown): { ok: false; reason: "error"; code: string; mess
   return { ok: false, reason: "error", code: e.code ?? "EIO", message: e.message ?? String(err) };
 }
 
+/**
+ * A file that holds a secret (password, token), read bounded; a failure is
+ * one message for a person naming the file and what it is for, never its
+ * content.
+ */
+export function readSecretFile(path: string, what: string): { ok: true; bytes: Uint8Array; stat: Stats } | { ok: false; message: string } {
+  const read = readBounded(path);
+  if (read.ok) return read;
+  return { ok: false, message: read.reason === "too-large" ? tooLargeMessage(`the ${what} ${path}`, read.size) : `cannot read the ${what}: ${read.code}` };
+}
+
 /** "the config file is too large: 2097152 bytes; the limit is 1 MiB (1048576 bytes)" */
 export function tooLargeMessage(what: string, size: number | null, limit = MAX_FILE_BYTES): string {
   const max = `${formatBytes(limit)} (${limit} bytes)`;

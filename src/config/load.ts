@@ -8,7 +8,7 @@ import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-
 import { basename } from "node:path";
 import { ConfigSchema, DURATION_KEYS, knownKeys, type Config } from "./schema.ts";
 import { KeyLines } from "./lines.ts";
-import { MAX_FILE_BYTES, decodeUtf8, permissionWarning, readBounded, tooLargeMessage } from "./files.ts";
+import { MAX_FILE_BYTES, decodeUtf8, permissionWarning, readBounded, readSecretFile, tooLargeMessage } from "./files.ts";
 import { formatDuration } from "./duration.ts";
 import { registerSecret } from "../core/log.ts";
 import { commandSecrets, redactCommand } from "../core/redact.ts";
@@ -133,10 +133,9 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
   // Files that hold a secret: read bounded (1 MiB, stat first), and checked for modes other users can read.
   if (out.auth.password_file !== undefined && issues.length === 0) {
     const pwFile = out.auth.password_file;
-    const read = readBounded(pwFile);
+    const read = readSecretFile(pwFile, "password file");
     if (!read.ok) {
-      const message = read.reason === "too-large" ? tooLargeMessage(`the password file ${pwFile}`, read.size) : `cannot read the password file: ${read.code}`;
-      issues.push({ path: "auth.password_file", line: at("auth.password_file"), message });
+      issues.push({ path: "auth.password_file", line: at("auth.password_file"), message: read.message });
     } else {
       const text = decodeUtf8(read.bytes);
       if (!text.ok) {
@@ -151,10 +150,9 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
   }
   if (out.http.token_file !== undefined) {
     const tokenFile = out.http.token_file;
-    const read = readBounded(tokenFile);
+    const read = readSecretFile(tokenFile, "token file");
     if (!read.ok) {
-      const message = read.reason === "too-large" ? tooLargeMessage(`the token file ${tokenFile}`, read.size) : `cannot read the token file: ${read.code}`;
-      issues.push({ path: "http.token_file", line: at("http.token_file"), message });
+      issues.push({ path: "http.token_file", line: at("http.token_file"), message: read.message });
     } else {
       const warning = permissionWarning(tokenFile, "the HTTP action token (http.token_file)", read.stat);
       if (warning) fileWarnings.push(warning);

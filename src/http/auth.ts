@@ -5,7 +5,7 @@
  * timing (crypto.timingSafeEqual needs equal lengths).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readBounded, tooLargeMessage } from "../config/files.ts";
+import { readSecretFile } from "../config/files.ts";
 import { CellkeepError } from "../core/cause.ts";
 
 export type AuthResult = "ok" | "no-token-configured" | "missing" | "wrong";
@@ -51,11 +51,8 @@ export type TokenFileResult = { ok: true; token: string } | { ok: false; message
 export function readTokenFile(path: string): TokenFileResult {
   // Bounded like every secret file (1 MiB): a token file swapped for /dev/zero after the config
   // check must not hang the start.
-  const read = readBounded(path);
-  if (!read.ok) {
-    const why = read.reason === "too-large" ? tooLargeMessage("the token file", read.size, read.limit) : `cannot read the token file: ${read.code}`;
-    return { ok: false, message: `${path}: ${why}` };
-  }
+  const read = readSecretFile(path, "token file");
+  if (!read.ok) return { ok: false, message: `${path}: ${read.message}` };
   const text = new TextDecoder().decode(read.bytes);
   const token = parseTokenFile(text);
   const hint = "create one with: head -c 24 /dev/urandom | base64 > FILE";

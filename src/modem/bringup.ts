@@ -6,7 +6,7 @@
  * cause (or a NetworkBackoff) when it is not. The order lives in the
  * supervisor's bringUpAndHold(); the steps share only the context (context.ts).
  */
-import type { AtChannel } from "../at/channel.ts";
+import type { AtChannel, AtResponse } from "../at/channel.ts";
 import { cause, type Cause } from "../core/cause.ts";
 import { PERMANENT_EMM_CAUSES } from "../core/remedy.ts";
 import type { AtCommands } from "./commands.ts";
@@ -182,10 +182,19 @@ export async function register(ctx: ModemContext): Promise<void> {
 
 /** Best of +CEREG?/+CGREG?/+CREG?: registered beats denied beats searching beats the rest. */
 export async function queryRegistration(at: AtCommands, ch: AtChannel): Promise<Registration | null> {
+  return bestRegistration((c) => at.answered(c, ch));
+}
+
+/**
+ * Asks +CEREG?, +CGREG?, +CREG? through `send` and keeps the best answer;
+ * `send` answering null stops the round (a quiet poll that got no answer).
+ */
+export async function bestRegistration(send: (command: string) => Promise<AtResponse | null>): Promise<Registration | null> {
   let best: Registration | null = null;
   const rank = (r: Registration) => (isRegistered(r.stat) ? 3 : r.stat === 3 ? 2 : r.stat === 2 ? 1 : 0);
   for (const c of ["AT+CEREG?", "AT+CGREG?", "AT+CREG?"]) {
-    const r = await at.answered(c, ch);
+    const r = await send(c);
+    if (r === null) break;
     if (r.status !== "ok") continue;
     for (const line of r.lines) {
       const reg = parseRegistration(line, true);

@@ -4,7 +4,7 @@
  * NO CARRIER, the port vanishes, or an interrupt arrives; hanging up is
  * PPP's LCP Terminate first (RFC 1661 §5.5), then hangup.ts's procedure.
  */
-import type { AtChannel } from "../at/channel.ts";
+import { dataEndCause, type AtChannel } from "../at/channel.ts";
 import { cause, type Cause } from "../core/cause.ts";
 import type { CancelTimer, Scheduler } from "../core/clock.ts";
 import type { ModemEvent } from "./events.ts";
@@ -115,8 +115,9 @@ export class DataCall<L extends PppLinkLike> {
   /** NO CARRIER (or the boot URC: the module rebooted) ends this link, unless PPP already said why. */
   private watchCarrier(ch: AtChannel, link: L | null): () => void {
     return ch.onDataEnd((why) => {
-      if (why !== "resumed" && this.link === link && !this.ended) {
-        this.ended = why === "rebooted" ? cause("module-rebooted", "RDY in the data stream") : cause("carrier-lost");
+      const c = dataEndCause(why);
+      if (c && this.link === link && !this.ended) {
+        this.ended = c;
         this.d.interrupts.wake();
       }
     });

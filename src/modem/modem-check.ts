@@ -7,6 +7,7 @@
 import type { AtChannel } from "../at/channel.ts";
 import type { LinkState } from "../core/agent-events.ts";
 import { queryRegistration } from "./bringup.ts";
+import { idleChannel } from "./registration-watch.ts";
 import type { ModemContext } from "./context.ts";
 import { causeOf } from "./failures.ts";
 import { isRegistered, registrationStatus } from "./parse.ts";
@@ -42,10 +43,8 @@ async function checkOnce(ctx: ModemContext, state: () => LinkState): Promise<Mod
 
 /** The control port when open; the data port only while it is idle in command mode between bring-up steps. */
 function pollChannel(ctx: ModemContext, state: LinkState): AtChannel | null {
-  const control = ctx.ports.controlChannel;
-  if (control) return control;
-  const ch = ctx.ports.channel;
-  if (!ch || ch.mode !== "command" || !ch.pipe.isOpen) return null;
+  const ch = idleChannel(ctx);
+  if (!ch || ch === ctx.ports.controlChannel) return ch;
   // Only between bring-up steps would we interleave; queries on an idle port are fine.
   if (state === "waiting" || state === "connected" || state === "stopped") return null;
   return ch;

@@ -10,7 +10,8 @@
  */
 import type { AtChannel } from "../at/channel.ts";
 import type { ModemContext } from "./context.ts";
-import { isRegistered, parseRegistration, type Registration } from "./parse.ts";
+import { bestRegistration } from "./bringup.ts";
+import { isRegistered, type Registration } from "./parse.ts";
 
 export class RegistrationReturn {
   private sawUnusable: boolean;
@@ -34,36 +35,32 @@ function usable(reg: Registration | null): boolean {
 }
 
 /**
- * One quiet poll of +CEREG?/+CGREG?/+CREG? on the control port, or on the data
- * port when it is open, idle and in command mode. Never throws, never waits
- * out the hung-module limit (that is bring-up's job); a silent modem simply
- * teaches us nothing. The best answer goes to the modem facts.
+ * One quiet poll of registration on the control port, or on the data port
+ * when it is open, idle and in command mode. Never throws, never waits out the
+ * hung-module limit (that is bring-up's job): a silent modem simply teaches us
+ * nothing. The best answer goes to the modem facts.
  */
 export async function pollRegistrationQuietly(ctx: ModemContext): Promise<Registration | null> {
-  const ch = pollChannel(ctx);
+  const ch = idleChannel(ctx);
   if (!ch) return null;
-  let best: Registration | null = null;
-  for (const c of ["AT+CEREG?", "AT+CGREG?", "AT+CREG?"]) {
+  const best = await bestRegistration(async (c) => {
     const r = await ch.command(c, ctx.profile.limits.basic * 3);
-    if (r.status === "timeout" || r.status === "aborted") break;
-    if (r.status !== "ok") continue;
-    for (const line of r.lines) {
-      const reg = parseRegistration(line, true);
-      if (reg && (!best || rank(reg) > rank(best))) best = reg;
-    }
-    if (best && isRegistered(best.stat)) break;
-  }
+    return r.status === "timeout" || r.status === "aborted" ? null : r;
+  });
   if (best) ctx.facts.noteRegistration(best);
   return best;
 }
 
-const rank = (r: Registration) => (isRegistered(r.stat) ? 3 : r.stat === 3 ? 2 : r.stat === 2 ? 1 : 0);
-
-function pollChannel(ctx: ModemContext): AtChannel | null {
+/**
+ * A channel that may take a query now without disturbing anything: the
+ * control port when open, else the data port when open and in command mode
+ * (a command queued in data mode would wait for command mode forever). The
+ * caller decides whether its state allows using the data port at all.
+ */
+export function idleChannel(ctx: ModemContext): AtChannel | null {
   const control = ctx.ports.controlChannel;
   if (control) return control;
   const ch = ctx.ports.channel;
-  // A command queued in data mode would wait for command mode forever.
   if (!ch || ch.isDetached || !ch.pipe.isOpen || ch.mode !== "command") return null;
   return ch;
 }

@@ -33,3 +33,13 @@ export function isAllowedTransition(from: LinkState, to: LinkState): boolean {
 export function inDataMode(s: LinkState): boolean {
   return s === "connected" || s === "negotiating";
 }
+
+/**
+ * States in which the data call is the business at hand (negotiating it,
+ * holding it, hanging it up): a request then waits for the call's end instead
+ * of aborting commands in flight, and a redial request is taken when the call
+ * is over. In the other (bring-up) states a request ends the current step.
+ */
+export function holdsCall(s: LinkState): boolean {
+  return inDataMode(s) || s === "hanging-up";
+}

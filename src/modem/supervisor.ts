@@ -31,7 +31,7 @@ import { PROFILES, resolveProfile, type ModemProfile } from "./profiles.ts";
 import { runRecoveryAction } from "./recovery-actions.ts";
 import { pollRegistrationQuietly, RegistrationReturn } from "./registration-watch.ts";
 import { SignalPoller } from "./signal-poller.ts";
-import { inDataMode, isAllowedTransition } from "./states.ts";
+import { holdsCall, inDataMode, isAllowedTransition } from "./states.ts";
 import {
   DEFAULT_TIMING,
   type CreatePppLink,
@@ -96,7 +96,7 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
       onInterrupt: (i) => {
         // Commands in flight during bring-up end now; a connected link is handled by the data call,
         // and a hang-up in progress finishes (the request is taken when it is done).
-        if (i.kind !== "link-lost" && !inDataMode(this._state) && this._state !== "hanging-up") ctx.ports.channel?.abortAll();
+        if (i.kind !== "link-lost" && !holdsCall(this._state)) ctx.ports.channel?.abortAll();
       },
     }));
     this.call = new DataCall({
@@ -187,7 +187,7 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
 
   /** Hang up (if connected) and redial now. */
   requestRedial(): void {
-    if (inDataMode(this._state) || this._state === "waiting" || this._state === "hanging-up") this.ctx.interrupts.raise({ kind: "redial" });
+    if (holdsCall(this._state) || this._state === "waiting") this.ctx.interrupts.raise({ kind: "redial" });
   }
 
   /** Reset the module now (operator action or maintenance window). */
