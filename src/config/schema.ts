@@ -6,7 +6,7 @@
 import * as v from "valibot";
 import { Cron } from "croner";
 import { parseDuration } from "./duration.ts";
-import { isSupportedBaudRate } from "../serial/termios.ts";
+import { isSupportedBaudRate } from "../core/baud.ts";
 
 const str = (what = "a string") => v.string(`expected ${what}`);
 const nonEmpty = () => v.pipe(str("a non-empty string"), v.trim(), v.minLength(1, "expected a non-empty string"));

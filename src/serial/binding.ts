@@ -27,7 +27,8 @@ import type {
 } from "@serialport/bindings-interface";
 import * as libc from "../sys/libc.ts";
 import { CellkeepError, type CauseCode } from "../core/cause.ts";
-import { applyTermios, getBaudRate, isSupportedBaudRate, setBaudRate, TCIOFLUSH } from "./termios.ts";
+import { applyTermios, getBaudRate, setBaudRate, TCIOFLUSH } from "./termios.ts";
+import { isSupportedBaudRate } from "../core/baud.ts";
 import { getInputLines, setBreak, setExclusive, setOutputLines, type InputLines } from "./lines.ts";
 import { acquirePortLock, type LockOptions, type PortLock } from "./lockfile.ts";
 import { CanceledError, FdReader } from "./fd-io.ts";
