@@ -273,7 +273,7 @@ export class ModemSupervisor<B extends DataBearer = DataBearer> {
       this.signalPoller.stop();
     }
     // The link is known down now: /status, /healthz and metrics leave "connected" before the
-    // hang-up (PPP stop, DTR, +++/ATH) runs, not after it.
+    // hang-up (bearer stop, DTR, +++/ATH) runs, not after it.
     this.to("hanging-up", c.code === "stopped" ? null : c);
     await this.call.end(c);
     // Without a control port, signal is only visible between calls: take a reading now (it helps explain the drop).

@@ -11,7 +11,7 @@ import { createPipePair, type BytePipe } from "../../src/core/pipe.ts";
 import { loadConfigText } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { ModemCore } from "../../src/sim/modem-core.ts";
-import type { DataSession, DataSessionContext } from "../../src/sim/data-session.ts";
+import type { DataSession, DataSessionContext, DataSessionFactory } from "../../src/sim/data-session.ts";
 import type { SimEvent } from "../../src/sim/events.ts";
 import { resolveBehaviour, type BehaviourOverrides } from "../../src/sim/scenario.ts";
 import type { CreateBearer, DataBearer } from "../../src/core/data-bearer.ts";
@@ -159,6 +159,8 @@ export interface TestModemOptions {
   overrides?: BehaviourOverrides;
   auth?: "accept" | "reject";
   noIp?: boolean;
+  /** What runs behind CONNECT instead of the stand-in PPP (auth and noIp then do not apply). */
+  dataSession?: DataSessionFactory;
 }
 
 /** The sim's modem core on a fake-time pipe, with USB-style port vanishing. */
@@ -180,7 +182,7 @@ export class TestModem {
       behaviour,
       now: sched.now(),
       booted: opts.booted ?? true,
-      dataSession: (ctx) => new FakeDataSession(ctx, opts.auth ?? "accept", opts.noIp ?? false),
+      dataSession: opts.dataSession ?? ((ctx) => new FakeDataSession(ctx, opts.auth ?? "accept", opts.noIp ?? false)),
     });
     this.pump();
   }
