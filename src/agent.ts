@@ -1,7 +1,7 @@
 /**
  * The composition root: the only module that knows all others (DESIGN.md).
  * It builds the event bus and its views (log, HTTP, systemd), the recovery
- * ladder with its state file, the modem supervisor with the PPP link factory,
+ * ladder with its state file, the modem supervisor with the PPP bearer,
  * the data plane, health monitoring and the maintenance window, and tears
  * them down in reverse order.
  */
@@ -10,6 +10,7 @@ import { cause, CellkeepError, type Cause } from "./core/cause.ts";
 import { RealScheduler, type Scheduler } from "./core/clock.ts";
 import { EventBus, type EventBase } from "./core/events.ts";
 import type { BytePipe } from "./core/pipe.ts";
+import type { DataBearer } from "./core/data-bearer.ts";
 import { redact, type Logger } from "./core/log.ts";
 import type { LinkState } from "./core/agent-events.ts";
 import { VERSION } from "./version.ts";
@@ -19,7 +20,7 @@ import { DataPlane } from "./agent/dataplane.ts";
 import { ladderGuardedActions } from "./agent/actions.ts";
 import { isAgentAlive } from "./agent/liveness.ts";
 import { ModemSupervisor, type SupervisorTiming } from "./modem/supervisor.ts";
-import { pppLinkFactory, type PppLinkHandle } from "./modem/ppp-link.ts";
+import { pppBearerFactory } from "./bearer/ppp.ts";
 import { openRecoveryFromConfig } from "./health/persistent-ladder.ts";
 import { createHealthMonitor, createMaintenanceWindow } from "./health/setup.ts";
 import type { HealthMonitor } from "./health/monitor.ts";
@@ -56,7 +57,7 @@ export interface AgentOptions extends AgentOverrides {
 
 export interface Agent {
   readonly events: EventBus<EventBase>;
-  readonly supervisor: ModemSupervisor<PppLinkHandle>;
+  readonly supervisor: ModemSupervisor;
   readonly dataPlane: DataPlane;
   /** The HTTP server's base URL, or null without HTTP. */
   readonly httpUrl: string | null;
@@ -113,7 +114,7 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
     const commands = new CommandRunner({ timeoutMs: config.recovery.command_timeout, scheduler, log: log.child("recovery") });
     teardown.push(() => commands.stop());
 
-    const supervisor = new ModemSupervisor<PppLinkHandle>({
+    const supervisor = new ModemSupervisor<DataBearer>({
       config,
       scheduler,
       openPort: ports.openPort,
@@ -121,7 +122,7 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
       policy: recovery.policy,
       emit,
       log: log.child("modem"),
-      createPppLink: pppLinkFactory({ config, scheduler, onEvent: emit }),
+      createBearer: pppBearerFactory({ config, scheduler, onEvent: emit }),
       runCommand: (command) => commands.run(command, config.recovery.command_timeout),
       // A PIN the SIM rejected is remembered in the state file: never sent again, also after a restart.
       pinMemory: {
@@ -131,12 +132,11 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
       ...(opts.timing ? { timing: opts.timing } : {}),
     });
 
-    supervisor.onLinkUp((info) => {
-      const handle = supervisor.pppLink;
+    supervisor.onLinkUp((info, bearer) => {
       monitor.setLinkUp(true);
       // The first probe round runs as soon as the data plane is ready: a person watching the
       // bring-up sees the link carry traffic, not just negotiate.
-      void (handle ? dataPlane.linkUp(handle.link, info) : Promise.resolve()).then(() => {
+      void dataPlane.linkUp(bearer, info).then(() => {
         if (supervisor.state === "connected" || supervisor.state === "negotiating") void monitor.runRound();
       });
     });
@@ -149,7 +149,7 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
       config,
       {
         icmp: dataPlane.prober,
-        lcpStatus: () => supervisor.pppLink?.session.status().echo ?? null,
+        lcpStatus: () => supervisor.bearer?.keepalive() ?? null,
         modemCheck: async () => {
           const r = await supervisor.pollModem();
           if (r.stat === null) return null; // cannot ask now (no control port while connected)
@@ -232,7 +232,8 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
         notifier,
         intervalMs: wdInterval,
         isAlive: (now) => {
-          const bytesIn = supervisor.pppLink?.link.counters().bytesIn ?? null;
+          const bearer = supervisor.bearer;
+          const bytesIn = bearer?.counters().bytesIn ?? null;
           if (bytesIn !== null && bytesIn !== lastBytesIn) {
             lastBytesIn = bytesIn;
             lastRxAt = now;
@@ -243,8 +244,7 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
               stateSince,
               lastRxAt,
               waitingUntil: recovery.ladder.pending()?.notBefore ?? null,
-              echoIntervalMs: config.ppp.echo_interval,
-              echoFailures: config.ppp.echo_failures,
+              keepalive: bearer?.keepalive() ?? null,
             },
             now,
           );

@@ -1,29 +1,29 @@
 /**
- * What happens to IP while a PPP link is open: the in-link ICMP prober gets
- * our IPCP address and the link to send on; in tun mode the interface is
- * configured and the packet pump joins TUN and the link; in none mode every
- * inbound packet is offered to the prober only. On link down it all unwinds.
- * Counters are kept as totals since the agent started (metrics never go back).
+ * What happens to IP while a data bearer is up (PPP today; only its
+ * DataBearer interface is known here): the in-link ICMP prober gets our
+ * address and the bearer's IP link to send on; in tun mode the interface is
+ * configured and the packet pump joins TUN and the bearer's IP link; in none
+ * mode every inbound packet is offered to the prober only. On link down it all
+ * unwinds. Counters are kept as totals since the agent started (metrics never
+ * go back).
  */
 import type { Config } from "../config/schema.ts";
 import type { Cause } from "../core/cause.ts";
 import type { Scheduler } from "../core/clock.ts";
 import type { EventBase } from "../core/events.ts";
 import type { Logger } from "../core/log.ts";
-import type { PppLink, PppLinkCounters } from "../ppp/link.ts";
-import type { PppUpInfo } from "../modem/supervisor.ts";
+import type { BearerCounters, BearerUpInfo, DataBearer } from "../core/data-bearer.ts";
+import type { IpVersion, PacedIpLink } from "../core/ip-link.ts";
 import { InLinkPinger, randomIdentifier } from "../net/icmp.ts";
 import { LinkInterface } from "../net/iface.ts";
-import { PacketPump, type PacedIpLink } from "../net/pump.ts";
-import type { IpVersion } from "../net/ip-link.ts";
+import { PacketPump } from "../net/pump.ts";
 import type { TunDevice } from "../net/tun.ts";
 import { InLinkIcmpProber } from "../health/icmp-prober.ts";
-import type { PppCounters } from "../http/types.ts";
 
 export class DataPlane {
   readonly pinger: InLinkPinger;
   readonly prober: InLinkIcmpProber;
-  private link: PppLink | null = null;
+  private bearer: DataBearer | null = null;
   private unsubscribe: (() => void) | null = null;
   /**
    * One pump for the TUN's whole life (there must be only one reader of the
@@ -36,15 +36,16 @@ export class DataPlane {
   private pumpTun: TunDevice | null = null;
   private readonly pumpLink = new SwitchableIpLink();
   private iface: LinkInterface | null = null;
-  private base: PppLinkCounters | null = null;
-  private info: PppUpInfo | null = null;
+  /** Counters of the bearers that have gone down, summed. */
+  private base: BearerCounters | null = null;
+  private info: BearerUpInfo | null = null;
 
   constructor(
     private readonly config: Config,
     private readonly deps: { scheduler: Scheduler; log: Logger; emit: (e: EventBase) => void; netns?: string },
   ) {
     this.pinger = new InLinkPinger({ identifier: randomIdentifier() });
-    this.prober = new InLinkIcmpProber(this.pinger, (p) => this.link?.sendIp(4, p) ?? false, deps.scheduler);
+    this.prober = new InLinkIcmpProber(this.pinger, (p) => this.bearer?.ip.sendIp(4, p) ?? false, deps.scheduler);
     if (config.link.mode === "tun") {
       this.iface = new LinkInterface({
         name: config.link.interface,
@@ -72,10 +73,11 @@ export class DataPlane {
     return this.info?.ipv4?.dns ?? [];
   }
 
-  /** The pump is paced by the link's own write backlog (the serial line under it). */
-  async linkUp(link: PppLink, info: PppUpInfo): Promise<void> {
+  /** The pump is paced by the bearer's own write backlog (the serial line under it). */
+  async linkUp(bearer: DataBearer, info: BearerUpInfo): Promise<void> {
     await this.linkDown(null);
-    this.link = link;
+    this.bearer = bearer;
+    const link = bearer.ip;
     this.info = info;
     this.pinger.setSource(info.ipv4?.local ?? null);
     if (this.iface && info.ipv4) {
@@ -83,7 +85,7 @@ export class DataPlane {
         const tun = await this.iface.open();
         const pump = this.pumpFor(tun);
         this.pumpLink.attach(link);
-        await this.iface.up({ mtu: info.mru, local: info.ipv4.local, peer: info.ipv4.remote, dns: info.ipv4.dns, ipv6: info.ipv6 });
+        await this.iface.up({ mtu: info.mtu, local: info.ipv4.local, peer: info.ipv4.remote, dns: info.ipv4.dns, ipv6: info.ipv6 });
         pump.setLinkOpen(true);
       } catch (err) {
         this.deps.log.error(`interface setup failed: ${(err as Error).message}`);
@@ -96,9 +98,9 @@ export class DataPlane {
   }
 
   async linkDown(cause: Cause | null): Promise<void> {
-    if (!this.link) return;
-    this.base = addCounters(this.base, this.link.counters());
-    this.link = null;
+    if (!this.bearer) return;
+    this.base = addCounters(this.base, this.bearer.counters());
+    this.bearer = null;
     this.info = null;
     this.unsubscribe?.();
     this.unsubscribe = null;
@@ -118,15 +120,10 @@ export class DataPlane {
     await this.iface?.close(cause).catch((err: unknown) => this.deps.log.warn(`interface close: ${(err as Error).message}`));
   }
 
-  /** PPP counters since the agent started, for /status and /metrics. */
-  counters(): PppCounters | null {
-    const total = this.link ? addCounters(this.base, this.link.counters()) : this.base;
-    if (!total) return null;
-    const d = total.decoder as unknown as Record<string, number>;
-    const errors: Record<string, number> = {};
-    for (const [k, v] of Object.entries(d)) if (typeof v === "number" && k !== "frames") errors[k] = v;
-    errors.packetsRefused = total.packetsRefused;
-    return { bytesIn: total.bytesIn, bytesOut: total.bytesOut, packetsIn: total.packetsIn, packetsOut: total.packetsOut, errors };
+  /** Bearer counters since the agent started, for /status and /metrics (there named "ppp"). */
+  counters(): BearerCounters | null {
+    if (this.bearer) return addCounters(this.base, this.bearer.counters());
+    return this.base ? addCounters(null, this.base) : null;
   }
 
   /** The packet pump's counters since the TUN was opened (tun mode), or null. */
@@ -145,7 +142,7 @@ export class DataPlane {
 }
 
 /**
- * The link under the one pump: forwards to whichever PPP link is up now
+ * The link under the one pump: forwards to whichever bearer's IP link is up now
  * (its packets, its write backlog and drain reports), and to nothing while
  * the link is down (sendIp says no; the pump is told the link is closed).
  */
@@ -193,18 +190,10 @@ class SwitchableIpLink implements PacedIpLink {
   }
 }
 
-function addCounters(a: PppLinkCounters | null, b: PppLinkCounters): PppLinkCounters {
-  if (!a) return structuredClone(b);
-  const sum = (x: Record<string, unknown>, y: Record<string, unknown>): Record<string, unknown> => {
-    const out: Record<string, unknown> = {};
-    for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
-      const xv = x[k];
-      const yv = y[k];
-      if (typeof xv === "number" || typeof yv === "number") out[k] = (typeof xv === "number" ? xv : 0) + (typeof yv === "number" ? yv : 0);
-      else if (xv && typeof xv === "object") out[k] = sum(xv as Record<string, unknown>, (yv ?? {}) as Record<string, unknown>);
-      else out[k] = yv ?? xv;
-    }
-    return out;
-  };
-  return sum(a as unknown as Record<string, unknown>, b as unknown as Record<string, unknown>) as unknown as PppLinkCounters;
+/** a + b; an error kind only one of them has counts as 0 in the other. */
+function addCounters(a: BearerCounters | null, b: BearerCounters): BearerCounters {
+  if (!a) return { ...b, errors: { ...b.errors } };
+  const errors: Record<string, number> = { ...a.errors };
+  for (const [k, v] of Object.entries(b.errors)) errors[k] = (errors[k] ?? 0) + v;
+  return { bytesIn: a.bytesIn + b.bytesIn, bytesOut: a.bytesOut + b.bytesOut, packetsIn: a.packetsIn + b.packetsIn, packetsOut: a.packetsOut + b.packetsOut, errors };
 }

@@ -3,8 +3,10 @@
  * progress, so a wedged agent gets restarted. A healthy agent can be silent
  * for a long time (a 1 h reset backoff, an idle link), so each state has its
  * own notion of progress:
- *  - connected: the PPP link keeps receiving bytes (LCP echo guarantees some
- *    within echo_interval × echo_failures);
+ *  - connected: the data bearer keeps receiving bytes (its keepalive, PPP's
+ *    LCP echo, guarantees some within interval × failures); a bearer without
+ *    a keepalive may be silent as long as the link is idle, so there the tick
+ *    alone counts;
  *  - waiting: until the decided action's time, plus a margin;
  *  - bring-up states: a state change within the longest AT step
  *    (+COPS 180 s) with a wide margin.
@@ -16,12 +18,12 @@ export interface LivenessInputs {
   state: LinkState;
   /** When the supervisor last changed state (ms). */
   stateSince: number;
-  /** When the PPP link last received bytes (ms), or null without a link. */
+  /** When the data bearer last received bytes (ms), or null without a bearer. */
   lastRxAt: number | null;
   /** The recovery decision the supervisor waits for, if any (ms). */
   waitingUntil: number | null;
-  echoIntervalMs: number;
-  echoFailures: number;
+  /** The bearer's keepalive: a request every intervalMs, `failures` unanswered end the link; null without one. */
+  keepalive: { intervalMs: number; failures: number } | null;
 }
 
 export const BRINGUP_SILENCE_MS = 15 * 60_000;
@@ -32,7 +34,8 @@ export function isAgentAlive(i: LivenessInputs, now: number): boolean {
     case "stopped":
       return false;
     case "connected": {
-      const bound = i.echoIntervalMs * (i.echoFailures + 2) + 60_000;
+      if (!i.keepalive) return true;
+      const bound = i.keepalive.intervalMs * (i.keepalive.failures + 2) + 60_000;
       const last = Math.max(i.lastRxAt ?? 0, i.stateSince);
       return now - last <= bound;
     }

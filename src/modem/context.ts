@@ -7,6 +7,7 @@
 import type { AtUrc } from "../at/channel.ts";
 import type { Cause } from "../core/cause.ts";
 import type { Scheduler } from "../core/clock.ts";
+import type { DataBearer } from "../core/data-bearer.ts";
 import { nullLogger, type Logger } from "../core/log.ts";
 import type { Config } from "../config/schema.ts";
 import type { CommandResult } from "../sys/command.ts";
@@ -17,7 +18,7 @@ import { Interrupts, type Interrupt } from "./interrupts.ts";
 import { PendingBackoff } from "./network-backoff.ts";
 import { ModemPorts } from "./ports.ts";
 import { resolveProfile, type ModemProfile } from "./profiles.ts";
-import { DEFAULT_TIMING, type PinMemory, type PppLinkLike, type SupervisorDeps, type SupervisorTiming } from "./types.ts";
+import { DEFAULT_TIMING, type PinMemory, type SupervisorDeps, type SupervisorTiming } from "./types.ts";
 
 /** What the SIM step remembers across attempts: a PIN is entered once, a rejected one never again. */
 export interface SimMemory {
@@ -61,7 +62,7 @@ export interface ContextHooks {
   onInterrupt(i: Interrupt): void;
 }
 
-export function createModemContext<L extends PppLinkLike>(deps: SupervisorDeps<L>, hooks: ContextHooks): ModemContext {
+export function createModemContext<B extends DataBearer>(deps: SupervisorDeps<B>, hooks: ContextHooks): ModemContext {
   const scheduler = deps.scheduler;
   const log = deps.log ?? nullLogger;
   const timing: SupervisorTiming = { ...DEFAULT_TIMING, ...deps.timing };

@@ -1,63 +1,65 @@
 /**
- * The data call: PPP hand-off after CONNECT, holding the connected link, and
- * leaving data mode. The link ends when PPP reports down, the modem prints
- * NO CARRIER, the port vanishes, or an interrupt arrives; hanging up is
- * PPP's LCP Terminate first (RFC 1661 §5.5), then hangup.ts's procedure.
+ * The data call: the data bearer (core/data-bearer.ts; PPP today) on the
+ * data-mode pipe after CONNECT, holding the connected link, and leaving data
+ * mode. The link ends when the bearer reports down, the modem prints
+ * NO CARRIER, the port vanishes, or an interrupt arrives; hanging up is the
+ * bearer's own stop first (PPP: LCP Terminate, RFC 1661 §5.5), then
+ * hangup.ts's procedure. The events keep their names "ppp.up"/"ppp.down"
+ * whatever the bearer: users' log filters and dashboards rely on them.
  */
 import { dataEndCause, type AtChannel } from "../at/channel.ts";
 import { cause, type Cause } from "../core/cause.ts";
 import type { CancelTimer, Scheduler } from "../core/clock.ts";
+import type { BearerUpInfo, CreateBearer, DataBearer } from "../core/data-bearer.ts";
 import type { ModemEvent } from "./events.ts";
 import { StepFailure } from "./failures.ts";
 import { leaveDataMode, type HangupTiming } from "./hangup.ts";
 import type { Interrupts } from "./interrupts.ts";
-import type { CreatePppLink, PppLinkLike, PppUpInfo, SupervisorTiming } from "./types.ts";
+import type { SupervisorTiming } from "./types.ts";
 
-export interface DataCallDeps<L extends PppLinkLike> {
-  createPppLink: CreatePppLink<L>;
+export interface DataCallDeps<B extends DataBearer> {
+  createBearer: CreateBearer<B>;
   scheduler: Scheduler;
   interrupts: Interrupts;
   timing: SupervisorTiming;
   emit(e: ModemEvent): void;
-  /** Emit "ppp.up"/"ppp.down" here (false when the PPP module emits them itself). */
-  emitPppEvents: boolean;
   /** The data port's channel now (it may have been reopened since the call began). */
   channel(): AtChannel | null;
   hangupTiming(): HangupTiming;
-  upHooks: ReadonlySet<(info: PppUpInfo) => void>;
+  upHooks: ReadonlySet<(info: BearerUpInfo, bearer: B) => void>;
   downHooks: ReadonlySet<(c: Cause | null) => void>;
 }
 
-export class DataCall<L extends PppLinkLike> {
-  /** The PPP link from CONNECT until hang-up. */
-  link: L | null = null;
+export class DataCall<B extends DataBearer> {
+  /** The bearer from CONNECT until hang-up. */
+  bearer: B | null = null;
   private ended: Cause | null = null;
 
-  constructor(private readonly d: DataCallDeps<L>) {}
+  constructor(private readonly d: DataCallDeps<B>) {}
 
-  /** PPP on the data-mode stream after CONNECT; returns when the network layer is up, else hangs up and throws the cause. */
+  /** The bearer on the data-mode stream after CONNECT; returns when it carries IP, else hangs up and throws the cause. */
   async negotiate(ch: AtChannel): Promise<void> {
     const pipe = ch.dataPipe;
     if (!pipe) throw new StepFailure("dial-failed", "CONNECT but no data stream");
     const { interrupts, scheduler } = this.d;
     this.ended = null;
-    let upInfo: PppUpInfo | null = null;
-    const link = this.d.createPppLink(pipe, {
+    let upInfo: BearerUpInfo | null = null;
+    const bearer = this.d.createBearer(pipe, {
       up: (info) => {
-        if (this.link !== link) return;
+        if (this.bearer !== bearer) return;
         upInfo = info;
         interrupts.wake();
       },
       down: (c) => {
-        if (this.link !== link) return;
+        if (this.bearer !== bearer) return;
         this.ended = c ?? cause("terminated-by-peer");
         interrupts.wake();
       },
     });
-    this.link = link;
-    const offCarrier = this.watchCarrier(ch, link);
+    this.bearer = bearer;
+    const offCarrier = this.watchCarrier(ch, bearer);
     try {
-      link.start();
+      bearer.start();
       const deadline = scheduler.now() + this.d.timing.negotiateTimeoutMs;
       while (!upInfo && !this.ended && !interrupts.current && scheduler.now() < deadline && ch.pipe.isOpen) {
         await interrupts.sleepUntil(deadline);
@@ -66,9 +68,9 @@ export class DataCall<L extends PppLinkLike> {
       offCarrier();
     }
     if (upInfo) {
-      const info: PppUpInfo = upInfo;
-      if (this.d.emitPppEvents) this.d.emit({ type: "ppp.up", at: scheduler.now(), ...info });
-      for (const fn of this.d.upHooks) fn(info);
+      const info: BearerUpInfo = upInfo;
+      this.d.emit({ type: "ppp.up", at: scheduler.now(), ipv4: info.ipv4, ipv6: info.ipv6, mru: info.mtu });
+      for (const fn of this.d.upHooks) fn(info, bearer);
       return;
     }
     const c =
@@ -77,15 +79,15 @@ export class DataCall<L extends PppLinkLike> {
         ? cause("port-vanished")
         : interrupts.current
           ? interrupts.cause()
-          : cause("lcp-timeout", `PPP not up ${Math.round(this.d.timing.negotiateTimeoutMs / 1000)} s after CONNECT`));
+          : cause("lcp-timeout", `${bearer.kind.toUpperCase()} not up ${Math.round(this.d.timing.negotiateTimeoutMs / 1000)} s after CONNECT`));
     await this.hangUp();
     throw new StepFailure(c.code, c.detail);
   }
 
-  /** Connected: waits until the link ends (PPP down, NO CARRIER, port gone, interrupt); returns why. */
+  /** Connected: waits until the link ends (bearer down, NO CARRIER, port gone, interrupt); returns why. */
   async waitForEnd(ch: AtChannel): Promise<Cause> {
     const { interrupts } = this.d;
-    const offCarrier = this.watchCarrier(ch, this.link);
+    const offCarrier = this.watchCarrier(ch, this.bearer);
     try {
       while (!this.ended && !interrupts.current && ch.pipe.isOpen) await interrupts.sleepUntil(null);
     } finally {
@@ -96,27 +98,27 @@ export class DataCall<L extends PppLinkLike> {
 
   /** The connected link ended with `c`: report it ("ppp.down", onLinkDown hooks) and hang up. */
   async end(c: Cause): Promise<void> {
-    if (this.d.emitPppEvents) this.d.emit({ type: "ppp.down", at: this.d.scheduler.now(), cause: c });
+    this.d.emit({ type: "ppp.down", at: this.d.scheduler.now(), cause: c });
     for (const fn of this.d.downHooks) fn(c);
     await this.hangUp();
   }
 
-  /** Leaving data mode: PPP's LCP Terminate first, then hangup.ts's procedure ("modem.hangup"). */
+  /** Leaving data mode: the bearer's own stop first (PPP: LCP Terminate), then hangup.ts's procedure ("modem.hangup"). */
   async hangUp(): Promise<void> {
     const ch = this.d.channel();
-    const link = this.link;
-    this.link = null;
-    if (link) await this.race(link.stop(), this.d.timing.pppStopTimeoutMs);
+    const bearer = this.bearer;
+    this.bearer = null;
+    if (bearer) await this.race(bearer.stop(), this.d.timing.bearerStopTimeoutMs);
     if (!ch || !ch.pipe.isOpen) return;
     const { method, verified } = await leaveDataMode(ch, this.d.scheduler, this.d.hangupTiming());
     this.d.emit({ type: "modem.hangup", at: this.d.scheduler.now(), method, verified });
   }
 
-  /** NO CARRIER (or the boot URC: the module rebooted) ends this link, unless PPP already said why. */
-  private watchCarrier(ch: AtChannel, link: L | null): () => void {
+  /** NO CARRIER (or the boot URC: the module rebooted) ends this call, unless the bearer already said why. */
+  private watchCarrier(ch: AtChannel, bearer: B | null): () => void {
     return ch.onDataEnd((why) => {
       const c = dataEndCause(why);
-      if (c && this.link === link && !this.ended) {
+      if (c && this.bearer === bearer && !this.ended) {
         this.ended = c;
         this.d.interrupts.wake();
       }

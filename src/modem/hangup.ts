@@ -1,9 +1,9 @@
 /**
- * Leaving data mode (DESIGN.md, vendor procedure): after PPP's LCP Terminate
- * the modem should print NO CARRIER by itself; if not, drop DTR (AT&D2 makes
- * that hang up, V.250 §6.2.9); if the transport has no DTR wire (a pty) or the
- * modem ignores it, "+++" framed by the escape guard time (S12, 1 s) and ATH.
- * Back in command mode, AT must answer.
+ * Leaving data mode (DESIGN.md, vendor procedure): after the bearer's stop
+ * (PPP: LCP Terminate) the modem should print NO CARRIER by itself; if not,
+ * drop DTR (AT&D2 makes that hang up, V.250 §6.2.9); if the transport has no
+ * DTR wire (a pty) or the modem ignores it, "+++" framed by the escape guard
+ * time (S12, 1 s) and ATH. Back in command mode, AT must answer.
  */
 import type { AtChannel } from "../at/channel.ts";
 import type { AtResponse } from "../at/core.ts";
@@ -18,7 +18,7 @@ export interface HangupTiming {
   guardMs: number;
   /** Limit for AT / ATH. */
   basicMs: number;
-  /** How long to wait for NO CARRIER after PPP ended, and after the DTR drop. */
+  /** How long to wait for NO CARRIER after the bearer stopped, and after the DTR drop. */
   noCarrierWaitMs: number;
 }
 
@@ -73,7 +73,7 @@ export async function escapeAndHangUp(ch: AtChannel, scheduler: Scheduler, t: Ha
   return ch.command("ATH", t.basicMs * 3);
 }
 
-/** Brings the channel back to command mode after PPP has ended; verifies with AT. */
+/** Brings the channel back to command mode after the bearer has stopped; verifies with AT. */
 export async function leaveDataMode(ch: AtChannel, scheduler: Scheduler, t: HangupTiming): Promise<{ method: HangupMethod; verified: boolean }> {
   let method: HangupMethod = "none";
   if (await waitDataEnd(ch, scheduler, t.noCarrierWaitMs)) method = "no-carrier";

@@ -1,6 +1,6 @@
 /**
  * The health monitor's modem check (supervisor.pollModem): registration and
- * signal, asked on the control port while PPP owns the data port, on the
+ * signal, asked on the control port while the bearer owns the data port, on the
  * data port while it idles in command mode during bring-up, else answered
  * from the last known values.
  */

@@ -1,8 +1,8 @@
 /**
  * The modem's two serial ports. The data port carries AT during bring-up and
- * PPP once CONNECT is seen; it may vanish (USB re-enumeration after a module
+ * the data bearer once CONNECT is seen; it may vanish (USB re-enumeration after a module
  * reset) and is reopened until it is back. The control port, when the modem
- * has one (Quectel: USB interface 3), answers AT while PPP owns the data port.
+ * has one (Quectel: USB interface 3), answers AT while the bearer owns the data port.
  */
 import { AtChannel, type AtUrc } from "../at/channel.ts";
 import { cause, type Cause } from "../core/cause.ts";

@@ -1,6 +1,6 @@
 /**
  * Signal/cell polling while connected: every `intervalMs` on the control
- * port (PPP owns the data port), one reading at a time. Without a control
+ * port (the bearer owns the data port), one reading at a time. Without a control
  * port there is nothing to poll while connected; the supervisor then takes a
  * reading between calls.
  */

@@ -29,7 +29,7 @@ export function isAllowedTransition(from: LinkState, to: LinkState): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
-/** States in which PPP owns the data port. */
+/** States in which the data bearer owns the data port. */
 export function inDataMode(s: LinkState): boolean {
   return s === "connected" || s === "negotiating";
 }

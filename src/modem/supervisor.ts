@@ -7,7 +7,8 @@
  * through `to()` (checked against the table in states.ts, emitted as
  * "modem.state"), and each bring-up state has step functions (bringup.ts)
  * that either return (go on) or throw a StepFailure carrying a named cause.
- * PPP hand-off and hold are in data-call.ts, recovery actions in
+ * The data bearer after CONNECT (PPP today; only its DataBearer interface is
+ * known here) and the hold are in data-call.ts, recovery actions in
  * recovery-actions.ts; what they share (ports, AT commands, interrupts, what
  * is known about the modem) is in context.ts. All waiting is on Scheduler
  * timers or modem input (interrupts.ts), so tests run it on a ManualScheduler.
@@ -15,6 +16,7 @@
 import type { AtChannel, AtUrc } from "../at/channel.ts";
 import type { LinkState, RecoveryRung } from "../core/agent-events.ts";
 import { cause, CellkeepError, type Cause, type CauseCode } from "../core/cause.ts";
+import type { BearerUpInfo, DataBearer } from "../core/data-bearer.ts";
 import { redact } from "../core/log.ts";
 import { redactLine } from "../core/redact.ts";
 import type { RecoveryDecision } from "../core/recovery-policy.ts";
@@ -32,21 +34,11 @@ import { runRecoveryAction } from "./recovery-actions.ts";
 import { pollRegistrationQuietly, RegistrationReturn } from "./registration-watch.ts";
 import { SignalPoller } from "./signal-poller.ts";
 import { holdsCall, inDataMode, isAllowedTransition } from "./states.ts";
-import {
-  DEFAULT_TIMING,
-  type CreatePppLink,
-  type ModemIdentity,
-  type ModemPollResult,
-  type PppLinkHooks,
-  type PppLinkLike,
-  type PppUpInfo,
-  type SupervisorDeps,
-  type SupervisorTiming,
-} from "./types.ts";
+import { DEFAULT_TIMING, type ModemIdentity, type ModemPollResult, type SupervisorDeps, type SupervisorTiming } from "./types.ts";
 
 export { DEFAULT_TIMING, PROFILES };
 export { StepFailure } from "./failures.ts";
-export type { CreatePppLink, ModemIdentity, ModemPollResult, PppLinkHooks, PppLinkLike, PppUpInfo, SupervisorDeps, SupervisorTiming };
+export type { ModemIdentity, ModemPollResult, SupervisorDeps, SupervisorTiming };
 
 /** A recovery action to carry out before the next bring-up; forced = an operator's or maintenance request. */
 interface PlannedAction {
@@ -76,20 +68,20 @@ const UNDELIVERED: ReadonlySet<CauseCode> = new Set<CauseCode>(["reset-undeliver
 
 const REQUEST_REASON = { redial: "redial requested", "module-reset": "reset requested" } as const;
 
-export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
+export class ModemSupervisor<B extends DataBearer = DataBearer> {
   private _state: LinkState = "stopped";
   private readonly ctx: ModemContext;
-  private readonly call: DataCall<L>;
+  private readonly call: DataCall<B>;
   private readonly signalPoller: SignalPoller;
   private running: Promise<void> | null = null;
   private dialAttempt = 0;
-  private readonly linkUpHooks = new Set<(info: PppUpInfo) => void>();
+  private readonly linkUpHooks = new Set<(info: BearerUpInfo, bearer: B) => void>();
   private readonly linkDownHooks = new Set<(c: Cause | null) => void>();
   private readonly crashHooks = new Set<(err: unknown, c: Cause) => void>();
   /** Cause of the last failure (for /status). */
   lastCause: Cause | null = null;
 
-  constructor(private readonly deps: SupervisorDeps<L>) {
+  constructor(private readonly deps: SupervisorDeps<B>) {
     const ctx = (this.ctx = createModemContext(deps, {
       emit: (e) => this.emit(e),
       onUrc: (u) => this.onUrc(u),
@@ -100,12 +92,11 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
       },
     }));
     this.call = new DataCall({
-      createPppLink: deps.createPppLink,
+      createBearer: deps.createBearer,
       scheduler: ctx.scheduler,
       interrupts: ctx.interrupts,
       timing: ctx.timing,
       emit: ctx.emit,
-      emitPppEvents: deps.emitPppEvents !== false,
       channel: () => ctx.ports.channel,
       hangupTiming: () => hangupTiming(ctx.timing, ctx.profile),
       upHooks: this.linkUpHooks,
@@ -135,9 +126,9 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
     return this.ctx.facts.identity;
   }
 
-  /** The PPP link while negotiating/connected, so the data plane can attach to it. */
-  get pppLink(): L | null {
-    return inDataMode(this._state) ? this.call.link : null;
+  /** The data bearer while negotiating/connected: its IP link, counters and keepalive. */
+  get bearer(): B | null {
+    return inDataMode(this._state) ? this.call.bearer : null;
   }
 
   /** The AT channel on the data port (diagnostics, tests). */
@@ -145,7 +136,8 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
     return this.ctx.ports.channel;
   }
 
-  onLinkUp(fn: (info: PppUpInfo) => void): () => void {
+  /** The bearer carries IP (after "ppp.up" is emitted); `bearer` is the one that came up. */
+  onLinkUp(fn: (info: BearerUpInfo, bearer: B) => void): () => void {
     this.linkUpHooks.add(fn);
     return () => this.linkUpHooks.delete(fn);
   }
@@ -197,7 +189,7 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
 
   /**
    * The health monitor's modem check: registration and signal. Queries the
-   * control port while PPP owns the data port, the data port when idle in
+   * control port while the bearer owns the data port, the data port when idle in
    * command mode, else answers from the last known values.
    */
   pollModem(): Promise<ModemPollResult> {
@@ -281,7 +273,7 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
       this.signalPoller.stop();
     }
     // The link is known down now: /status, /healthz and metrics leave "connected" before the
-    // hang-up (PPP stop, DTR, +++/ATH) runs, not after it.
+    // hang-up (bearer stop, DTR, +++/ATH) runs, not after it.
     this.to("hanging-up", c.code === "stopped" ? null : c);
     await this.call.end(c);
     // Without a control port, signal is only visible between calls: take a reading now (it helps explain the drop).
@@ -373,7 +365,7 @@ export class ModemSupervisor<L extends PppLinkLike = PppLinkLike> {
 
   private async shutdown(c: Cause | null = null): Promise<void> {
     this.signalPoller.stop();
-    if (this.call.link || this.ctx.ports.channel?.mode === "data") await this.call.hangUp().catch(() => undefined);
+    if (this.call.bearer || this.ctx.ports.channel?.mode === "data") await this.call.hangUp().catch(() => undefined);
     await this.ctx.ports.closeAll();
     this.to("stopped", c);
   }

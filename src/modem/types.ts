@@ -1,10 +1,10 @@
 /**
- * The supervisor's seams: what it needs from a PPP link, its timing knobs,
- * its dependencies, and what it reports. Types only (plus defaults).
+ * The supervisor's seams: its timing knobs, its dependencies (the data
+ * bearer it runs after CONNECT is only the DataBearer interface from core),
+ * and what it reports. Types only (plus defaults).
  */
-import type { PppUpEvent } from "../core/agent-events.ts";
-import type { Cause } from "../core/cause.ts";
 import type { Scheduler } from "../core/clock.ts";
+import type { CreateBearer, DataBearer } from "../core/data-bearer.ts";
 import type { Logger } from "../core/log.ts";
 import type { BytePipe } from "../core/pipe.ts";
 import type { RecoveryPolicy } from "../core/recovery-policy.ts";
@@ -12,25 +12,6 @@ import type { Config } from "../config/schema.ts";
 import type { CommandResult } from "../sys/command.ts";
 import type { ModemEvent } from "./events.ts";
 import type { CommandLimits } from "./profiles.ts";
-
-/** What the supervisor needs from a PPP link (src/ppp/link.ts PppLink, or a test double). */
-export interface PppLinkLike {
-  /** Begin LCP negotiation on the pipe. */
-  start(): void;
-  /** Close gracefully (LCP Terminate-Request); resolves when done or given up. */
-  stop(): Promise<void>;
-}
-
-export type PppUpInfo = Omit<PppUpEvent, "type" | "at">;
-
-export interface PppLinkHooks {
-  /** IPCP/IPV6CP opened: the link carries IP. */
-  up(info: PppUpInfo): void;
-  /** The link closed (after `up` or instead of it), with the PPP cause. */
-  down(c: Cause | null): void;
-}
-
-export type CreatePppLink<L extends PppLinkLike = PppLinkLike> = (pipe: BytePipe, hooks: PppLinkHooks) => L;
 
 export interface SupervisorTiming {
   /** Sync: AT every this often (vendor: 100 ms). */
@@ -44,10 +25,10 @@ export interface SupervisorTiming {
   registrationPollMs: number;
   attachTimeoutMs: number;
   attachPollMs: number;
-  /** From CONNECT to PPP up. */
+  /** From CONNECT to the bearer up (PPP: LCP, authentication, IPCP). */
   negotiateTimeoutMs: number;
-  /** PPP Terminate handshake before giving up on it. */
-  pppStopTimeoutMs: number;
+  /** The bearer's own stop (PPP: the Terminate handshake) before giving up on it. */
+  bearerStopTimeoutMs: number;
   /** Escape guard time before and after "+++" (V.250 S12 default 1 s). */
   escapeGuardMs: number;
   /** How long a vanished port may stay away before the failure is port-vanished. */
@@ -74,29 +55,28 @@ export const DEFAULT_TIMING: SupervisorTiming = {
   attachTimeoutMs: 140_000,
   attachPollMs: 1_000,
   negotiateTimeoutMs: 60_000,
-  pppStopTimeoutMs: 5_000,
+  bearerStopTimeoutMs: 5_000,
   escapeGuardMs: 1_000,
   portReturnTimeoutMs: 60_000,
   portRetryMs: 1_000,
   signalPollMs: 60_000,
 };
 
-export interface SupervisorDeps<L extends PppLinkLike = PppLinkLike> {
+export interface SupervisorDeps<B extends DataBearer = DataBearer> {
   config: Config;
   scheduler: Scheduler;
   /** Opens (or reopens) the modem's AT/data port; throws a CellkeepError when it cannot. */
   openPort: () => Promise<BytePipe>;
-  /** The second AT port for polling while PPP owns the data port; null when there is none. */
+  /** The second AT port for polling while the bearer owns the data port; null when there is none. */
   openControlPort?: () => Promise<BytePipe | null>;
   policy: RecoveryPolicy;
   emit: (e: ModemEvent) => void;
   log?: Logger;
-  createPppLink: CreatePppLink<L>;
+  /** The data bearer for each call, on the data-mode pipe after CONNECT (PPP: src/bearer/ppp.ts). */
+  createBearer: CreateBearer<B>;
   /** Runs recovery.power_cycle / recovery.reboot_command (src/sys/command.ts: bounded, own process group); never rejects. */
   runCommand?: (command: string) => Promise<CommandResult>;
   timing?: Partial<SupervisorTiming>;
-  /** Emit "ppp.up"/"ppp.down" (set false when the PPP module emits them itself). */
-  emitPppEvents?: boolean;
   /**
    * Where a rejected SIM PIN is remembered across restarts (the recovery state
    * file): a PIN the SIM refused is never sent again, since every wrong try

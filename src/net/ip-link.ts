@@ -1,16 +1,9 @@
 /**
- * The narrow seam between the data plane and the PPP link. `PppLink`
- * satisfies it; tests use `createIpLinkPair()` (two in-memory ends) so the
- * pump and the pinger run without a serial line.
+ * The in-memory twin of a bearer's IP link (the IpLink seam is in
+ * src/core/ip-link.ts): tests use `createIpLinkPair()` (two connected ends)
+ * so the pump and the pinger run without a serial line.
  */
-export type IpVersion = 4 | 6;
-
-export interface IpLink {
-  /** Send one IP datagram on the link (PPP protocol 0x0021 for v4, 0x0057 for v6). false = not sent (link not open, or its queue is full). */
-  sendIp(version: IpVersion, packet: Uint8Array): boolean;
-  /** Subscribe to IP datagrams received from the link; returns an unsubscribe function. */
-  onIp(cb: (version: IpVersion, packet: Uint8Array) => void): () => void;
-}
+import type { IpLink, IpVersion } from "../core/ip-link.ts";
 
 /** One end of an in-memory link; `open` can be toggled to simulate a link that is down. */
 export class MemoryIpLink implements IpLink {

@@ -3,7 +3,7 @@
  * checksum, and IPv4 address text <-> bytes. Codecs never throw on peer bytes:
  * they return null / a count of malformed input instead.
  */
-import type { IpVersion } from "./ip-link.ts";
+import type { IpVersion } from "../core/ip-link.ts";
 
 export const IPV4_HEADER_MIN = 20;
 export const IPV6_HEADER = 40;

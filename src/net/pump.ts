@@ -12,7 +12,7 @@
  * does not block.
  */
 import { RealScheduler, type CancelTimer, type Scheduler } from "../core/clock.ts";
-import type { IpLink, IpVersion } from "./ip-link.ts";
+import type { IpVersion, PacedIpLink } from "../core/ip-link.ts";
 import { ipVersion, splitPackets } from "./packet.ts";
 import type { TunDevice } from "./tun.ts";
 
@@ -28,14 +28,6 @@ export interface PumpCounters {
   drops: Record<DropReason, number>;
   /** How often reading TUN waited for the link to drain. */
   pauses: number;
-}
-
-/** Optional extras a link may offer so the pump can pace itself. */
-export interface PacedIpLink extends IpLink {
-  /** Bytes accepted by sendIp but not yet on the wire. */
-  backlogBytes?(): number;
-  /** Called when that backlog empties; lets the pump resume without waiting for its poll timer. */
-  onDrain?(fn: () => void): () => void;
 }
 
 export interface PacketPumpOptions {

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { isAgentAlive, BRINGUP_SILENCE_MS, WAIT_MARGIN_MS, type LivenessInputs } from "../../src/agent/liveness.ts";
 
 const T0 = 1_800_000_000_000;
-const base: LivenessInputs = { state: "connected", stateSince: T0, lastRxAt: T0, waitingUntil: null, echoIntervalMs: 30_000, echoFailures: 4 };
+const base: LivenessInputs = { state: "connected", stateSince: T0, lastRxAt: T0, waitingUntil: null, keepalive: { intervalMs: 30_000, failures: 4 } };
 
 describe("watchdog liveness", () => {
   test("stopped is never alive", () => {
@@ -14,6 +14,11 @@ describe("watchdog liveness", () => {
     expect(isAgentAlive(base, T0 + bound)).toBe(true);
     expect(isAgentAlive(base, T0 + bound + 1)).toBe(false);
     expect(isAgentAlive({ ...base, lastRxAt: T0 + bound }, T0 + bound + 1)).toBe(true);
+  });
+
+  test("connected on a bearer without a keepalive: an idle link's silence is no wedge", () => {
+    const quiet = { ...base, keepalive: null, lastRxAt: null };
+    expect(isAgentAlive(quiet, T0 + 24 * 3_600_000)).toBe(true);
   });
 
   test("a one-hour reset backoff is not mistaken for a wedge", () => {

@@ -3,7 +3,7 @@ import { AtChannel } from "../../src/at/channel.ts";
 import { ManualScheduler } from "../../src/core/clock.ts";
 import { createPipePair, type BytePipe } from "../../src/core/pipe.ts";
 import type { Cause } from "../../src/core/cause.ts";
-import { pppLinkFactory } from "../../src/modem/ppp-link.ts";
+import { pppBearerFactory } from "../../src/bearer/ppp.ts";
 import type { PppLinkEvent } from "../../src/ppp/link.ts";
 import { icmpEcho } from "../support/ip.ts";
 import { makeLink, serverOptions, SERVER_V4, settle, advanceUntil } from "../support/ppp-pair.ts";
@@ -107,7 +107,7 @@ describe("PPP over the data-mode pipe: payload text vs. the modem's NO CARRIER",
     const ip: Uint8Array[] = [];
     let up = false;
     let down: Cause | null | undefined;
-    const handle = pppLinkFactory({ config: testConfig(), scheduler: sched, onEvent: (e) => events.push(e) })(ch.dataPipe!, {
+    const handle = pppBearerFactory({ config: testConfig(), scheduler: sched, onEvent: (e) => events.push(e) })(ch.dataPipe!, {
       up: () => (up = true),
       down: (c) => (down = c),
     });

@@ -11,7 +11,7 @@ import { AlwaysRedial } from "../../src/core/recovery-policy.ts";
 import type { BytePipe } from "../../src/core/pipe.ts";
 import { loadConfigText } from "../../src/config/load.ts";
 import { ModemSupervisor } from "../../src/modem/supervisor.ts";
-import { pppLinkFactory } from "../../src/modem/ppp-link.ts";
+import { pppBearerFactory } from "../../src/bearer/ppp.ts";
 import type { ModemEvent } from "../../src/modem/events.ts";
 import { createInProcessModem } from "../../src/sim/in-process.ts";
 import { VirtualModem } from "../../src/sim/virtual-modem.ts";
@@ -70,7 +70,7 @@ async function once(kind: "memory" | "pty", overrides: BehaviourOverrides): Prom
         resolveUp();
       }
     },
-    createPppLink: pppLinkFactory({ config, scheduler: sched }),
+    createBearer: pppBearerFactory({ config, scheduler: sched }),
   });
   const t0 = performance.now();
   sup.start();

@@ -18,6 +18,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { LinkInterfaceEvent, ModemStateEvent, PppDownEvent } from "../../src/core/agent-events.ts";
 import type { EventBase } from "../../src/core/events.ts";
+import { PppBearer } from "../../src/bearer/ppp.ts";
 import { canUseNetns, NetnsHarness, run, uniqueName } from "../support/netns.ts";
 import { cleanupNetnsRigs, is, startRig, tempDir, type Rig } from "./harness.ts";
 
@@ -78,14 +79,15 @@ describe.skipIf(!enabled)("agent in tun mode: payload text is never taken for mo
 
     // cellkeep and the network agreed on ACCM 0 both ways: CR and LF inside
     // frames are not escaped, which is what made the text dangerous.
-    const handle = rig.agent.supervisor.pppLink;
-    expect(handle).not.toBeNull();
-    expect(handle!.session.txFraming().accm).toBe(0);
-    expect(handle!.session.rxFraming().accm).toBe(0);
+    const bearer = rig.agent.supervisor.bearer;
+    expect(bearer).toBeInstanceOf(PppBearer);
+    const handle = bearer as PppBearer;
+    expect(handle.session.txFraming().accm).toBe(0);
+    expect(handle.session.rxFraming().accm).toBe(0);
 
     const wire = recordToModem(rig);
     const echoesBefore = rig.sim.modem.network.counters.echoReplies;
-    const ipInBefore = handle!.link.counters().packetsIn;
+    const ipInBefore = handle.link.counters().packetsIn;
     // 100 octets of ICMP data: ping's timestamp, then the pattern over and over.
     const r = await h.exec(nsA, ["ping", "-n", "-c", String(COUNT), "-i", "0.2", "-W", "3", "-s", "100", "-p", PATTERN, PEER], { timeoutMs: 20_000 });
     wire.stop();
@@ -95,7 +97,7 @@ describe.skipIf(!enabled)("agent in tun mode: payload text is never taken for mo
     // The sim's network answered every request: the text went modem-ward inside
     // frames, and came back inside frames (echo replies carry the same data).
     expect(rig.sim.modem.network.counters.echoReplies - echoesBefore).toBeGreaterThanOrEqual(COUNT);
-    expect(handle!.link.counters().packetsIn - ipInBefore).toBeGreaterThanOrEqual(COUNT);
+    expect(handle.link.counters().packetsIn - ipInBefore).toBeGreaterThanOrEqual(COUNT);
     // On the line itself: raw CR LF "NO CARRIER" CR LF, not escaped.
     expect(wire.text().split(TEXT).length - 1).toBeGreaterThanOrEqual(COUNT);
 
@@ -104,7 +106,7 @@ describe.skipIf(!enabled)("agent in tun mode: payload text is never taken for mo
     expect(since.filter(pppDown)).toEqual([]);
     expect(since.filter(carrierLost)).toEqual([]);
     expect(rig.agent.state()).toBe("connected");
-    expect(rig.agent.supervisor.pppLink).toBe(handle);
+    expect(rig.agent.supervisor.bearer).toBe(handle);
     expect(rig.simEvents.of("sim.mode").filter((e) => e.mode === "command")).toEqual([]);
 
     // Now the modem really hangs up: DTR drop with AT&D2 (set by bring-up)

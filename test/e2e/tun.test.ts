@@ -21,7 +21,7 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import type { LinkInterfaceEvent, PppUpEvent } from "../../src/core/agent-events.ts";
 import type { EventBase } from "../../src/core/events.ts";
-import type { IpLink, IpVersion } from "../../src/net/ip-link.ts";
+import type { IpLink, IpVersion } from "../../src/core/ip-link.ts";
 import { LinkInterface } from "../../src/net/iface.ts";
 import { formatIpv4 } from "../../src/net/packet.ts";
 import { PacketPump } from "../../src/net/pump.ts";

@@ -7,7 +7,7 @@ import { ManualScheduler } from "../../src/core/clock.ts";
 import type { Cause } from "../../src/core/cause.ts";
 import { AlwaysRedial, type RecoveryDecision, type RecoveryPolicy } from "../../src/core/recovery-policy.ts";
 import { ModemSupervisor } from "../../src/modem/supervisor.ts";
-import { pppLinkFactory, type PppLinkHandle } from "../../src/modem/ppp-link.ts";
+import { pppBearerFactory, type PppBearer } from "../../src/bearer/ppp.ts";
 import type { ModemEvent } from "../../src/modem/events.ts";
 import { createInProcessModem, type InProcessModem } from "../../src/sim/in-process.ts";
 import { runUntil, testConfig } from "./harness.ts";
@@ -43,13 +43,13 @@ function rig(scenarios: string[], toml = "") {
   const config = testConfig(toml.includes("[auth]") ? toml : `${toml}\n[auth]\nmethod = "auto"\nusername = "user"\npassword = "pass"\n`);
   const events: ModemEvent[] = [];
   const policy = new Recorder(1000);
-  const sup = new ModemSupervisor<PppLinkHandle>({
+  const sup = new ModemSupervisor<PppBearer>({
     config,
     scheduler: sched,
     openPort: async () => im.reopen(),
     policy,
     emit: (e) => events.push(e),
-    createPppLink: pppLinkFactory({ config, scheduler: sched, random: (n) => fixedRandom(n).map((b) => b ^ 0x5a) }),
+    createBearer: pppBearerFactory({ config, scheduler: sched, random: (n) => fixedRandom(n).map((b) => b ^ 0x5a) }),
   });
   cleanups.push(async () => {
     const p = sup.stop();
@@ -67,7 +67,7 @@ describe("supervisor + PPP + virtual modem (in-process)", () => {
     expect(await runUntil(r.sched, () => r.sup.state === "connected", 60_000)).toBe(true);
     const up = r.events.find((e) => e.type === "ppp.up") as { ipv4: { local: string; remote: string } } | undefined;
     expect(up?.ipv4.local).toMatch(/^10\.64\.0\.\d+$/);
-    expect(r.sup.pppLink?.link.session.status().phase).toBe("open");
+    expect(r.sup.bearer?.session.status().phase).toBe("open");
     const p = r.sup.stop();
     await runUntil(r.sched, () => r.sup.state === "stopped", 60_000);
     await p;
@@ -121,7 +121,7 @@ describe("field reports with the real PPP stack", () => {
     expect((await dial).status).toBe("connect");
     let down: Cause | null = null;
     const config = testConfig('[auth]\nmethod = "auto"\nusername = "user"\npassword = "pass"\n');
-    const naive = pppLinkFactory({ config, scheduler: r.sched })(ch.dataPipe!, { up: () => {}, down: (c) => (down = c) });
+    const naive = pppBearerFactory({ config, scheduler: r.sched })(ch.dataPipe!, { up: () => {}, down: (c) => (down = c) });
     naive.start();
     await runUntil(r.sched, () => down !== null, 60_000);
     expect(down!.code).toBe("terminated-after-auth");

@@ -11,10 +11,10 @@ import { createPipePair, type BytePipe } from "../../src/core/pipe.ts";
 import { loadConfigText } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { ModemCore } from "../../src/sim/modem-core.ts";
-import type { DataSession, DataSessionContext } from "../../src/sim/data-session.ts";
+import type { DataSession, DataSessionContext, DataSessionFactory } from "../../src/sim/data-session.ts";
 import type { SimEvent } from "../../src/sim/events.ts";
 import { resolveBehaviour, type BehaviourOverrides } from "../../src/sim/scenario.ts";
-import type { CreatePppLink, PppLinkLike } from "../../src/modem/supervisor.ts";
+import type { CreateBearer, DataBearer } from "../../src/core/data-bearer.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -103,8 +103,26 @@ class FakeDataSession implements DataSession {
   }
 }
 
+/**
+ * A bearer that carries no IP: `start` and `stop` are the test's; sends are
+ * refused, counters stay zero, no keepalive.
+ */
+export function stubBearer(kind: string, start: () => void, stop: () => Promise<void> = async () => {}): DataBearer {
+  return {
+    kind,
+    start,
+    stop,
+    ip: { sendIp: () => false, onIp: () => () => {} },
+    counters: () => ({ bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, errors: {} }),
+    keepalive: () => null,
+  };
+}
+
+/** A bearer that is up the moment it starts (no addresses), for tests of what happens around the call. */
+export const upAtOnce: CreateBearer = (_pipe, hooks) => stubBearer("up-at-once", () => hooks.up({ ipv4: null, ipv6: null, mtu: 1500 }));
+
 /** The DTE side of the stand-in PPP. */
-export const fakePppLink: CreatePppLink = (pipe, hooks) => {
+export const fakePppBearer: CreateBearer = (pipe, hooks) => {
   let text = "";
   let done = false;
   const finish = (c: Cause | null) => {
@@ -116,22 +134,22 @@ export const fakePppLink: CreatePppLink = (pipe, hooks) => {
     text += dec.decode(d);
     if (text.includes("UP\n") && !text.includes("TERMINATED")) {
       text = "";
-      hooks.up({ ipv4: { local: "10.64.0.2", remote: "10.64.0.1", dns: ["10.64.0.53"] }, ipv6: null, mru: 1500 });
+      hooks.up({ ipv4: { local: "10.64.0.2", remote: "10.64.0.1", dns: ["10.64.0.53"] }, ipv6: null, mtu: 1500 });
     }
     if (text.includes("TERMINATED\n")) finish(cause("terminated-after-auth"));
     if (text.includes("AUTHFAIL\n")) finish(cause("auth-rejected"));
     if (text.includes("NOIP\n")) finish(cause("ipcp-no-address"));
   });
   pipe.onClose((reason) => finish(reason ?? cause("carrier-lost")));
-  const link: PppLinkLike = {
-    start: () => pipe.write(enc.encode("HELLO\n")),
-    stop: async () => {
+  return stubBearer(
+    "fake-ppp",
+    () => pipe.write(enc.encode("HELLO\n")),
+    async () => {
       if (!done) pipe.write(enc.encode("BYE\n"));
       done = true;
       offData();
     },
-  };
-  return link;
+  );
 };
 
 export interface TestModemOptions {
@@ -141,6 +159,8 @@ export interface TestModemOptions {
   overrides?: BehaviourOverrides;
   auth?: "accept" | "reject";
   noIp?: boolean;
+  /** What runs behind CONNECT instead of the stand-in PPP (auth and noIp then do not apply). */
+  dataSession?: DataSessionFactory;
 }
 
 /** The sim's modem core on a fake-time pipe, with USB-style port vanishing. */
@@ -162,7 +182,7 @@ export class TestModem {
       behaviour,
       now: sched.now(),
       booted: opts.booted ?? true,
-      dataSession: (ctx) => new FakeDataSession(ctx, opts.auth ?? "accept", opts.noIp ?? false),
+      dataSession: opts.dataSession ?? ((ctx) => new FakeDataSession(ctx, opts.auth ?? "accept", opts.noIp ?? false)),
     });
     this.pump();
   }

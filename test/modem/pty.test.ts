@@ -10,7 +10,7 @@ import { RealScheduler } from "../../src/core/clock.ts";
 import type { Cause } from "../../src/core/cause.ts";
 import { AlwaysRedial, type RecoveryDecision } from "../../src/core/recovery-policy.ts";
 import { ModemSupervisor } from "../../src/modem/supervisor.ts";
-import { pppLinkFactory, type PppLinkHandle } from "../../src/modem/ppp-link.ts";
+import { pppBearerFactory, type PppBearer } from "../../src/bearer/ppp.ts";
 import type { ModemEvent } from "../../src/modem/events.ts";
 import { openPtyPair, ptyMasterPipe, type PtyPair } from "../../src/serial/pty.ts";
 import { openSerialPipe } from "../../src/serial/port.ts";
@@ -45,13 +45,13 @@ function rig(scenarios: string[], timing: Partial<SupervisorTiming> = {}) {
   const config = testConfig('[auth]\nmethod = "auto"\nusername = "user"\npassword = "pass"\n');
   const events: ModemEvent[] = [];
   const policy = new Recorder(200);
-  const sup = new ModemSupervisor<PppLinkHandle>({
+  const sup = new ModemSupervisor<PppBearer>({
     config,
     scheduler: sched,
     openPort: () => openSerialPipe(pair.path, { lock: false }),
     policy,
     emit: (e) => events.push(e),
-    createPppLink: pppLinkFactory({ config, scheduler: sched }),
+    createBearer: pppBearerFactory({ config, scheduler: sched }),
     timing: { escapeGuardMs: 50, ...timing },
   });
   cleanups.push(async () => {
@@ -79,7 +79,7 @@ describe("supervisor over a real pty", () => {
   });
 
   test("a peer that ignores LCP Terminate: no DTR on a pty (ENOTTY), so stop() leaves data mode with +++ and ATH", async () => {
-    const r = rig(["dead-peer"], { pppStopTimeoutMs: 300 });
+    const r = rig(["dead-peer"], { bearerStopTimeoutMs: 300 });
     r.sup.start();
     expect(await until(() => r.sup.state === "connected", 10_000)).toBe(true);
     await r.sup.stop();

@@ -7,7 +7,7 @@ import type { BytePipe } from "../../src/core/pipe.ts";
 import { ModemSupervisor, type SupervisorDeps } from "../../src/modem/supervisor.ts";
 import { RecoveryLadder } from "../../src/health/ladder.ts";
 import type { ModemEvent } from "../../src/modem/events.ts";
-import { fakePppLink, HEALTHY_RULES, runUntil, ScriptedModem, testConfig, TestModem, type ScriptRule, type TestModemOptions } from "./harness.ts";
+import { fakePppBearer, HEALTHY_RULES, runUntil, ScriptedModem, testConfig, TestModem, type ScriptRule, type TestModemOptions, upAtOnce } from "./harness.ts";
 
 /** Records every report and answers with a scripted action. */
 class RecordingPolicy implements RecoveryPolicy {
@@ -96,7 +96,7 @@ function build(sched: ManualScheduler, modem: { stop(): void }, openPort: () => 
     openPort,
     policy,
     emit: (e) => events.push(e),
-    createPppLink: fakePppLink,
+    createBearer: fakePppBearer,
     ...opts.deps,
   });
   const r: Rig = {
@@ -141,7 +141,7 @@ describe("bring-up against the virtual modem core", () => {
     expect(r.events.some((e) => e.type === "modem.dial" && e.result === "connect")).toBe(true);
     expect(r.events.some((e) => e.type === "ppp.up")).toBe(true);
     expect(r.policy.connected).toBe(1);
-    expect(r.sup.pppLink).not.toBeNull();
+    expect(r.sup.bearer?.kind).toBe("fake-ppp");
   });
 
   test("AT+IPR only when modem.set_baud", async () => {
@@ -459,7 +459,7 @@ describe("field reports", () => {
     await runUntil(r.sched, () => ch.mode === "data", 10_000);
     expect((await p).status).toBe("connect");
     let down: Cause | null = null;
-    fakePppLink(ch.dataPipe!, { up: () => {}, down: (c) => (down = c) }).start();
+    fakePppBearer(ch.dataPipe!, { up: () => {}, down: (c) => (down = c) }).start();
     await runUntil(r.sched, () => down !== null, 10_000);
     expect(down!.code).toBe("terminated-after-auth");
     ch.detach();
@@ -621,7 +621,7 @@ describe("recovery actions and operator requests", () => {
     let dials = 0;
     const r = scripted([[/^ATD/, () => (++dials === 1 ? "NO CARRIER" : "CONNECT 150000000")]], {
       policy: new RecordingPolicy(() => "module-reset", 600_000),
-      deps: { createPppLink: (_p, hooks) => ({ start: () => hooks.up({ ipv4: null, ipv6: null, mru: 1500 }), stop: async () => {} }) },
+      deps: { createBearer: upAtOnce },
     });
     r.sup.start();
     await runUntil(r.sched, () => r.sup.state === "waiting", 60_000);
@@ -670,7 +670,7 @@ describe("signal, registration and the health check", () => {
     const data = new ScriptedModem(sched, HEALTHY_RULES);
     const ctl = new ScriptedModem(sched, [[/^AT\+CSQ$/, "+CSQ: 25,99\nOK"], ...HEALTHY_RULES]);
     const r = build(sched, { stop: () => (data.stop(), ctl.stop()) }, data.openPort, {
-      deps: { openControlPort: ctl.openPort, createPppLink: (_p, hooks) => ({ start: () => hooks.up({ ipv4: null, ipv6: null, mru: 1500 }), stop: async () => {} }) },
+      deps: { openControlPort: ctl.openPort, createBearer: upAtOnce },
     });
     r.sup.start();
     await runUntil(r.sched, () => r.sup.state === "connected", 60_000);
@@ -695,7 +695,7 @@ describe("signal, registration and the health check", () => {
       deps: {
         openControlPort: ctl.openPort,
         timing: { signalPollMs: 30_000 },
-        createPppLink: (_p, hooks) => ({ start: () => hooks.up({ ipv4: null, ipv6: null, mru: 1500 }), stop: async () => {} }),
+        createBearer: upAtOnce,
       },
     });
     r.sup.start();
@@ -717,7 +717,7 @@ describe("signal, registration and the health check", () => {
       deps: {
         openControlPort: ctl.openPort,
         timing: { signalPollMs: 30_000 },
-        createPppLink: (_p, hooks) => ({ start: () => hooks.up({ ipv4: null, ipv6: null, mru: 1500 }), stop: async () => {} }),
+        createBearer: upAtOnce,
       },
     });
     const csq = () => ctl.commands.filter((c) => c === "AT+CSQ").length;

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { ManualScheduler } from "../../src/core/clock.ts";
 import { buildEchoReply, InLinkPinger, parseEcho } from "../../src/net/icmp.ts";
-import { createIpLinkPair, MemoryIpLink, type IpVersion } from "../../src/net/ip-link.ts";
+import type { IpVersion } from "../../src/core/ip-link.ts";
+import { createIpLinkPair, MemoryIpLink } from "../../src/net/ip-link.ts";
 import { parseIpv4 } from "../../src/net/packet.ts";
 import { PacketPump } from "../../src/net/pump.ts";
 import { MemoryTun } from "../../src/net/tun.ts";

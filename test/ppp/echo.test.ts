@@ -13,7 +13,7 @@ import type { Config } from "../../src/config/schema.ts";
 import { ManualScheduler } from "../../src/core/clock.ts";
 import type { Cause } from "../../src/core/cause.ts";
 import { type BytePipe, createPipePair } from "../../src/core/pipe.ts";
-import { pppLinkFactory, terminateWaitMs } from "../../src/modem/ppp-link.ts";
+import { pppBearerFactory, terminateWaitMs } from "../../src/bearer/ppp.ts";
 import { HdlcDecoder } from "../../src/ppp/hdlc.ts";
 import type { PppLinkEvent } from "../../src/ppp/link.ts";
 import { CODE } from "../../src/ppp/packet.ts";
@@ -332,7 +332,7 @@ async function hangupRig(toml = "") {
   const events: PppLinkEvent[] = [];
   let up = false;
   const downs: (Cause | null)[] = [];
-  const handle = pppLinkFactory({ config: config(toml), scheduler: sched, onEvent: (e) => events.push(e) })(tap.pipe, {
+  const handle = pppBearerFactory({ config: config(toml), scheduler: sched, onEvent: (e) => events.push(e) })(tap.pipe, {
     up: () => (up = true),
     down: (c) => downs.push(c),
   });
@@ -351,7 +351,7 @@ async function hangupRig(toml = "") {
   return { sched, handle, srv, events, downs, tap, stop };
 }
 
-describe("hang-up (modem/ppp-link stop) does not wait on a peer that is not listening", () => {
+describe("hang-up (bearer/ppp stop) does not wait on a peer that is not listening", () => {
   test("wait for the Terminate-Ack: none when silent for restart_timer, else min(restart_timer × (max_terminate + 1), 3 s)", () => {
     const now = 1_000_000;
     const rows: [toml: string, lastRxAgo: number | null, wait: number][] = [

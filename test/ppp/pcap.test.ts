@@ -9,7 +9,7 @@ import { PppSession } from "../../src/ppp/session.ts";
 import { LINKTYPE_PPP_WITH_DIR, PcapBuffer, PcapFile, isControlProtocol, pcapGlobalHeader, pcapRecord, redactPap } from "../../src/ppp/pcap.ts";
 import { loadConfigText } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { pppLinkFactory } from "../../src/modem/ppp-link.ts";
+import { pppBearerFactory } from "../../src/bearer/ppp.ts";
 import { PROTO } from "../../src/ppp/types.ts";
 import { USERS, clientOptions, hasEvent, makeLink, serverOptions, settle, advanceUntil } from "../support/ppp-pair.ts";
 import { icmpEcho } from "../support/ip.ts";
@@ -265,13 +265,13 @@ describe("ppp.pcap_payload = false: control protocols only", () => {
     if (!bad.ok) expect(bad.issues[0]!.path).toBe("ppp.pcap_payload");
   });
 
-  test("a session through pppLinkFactory with pcap_payload = false: tshark sees LCP, PAP, IPCP and no IP frame", async () => {
+  test("a session through pppBearerFactory with pcap_payload = false: tshark sees LCP, PAP, IPCP and no IP frame", async () => {
     const path = join(dir, "control-only.pcap");
     const sched = new ManualScheduler();
     const [a, b] = createPipePair();
     const config = cfg(`[auth]\nmethod = "pap"\nusername = "alice"\npassword = "${USERS.alice}"\n[ppp]\npcap = "${path}"\npcap_payload = false\n`);
     let up = false;
-    const handle = pppLinkFactory({ config, scheduler: sched })(a, { up: () => (up = true), down: () => {} });
+    const handle = pppBearerFactory({ config, scheduler: sched })(a, { up: () => (up = true), down: () => {} });
     const server = makeLink(b, serverOptions("pap"), sched);
     server.link.start();
     handle.start();

@@ -25,7 +25,7 @@ export const SCALED_TIMING: Readonly<Partial<SupervisorTiming>> = {
   attachTimeoutMs: 4_000,
   attachPollMs: 100,
   negotiateTimeoutMs: 5_000,
-  pppStopTimeoutMs: 500,
+  bearerStopTimeoutMs: 500,
   escapeGuardMs: 50,
   portReturnTimeoutMs: 4_000,
   portRetryMs: 100,
