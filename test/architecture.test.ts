@@ -33,9 +33,6 @@ const DOC = "docs/architecture.md";
  */
 const KNOWN_VIOLATIONS_PENDING_RESHAPE_MERGE: readonly KnownViolation[] = [
   { file: "src/http/status-command.ts", import: "../cli/exit-codes.ts", removedBy: "status (status-command.ts leaves http/)" },
-  { file: "src/modem/ppp-link.ts", import: "../ppp/link.ts", removedBy: "bearer (the PPP link moves to src/bearer/)" },
-  { file: "src/modem/ppp-link.ts", import: "../ppp/session.ts", removedBy: "bearer (the PPP link moves to src/bearer/)" },
-  { file: "src/modem/ppp-link.ts", import: "../ppp/options.ts", removedBy: "bearer (the PPP link moves to src/bearer/)" },
   { file: "src/net/metered-pipe.ts", import: "../serial/fd-io.ts", removedBy: "perf (FdReader/FdWriter move to src/sys/)" },
   { file: "src/net/metered-pipe.ts", import: "../serial/fd-writer.ts", removedBy: "perf (FdReader/FdWriter move to src/sys/)" },
   { file: "src/net/tun.ts", import: "../serial/fd-io.ts", removedBy: "perf (FdReader/FdWriter move to src/sys/)" },
