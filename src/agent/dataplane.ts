@@ -18,7 +18,7 @@ import { PacketPump, type PacedIpLink } from "../net/pump.ts";
 import type { IpVersion } from "../net/ip-link.ts";
 import type { TunDevice } from "../net/tun.ts";
 import { InLinkIcmpProber } from "../health/icmp-prober.ts";
-import type { PppCounters } from "../http/types.ts";
+import type { PppCounters } from "../status/counters.ts";
 
 export class DataPlane {
   readonly pinger: InLinkPinger;
