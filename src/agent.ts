@@ -26,11 +26,13 @@ import { createHealthMonitor, createMaintenanceWindow } from "./health/setup.ts"
 import type { HealthMonitor } from "./health/monitor.ts";
 import type { MaintenanceWindow } from "./health/maintenance.ts";
 import type { CronOptions } from "./health/schedule.ts";
-import { createHttpApp, startHttpServer, type HttpApp, type HttpServerHandle, type StatusSnapshot } from "./http/index.ts";
+import { createHttpApp, startHttpServer, type HttpApp, type HttpServerHandle } from "./http/index.ts";
 import { tokenFromConfig } from "./http/auth.ts";
 import { listenExposureWarning } from "./http/host-check.ts";
 import { SdNotifier, SystemdWatchdog, watchdogIntervalMs, type Notifier } from "./systemd/notify.ts";
 import { SystemdStatus } from "./systemd/status.ts";
+import { StatusModel } from "./status/model.ts";
+import type { StatusSnapshot } from "./status/status-view.ts";
 import { registrationStatus, isRegistered } from "./modem/parse.ts";
 import { CommandRunner } from "./sys/command.ts";
 
@@ -64,7 +66,7 @@ export interface Agent {
   /** Resolves once the agent has fully stopped. */
   readonly stopped: Promise<void>;
   state(): LinkState;
-  status(): StatusSnapshot | null;
+  status(): StatusSnapshot;
   stop(reason?: string): Promise<void>;
   /** Set once the agent crashed (cause agent-crashed); `cellkeep run` then exits 70. */
   readonly crashCause: Cause | null;
@@ -94,8 +96,10 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
     // First: a short or unreadable token file is bad config, refused before the TUN device or the modem is touched.
     const httpToken = opts.noHttp ? null : tokenFromConfig(config);
     const notifier = opts.notifier ?? SdNotifier.fromEnv(process.env, log.child("systemd"));
-    const systemdStatus = new SystemdStatus(notifier);
-    teardown.push(events.on((e) => systemdStatus.observe(e)));
+    // The one status model: follows the bus from the first event; HTTP, STATUS= and status() read it.
+    const statusModel = new StatusModel({ clock: scheduler, version: VERSION, startedAt, counters: () => dataPlane.counters(), logger: log.child("status") });
+    teardown.push(statusModel.follow(events));
+    const systemdStatus = new SystemdStatus(notifier, statusModel.view);
 
     const recovery = openRecoveryFromConfig(config, scheduler, emit);
     teardown.push(() => recovery.policy.stop());
@@ -197,9 +201,7 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
       app = createHttpApp({
         events,
         clock: scheduler,
-        version: VERSION,
-        startedAt,
-        counters: () => dataPlane.counters(),
+        status: statusModel,
         actions: ladderGuardedActions(supervisor, recovery.ladder, scheduler),
         token: httpToken,
         logger: log.child("http"),
@@ -270,7 +272,7 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
       httpUrl: server?.url ?? null,
       stopped,
       state: () => supervisor.state,
-      status: () => app?.view.snapshot(scheduler.now(), { version: VERSION, startedAt, counters: dataPlane.counters() }) ?? null,
+      status: () => statusModel.snapshot(),
       get crashCause() {
         return crashCause;
       },

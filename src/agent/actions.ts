@@ -10,7 +10,7 @@
  */
 import type { Clock } from "../core/clock.ts";
 import type { RecoveryLadder } from "../health/ladder.ts";
-import type { ActionResult, HttpActions } from "../http/types.ts";
+import type { ActionResult, OperatorActions } from "../status/actions.ts";
 import type { LinkState } from "../core/agent-events.ts";
 import { holdsCall } from "../modem/states.ts";
 
@@ -20,7 +20,7 @@ export interface ActionTarget {
   requestModemReset(): void;
 }
 
-export function ladderGuardedActions(supervisor: ActionTarget, ladder: RecoveryLadder, clock: Clock): HttpActions {
+export function ladderGuardedActions(supervisor: ActionTarget, ladder: RecoveryLadder, clock: Clock): OperatorActions {
   const unavailable = (): ActionResult | null =>
     supervisor.state === "stopped" ? { outcome: "unavailable", message: "the agent is stopping or stopped" } : null;
 

@@ -49,7 +49,7 @@ export async function main(argv: readonly string[], io: Output = stdio): Promise
         return EXIT.OK;
       }
       case "status": {
-        const { statusCommand } = await import("../http/status-command.ts");
+        const { statusCommand } = await import("./status.ts");
         return await statusCommand([...rest]);
       }
       default:

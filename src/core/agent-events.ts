@@ -131,7 +131,12 @@ export interface HealthProbeEvent extends EventBase {
   detail?: string;
 }
 
-export type RecoveryRung = "redial" | "radio-cycle" | "module-reset" | "power-cycle" | "reboot";
+/**
+ * The recovery ladder's rungs, mildest first: the one list the ladder, the
+ * status model and /metrics read (and the order /metrics lists them in).
+ */
+export const RECOVERY_RUNGS = ["redial", "radio-cycle", "module-reset", "power-cycle", "reboot"] as const;
+export type RecoveryRung = (typeof RECOVERY_RUNGS)[number];
 
 export interface RecoveryActionEvent extends EventBase {
   type: "recovery.action";

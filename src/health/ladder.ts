@@ -44,7 +44,7 @@
  * snapshot this makes restarts neither reset the backoff nor repeat a reset.
  */
 import type { Cause } from "../core/cause.ts";
-import type { RecoveryActionEvent, RecoveryRung, RecoveryStateEvent } from "../core/agent-events.ts";
+import { RECOVERY_RUNGS, type RecoveryActionEvent, type RecoveryRung, type RecoveryStateEvent } from "../core/agent-events.ts";
 import type { RecoveryDecision, RecoveryPolicy } from "../core/recovery-policy.ts";
 import { CAUSE_CLASSES, causeClass, type CauseClass } from "../core/remedy.ts";
 import type { Config } from "../config/schema.ts";
@@ -70,7 +70,7 @@ export type LadderPhase =
 export const LADDER_PHASES: readonly LadderPhase[] = ["idle", "connected", "retrying", "resetting", "waiting-for-network", "blocked", "network-backoff"];
 
 export const RESET_RUNGS: ReadonlySet<RecoveryRung> = new Set<RecoveryRung>(["module-reset", "power-cycle", "reboot"]);
-const RUNGS: readonly RecoveryRung[] = ["redial", "radio-cycle", "module-reset", "power-cycle", "reboot"];
+const RUNGS: readonly RecoveryRung[] = RECOVERY_RUNGS;
 
 export interface PendingAction {
   action: RecoveryRung;

@@ -1,8 +1,9 @@
 /**
- * The HTTP app (Hono): routes only. Everything shown is a view of the event
- * stream (StatusView) plus counters pulled at request time; actions are
- * callbacks the supervisor owns. Every non-streaming response body passes
- * through `redact` as a last line of defence against a leaked secret.
+ * The HTTP app (Hono): routes only. Everything shown is read from the status
+ * model (src/status/: the event stream folded by StatusView, plus counters
+ * pulled at request time); actions are callbacks the supervisor owns. Every
+ * non-streaming response body passes through `redact` as a last line of
+ * defence against a leaked secret.
  */
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -14,8 +15,10 @@ import { safeJson } from "../core/mask.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { PAGE_CSP, statusPageHtml } from "./page.ts";
 import { SseHub } from "./sse.ts";
-import { StatusView, type StatusViewOptions } from "./status-view.ts";
-import type { ActionOutcome, ActionResult, HttpDeps } from "./types.ts";
+import type { StatusView, StatusViewOptions } from "../status/status-view.ts";
+import { StatusModel } from "../status/model.ts";
+import type { ActionOutcome, ActionResult } from "../status/actions.ts";
+import type { HttpDeps } from "./types.ts";
 
 /** Largest request body accepted (actions take no body; anything bigger is abuse). */
 export const MAX_BODY_BYTES = 4096;
@@ -31,7 +34,7 @@ const HOST_LOG_INTERVAL_MS = 60_000;
 
 export interface HttpAppDeps extends HttpDeps {
   logger?: Logger;
-  /** Plot ring-buffer sizing (tests use small buckets). */
+  /** Plot ring-buffer sizing for a model of the app's own (tests use small buckets). */
   viewOptions?: StatusViewOptions;
   /** http.listen: its address is a served Host. Undefined: only the loopback names (and allowedHosts). */
   listen?: string;
@@ -40,7 +43,9 @@ export interface HttpAppDeps extends HttpDeps {
 }
 
 export type HttpApp = Hono & {
-  /** The status reducer fed from the bus (read-only for callers). */
+  /** The status model the app reads (the agent's, or its own). */
+  readonly status: StatusModel;
+  /** Its event reducer (read-only for callers). */
   readonly view: StatusView;
   readonly sse: SseHub;
   /** Unsubscribe from the bus and end every SSE stream. */
@@ -89,30 +94,34 @@ function urlHost(url: string): string | undefined {
   }
 }
 
+/** The agent's model, or (without one) a model of the app's own that follows the bus; one source either way. */
+function statusModelFor(deps: HttpAppDeps, log: Logger): { status: StatusModel; unfollow: () => void } {
+  const own = { version: deps.version, startedAt: deps.startedAt, counters: deps.counters, probesEnabled: deps.probesEnabled, viewOptions: deps.viewOptions };
+  if (deps.status) {
+    const given = Object.entries(own).filter(([, v]) => v !== undefined).map(([k]) => k);
+    if (given.length > 0) throw new TypeError(`createHttpApp: ${given.join(", ")} belong to the status model; pass them to it, not beside it`);
+    return { status: deps.status, unfollow: () => {} };
+  }
+  if (own.version === undefined || own.startedAt === undefined) throw new TypeError("createHttpApp: version and startedAt are needed without a status model");
+  const status = new StatusModel(
+    { clock: deps.clock, version: own.version, startedAt: own.startedAt, counters: own.counters, probesEnabled: own.probesEnabled, logger: log },
+    own.viewOptions,
+  );
+  return { status, unfollow: status.follow(deps.events) };
+}
+
 export function createHttpApp(deps: HttpAppDeps): HttpApp {
   const log = deps.logger ?? nullLogger;
   // The token is a secret like the PPP password: never echoed in any log line or response.
   registerSecret(deps.token);
-  const probesEnabled = deps.probesEnabled ?? true;
-  const view = new StatusView(deps.viewOptions);
-  // Seed with the history the bus still holds, then follow it live.
-  for (const e of deps.events.recent()) view.apply(e);
-  const unsubscribe = deps.events.on((e) => view.apply(e));
+  const { status, unfollow } = statusModelFor(deps, log);
+  const view = status.view;
   const sse = new SseHub(deps.events, { maxClients: deps.maxSseClients ?? 32, keepAliveMs: deps.sseKeepAliveMs ?? 8_000 });
 
-  const counters = () => {
-    try {
-      return deps.counters?.() ?? null;
-    } catch (err) {
-      log.warn("PPP counters callback failed", { error: String(err) });
-      return null;
-    }
-  };
   const hostRules = allowedHosts(deps.listen, deps.allowedHosts ?? []);
   const forcedActions = new TokenBucket(FORCED_ACTIONS);
   let hostLoggedAt = -Infinity;
   let hostRefusedSince = 0;
-  const snapshot = () => view.snapshot(deps.clock.now(), { version: deps.version, startedAt: deps.startedAt, counters: counters() });
 
   const app = new Hono();
 
@@ -166,11 +175,11 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
   );
 
   app.get("/healthz", (c) => {
-    const h = view.health(probesEnabled);
+    const h = status.health();
     return c.text(`${view.state} ${h.reason}\n`, h.healthy ? 200 : 503, { "cache-control": "no-store" });
   });
 
-  app.get("/status", (c) => jsonText(c, snapshot(), 200, { "cache-control": "no-store" }));
+  app.get("/status", (c) => jsonText(c, status.snapshot(), 200, { "cache-control": "no-store" }));
 
   app.get("/history", (c) => {
     const h = c.req.query("hours");
@@ -180,7 +189,7 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
       if (!/^\d+(\.\d+)?$/.test(h) || !(n > 0 && n <= 24)) return problem(c, 400, "bad-request", "hours must be a number in (0, 24]");
       windowMs = n * 3_600_000;
     }
-    return jsonText(c, view.history(deps.clock.now(), windowMs), 200, { "cache-control": "no-store" });
+    return jsonText(c, status.history(windowMs), 200, { "cache-control": "no-store" });
   });
 
   app.get("/metrics", (c) =>
@@ -188,10 +197,10 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
       renderMetrics({
         view,
         now: deps.clock.now(),
-        startedAt: deps.startedAt,
-        version: deps.version,
-        counters: counters(),
-        probesEnabled,
+        startedAt: status.startedAt,
+        version: status.version,
+        counters: status.counters(),
+        probesEnabled: status.probesEnabled,
         eventsTotal: deps.events.count(),
         sseClients: sse.clients,
       }),
@@ -287,10 +296,11 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
   }
 
   return Object.assign(app, {
+    status,
     view,
     sse,
     close() {
-      unsubscribe();
+      unfollow();
       sse.closeAll();
     },
   });

@@ -1,13 +1,13 @@
 /**
- * Prometheus text exposition format 0.0.4 rendered from the status view.
+ * Prometheus text exposition format 0.0.4 rendered from the status model's view.
  * Names follow Prometheus conventions (base units: seconds, bytes; counters
  * end in _total; one _info metric for build/modem labels) so that
  * `promtool check metrics` passes. Label values are escaped per the format
  * (backslash, double quote, newline).
  */
-import { LINK_STATES } from "../core/agent-events.ts";
-import { RECOVERY_RUNGS, RTT_BUCKETS_S, type StatusView } from "./status-view.ts";
-import type { PppCounters } from "./types.ts";
+import { LINK_STATES, RECOVERY_RUNGS } from "../core/agent-events.ts";
+import { RTT_BUCKETS_S, type StatusView } from "../status/status-view.ts";
+import type { PppCounters } from "../status/counters.ts";
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 

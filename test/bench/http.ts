@@ -12,7 +12,7 @@
 import { EventBus, type EventBase } from "../../src/core/events.ts";
 import { createHttpApp } from "../../src/http/app.ts";
 import { startHttpServer } from "../../src/http/server.ts";
-import { FakeLinkSource } from "../http/fake-source.ts";
+import { FakeLinkSource } from "../support/fake-source.ts";
 
 if (process.argv[2] === "--serve") {
   await serve();

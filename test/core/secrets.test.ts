@@ -14,7 +14,7 @@ import { cause } from "../../src/core/cause.ts";
 import { EventBus, type EventBase } from "../../src/core/events.ts";
 import { createLogger, MemorySink } from "../../src/core/log.ts";
 import { createHttpApp, type HttpApp } from "../../src/http/app.ts";
-import { FakeLinkSource } from "../http/fake-source.ts";
+import { FakeLinkSource } from "../support/fake-source.ts";
 
 /** auth.password: two characters. */
 const PASSWORD = "Zj";

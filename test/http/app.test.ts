@@ -2,8 +2,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { EventBus, type EventBase } from "../../src/core/events.ts";
 import { cause } from "../../src/core/cause.ts";
 import { createHttpApp, type HttpApp, type HttpAppDeps } from "../../src/http/app.ts";
-import type { ActionResult } from "../../src/http/types.ts";
-import { FakeLinkSource } from "./fake-source.ts";
+import type { ActionResult } from "../../src/status/actions.ts";
+import { FakeLinkSource } from "../support/fake-source.ts";
 import { createLogger, MemorySink } from "../../src/core/log.ts";
 
 const T0 = 1_700_000_000_000;

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { EventBus, type EventBase } from "../../src/core/events.ts";
 import { cause } from "../../src/core/cause.ts";
 import { createHttpApp } from "../../src/http/app.ts";
-import { FakeLinkSource } from "./fake-source.ts";
+import { FakeLinkSource } from "../support/fake-source.ts";
 
 const T0 = 1_700_000_000_000;
 

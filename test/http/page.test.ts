@@ -6,7 +6,7 @@ import { EventBus, type EventBase } from "../../src/core/events.ts";
 import { cause } from "../../src/core/cause.ts";
 import { createHttpApp } from "../../src/http/app.ts";
 import { startHttpServer } from "../../src/http/server.ts";
-import { FakeLinkSource, FAKE_IPV4 } from "./fake-source.ts";
+import { FakeLinkSource, FAKE_IPV4 } from "../support/fake-source.ts";
 import { CHROMIUM_PATH, checkStatusPage } from "./page-check.ts";
 
 /** Screenshots stay for a person to look at (path printed); the dir is removed unless CELLKEEP_KEEP_SCREENSHOT=1. */

@@ -7,7 +7,7 @@ import { cause, CellkeepError } from "../../src/core/cause.ts";
 import { createLogger, MemorySink, registerSecret } from "../../src/core/log.ts";
 import { createHttpApp, type HttpAppDeps } from "../../src/http/app.ts";
 import { startHttpServer, type HttpServerHandle } from "../../src/http/server.ts";
-import { FakeLinkSource } from "./fake-source.ts";
+import { FakeLinkSource } from "../support/fake-source.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { BucketRing } from "../../src/http/bucket-ring.ts";
+import { BucketRing } from "../../src/status/bucket-ring.ts";
 
 describe("BucketRing", () => {
   test("aggregates samples of one bucket: mean, min, max, count; nulls count only in n", () => {

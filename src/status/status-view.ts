@@ -1,19 +1,19 @@
 /**
  * The status view (DESIGN.md rule 4): a pure reducer from the agent's event
- * stream to what /status, /metrics, /healthz and the status page show. It
- * never reads the clock and does no I/O; `apply(event)` folds one event in,
- * `snapshot(...)` renders the current picture given `now` and the PPP counters
- * pulled at request time. Unknown event types, and known types with odd
- * fields, are ignored field by field: a view must never throw on the stream.
+ * stream to what every view shows (/status, /metrics, /healthz, the status
+ * page, systemd's STATUS= line). It never reads the clock and does no I/O;
+ * `apply(event)` folds one event in, `snapshot(...)` renders the current
+ * picture given `now` and the PPP counters pulled at request time. Unknown
+ * event types, and known types with odd fields, are ignored field by field: a
+ * view must never throw on the stream. The agent holds it in a StatusModel
+ * (./model.ts) together with the facts it supplies (clock, version, counters).
  */
 import { CAUSE_HINTS, isCauseCode } from "../core/cause.ts";
-import { LINK_STATES, type LinkState, type RecoveryRung, type ModemIdentity } from "../core/agent-events.ts";
+import { LINK_STATES, RECOVERY_RUNGS, type LinkState, type RecoveryRung, type ModemIdentity } from "../core/agent-events.ts";
 import type { EventBase } from "../core/events.ts";
 import { BucketRing, type BucketPoint } from "./bucket-ring.ts";
 import { maskId } from "../core/mask.ts";
-import type { PppCounters } from "./types.ts";
-
-export const RECOVERY_RUNGS: readonly RecoveryRung[] = ["redial", "radio-cycle", "module-reset", "power-cycle", "reboot"];
+import type { PppCounters } from "./counters.ts";
 
 /** States of a bring-up in progress; entering one of these from any other state starts a new attempt. */
 const BRINGUP_STATES = new Set<string>(["syncing", "sim", "registering", "attaching", "dialing", "negotiating"]);
@@ -203,6 +203,9 @@ export class StatusView {
   };
   private current: BringUpAttempt | null = null;
   private lastConnection: BringUpAttempt | null = null;
+  /** Last successful RTT per probe kind measured over the current link; cleared when PPP goes down. */
+  private readonly linkRtt = new Map<string, number>();
+  private readonly listeners = new Set<(event: EventBase) => void>();
 
   // counters for /metrics (since the view was created)
   readonly actionCounts = Object.fromEntries(RECOVERY_RUNGS.map((r) => [r, 0])) as Record<RecoveryRung, number>;
@@ -225,14 +228,35 @@ export class StatusView {
     this.maxSteps = opts.maxTimelineSteps ?? 100;
   }
 
-  /** Fold one event in. Never throws. */
+  /**
+   * Fold one event in, then tell the listeners if it was one the view knows.
+   * A malformed event never throws; a listener that throws does, after the
+   * other listeners ran (on the bus, the bus logs it).
+   */
   apply(event: EventBase): void {
+    const before = this.applied;
     try {
       this.reduce(event as EventBase & Rec);
     } catch {
       // A malformed event must not break the view; it is simply not reflected.
       this.ignored++;
     }
+    if (this.applied === before || this.listeners.size === 0) return;
+    let failure: unknown = null;
+    for (const fn of this.listeners) {
+      try {
+        fn(event);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    if (failure !== null) throw failure;
+  }
+
+  /** Call `fn` after each event the view folded in (views that push, e.g. systemd STATUS=). Returns the unsubscribe. */
+  onApplied(fn: (event: EventBase) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
   }
 
   private reduce(e: EventBase & Rec): void {
@@ -343,6 +367,7 @@ export class StatusView {
         this.ppp.ipv4 = null;
         this.ppp.ipv6 = null;
         this.ppp.phase = "dead";
+        this.linkRtt.clear();
         this.step(at, e.type, `PPP down${c ? ` (${c.code})` : ""}`);
         return;
       }
@@ -358,7 +383,10 @@ export class StatusView {
         if (ok) r.ok++;
         else r.failed++;
         this.probeResults.set(probe, r);
-        if (ok && rttMs !== null) this.observeRtt(probe, rttMs / 1000);
+        if (ok && rttMs !== null) {
+          this.observeRtt(probe, rttMs / 1000);
+          this.linkRtt.set(probe, rttMs);
+        }
         this.probeHistory.add(at, { rttMs: ok ? rttMs : null, failed: ok ? 0 : 1 });
         return;
       }
@@ -548,6 +576,14 @@ export class StatusView {
   }
   get recoveryNow(): Readonly<typeof this.recovery> {
     return this.recovery;
+  }
+  /** PPP phase and addresses as last reported (no counters: those are pulled at snapshot time). */
+  get pppNow(): Readonly<typeof this.ppp> {
+    return this.ppp;
+  }
+  /** The last successful RTT of a probe kind on the current link (null: none since PPP came up). */
+  linkRttMs(probe: string): number | null {
+    return this.linkRtt.get(probe) ?? null;
   }
 }
 

@@ -11,8 +11,8 @@
  * URL forms: http://host:port (default http://127.0.0.1:8080), and for an
  * agent listening on a unix socket: unix:/run/cellkeep.sock or /run/cellkeep.sock.
  */
-import { EXIT } from "../cli/exit-codes.ts";
-import type { StatusSnapshot } from "./status-view.ts";
+import { EXIT } from "./exit-codes.ts";
+import type { StatusSnapshot } from "../status/status-view.ts";
 
 export const DEFAULT_STATUS_URL = "http://127.0.0.1:8080";
 

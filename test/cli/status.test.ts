@@ -6,8 +6,8 @@ import { EventBus, type EventBase } from "../../src/core/events.ts";
 import { cause } from "../../src/core/cause.ts";
 import { createHttpApp } from "../../src/http/app.ts";
 import { startHttpServer } from "../../src/http/server.ts";
-import { statusCommand, statusTarget } from "../../src/http/status-command.ts";
-import { FakeLinkSource } from "./fake-source.ts";
+import { statusCommand, statusTarget } from "../../src/cli/status.ts";
+import { FakeLinkSource } from "../support/fake-source.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

@@ -1,5 +1,5 @@
 /**
- * A synthetic agent event stream for HTTP tests, the page check and the
+ * A synthetic agent event stream for status-model, HTTP and CLI tests, the page check and the
  * benchmark: a realistic BG77-style bring-up (sync, SIM, registration,
  * attach, dial, LCP, PAP, IPCP, interface), then signal and probe reports,
  * and link flaps (peer-dead → recovering → redial → connected).

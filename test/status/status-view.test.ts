@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { EventBus, type EventBase } from "../../src/core/events.ts";
 import { cause } from "../../src/core/cause.ts";
-import { StatusView } from "../../src/http/status-view.ts";
+import { StatusView } from "../../src/status/status-view.ts";
 import { maskId, sanitize } from "../../src/core/mask.ts";
-import { FakeLinkSource, FAKE_IDENTITY, FAKE_IPV4 } from "./fake-source.ts";
+import { FakeLinkSource, FAKE_IDENTITY, FAKE_IPV4 } from "../support/fake-source.ts";
 
 const T0 = 1_700_000_000_000;
 
