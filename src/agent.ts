@@ -1,12 +1,14 @@
 /**
  * The composition root: the only module that knows all others (DESIGN.md).
- * It builds the event bus and its views (log, HTTP, systemd), the recovery
- * ladder with its state file, the modem supervisor with the PPP bearer,
- * the data plane, health monitoring and the maintenance window, and tears
- * them down in reverse order.
+ * Wiring only: it builds the event bus and the status model, the recovery
+ * ladder with its state file, the modem side (src/agent/modem.ts), the data
+ * plane, health and maintenance (src/agent/health.ts), the views (HTTP,
+ * systemd) and tears them down in reverse order. Policy lives with its owner:
+ * the ladder decides recovery and back-off, src/agent/reload.ts what a reload
+ * changes, src/agent/liveness.ts when the agent counts as alive.
  */
 import type { Config } from "./config/schema.ts";
-import { cause, CellkeepError, type Cause } from "./core/cause.ts";
+import { cause, type Cause } from "./core/cause.ts";
 import { RealScheduler, type Scheduler } from "./core/clock.ts";
 import { EventBus, type EventBase } from "./core/events.ts";
 import type { BytePipe } from "./core/pipe.ts";
@@ -17,24 +19,20 @@ import { VERSION } from "./version.ts";
 import { attachEventLog } from "./agent/event-log.ts";
 import { serialPortOpeners } from "./agent/ports.ts";
 import { DataPlane } from "./agent/dataplane.ts";
-import { ladderGuardedActions } from "./agent/actions.ts";
-import { isAgentAlive } from "./agent/liveness.ts";
-import { ModemSupervisor, type SupervisorTiming } from "./modem/supervisor.ts";
-import { pppBearerFactory } from "./bearer/ppp.ts";
+import { wireModem } from "./agent/modem.ts";
+import { wireHealth } from "./agent/health.ts";
+import { startHttp, type HttpWiring } from "./agent/http.ts";
+import { startWatchdog } from "./agent/watchdog.ts";
+import { planReload } from "./agent/reload.ts";
+import { Teardown } from "./agent/teardown.ts";
+import type { ModemSupervisor, SupervisorTiming } from "./modem/supervisor.ts";
 import { openRecoveryFromConfig } from "./health/persistent-ladder.ts";
-import { createHealthMonitor, createMaintenanceWindow } from "./health/setup.ts";
-import type { HealthMonitor } from "./health/monitor.ts";
-import type { MaintenanceWindow } from "./health/maintenance.ts";
 import type { CronOptions } from "./health/schedule.ts";
-import { createHttpApp, startHttpServer, type HttpApp, type HttpServerHandle } from "./http/index.ts";
 import { tokenFromConfig } from "./http/auth.ts";
-import { listenExposureWarning } from "./http/host-check.ts";
-import { SdNotifier, SystemdWatchdog, watchdogIntervalMs, type Notifier } from "./systemd/notify.ts";
+import { SdNotifier, watchdogIntervalMs, type Notifier } from "./systemd/notify.ts";
 import { SystemdStatus } from "./systemd/status.ts";
 import { StatusModel } from "./status/model.ts";
 import type { StatusSnapshot } from "./status/status-view.ts";
-import { registrationStatus, isRegistered } from "./modem/parse.ts";
-import { CommandRunner } from "./sys/command.ts";
 
 /** Seams for the demo and tests: a different port, clock or listen address. */
 export interface AgentOverrides {
@@ -81,16 +79,19 @@ export interface Agent {
   reload(config: Config): Promise<void>;
 }
 
-export async function startAgent(config: Config, opts: AgentOptions): Promise<Agent> {
+export async function startAgent(initialConfig: Config, opts: AgentOptions): Promise<Agent> {
   const scheduler = opts.scheduler ?? new RealScheduler();
   const log = opts.log;
   const events = new EventBus<EventBase>(2000);
   const detachLog = attachEventLog(events, log);
   const emit = (e: EventBase) => events.emit(e);
   const startedAt = scheduler.now();
-  const teardown: Array<() => Promise<void> | void> = [];
+  const teardown = new Teardown();
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
+  // Replaced whole on reload, never mutated: the parts read at start keep theirs, the modem side
+  // reads the one in force at each bring-up (src/agent/modem.ts).
+  let config = initialConfig;
 
   try {
     // First: a short or unreadable token file is bad config, refused before the TUN device or the modem is touched.
@@ -98,165 +99,62 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
     const notifier = opts.notifier ?? SdNotifier.fromEnv(process.env, log.child("systemd"));
     // The one status model: follows the bus from the first event; HTTP, STATUS= and status() read it.
     const statusModel = new StatusModel({ clock: scheduler, version: VERSION, startedAt, counters: () => dataPlane.counters(), logger: log.child("status") });
-    teardown.push(statusModel.follow(events));
+    teardown.add(statusModel.follow(events));
     const systemdStatus = new SystemdStatus(notifier, statusModel.view);
 
     const recovery = openRecoveryFromConfig(config, scheduler, emit);
-    teardown.push(() => recovery.policy.stop());
+    teardown.add(() => recovery.policy.stop());
 
     const dataPlane = new DataPlane(config, { scheduler, log: log.child("net"), emit, ...(opts.netns ? { netns: opts.netns } : {}) });
     await dataPlane.open();
-    teardown.push(() => dataPlane.close(null));
+    teardown.add(() => dataPlane.close(null));
 
     const ports =
       opts.openPort !== undefined
         ? { openPort: opts.openPort, openControlPort: opts.openControlPort ?? (async () => null) }
         : serialPortOpeners(config, { clock: scheduler, emit, log: log.child("serial") });
-
-    // recovery.power_cycle / reboot_command: bounded by recovery.command_timeout, each in its own
-    // process group, killed with its group on timeout and on stop (src/sys/command.ts).
-    const commands = new CommandRunner({ timeoutMs: config.recovery.command_timeout, scheduler, log: log.child("recovery") });
-    teardown.push(() => commands.stop());
-
-    const supervisor = new ModemSupervisor<DataBearer>({
-      config,
+    const { supervisor, commands } = wireModem({
+      config: () => config,
       scheduler,
-      openPort: ports.openPort,
-      openControlPort: ports.openControlPort,
-      policy: recovery.policy,
+      log,
       emit,
-      log: log.child("modem"),
-      createBearer: pppBearerFactory({ config, scheduler, onEvent: emit }),
-      runCommand: (command) => commands.run(command, config.recovery.command_timeout),
-      // A PIN the SIM rejected is remembered in the state file: never sent again, also after a restart.
-      pinMemory: {
-        rejected: () => recovery.ladder.rejectedPin(),
-        remember: (p) => recovery.ladder.rememberRejectedPin(p, scheduler.now()),
-      },
+      ports,
+      recovery,
       ...(opts.timing ? { timing: opts.timing } : {}),
     });
+    teardown.add(() => commands.stop());
 
-    supervisor.onLinkUp((info, bearer) => {
-      monitor.setLinkUp(true);
-      // The first probe round runs as soon as the data plane is ready: a person watching the
-      // bring-up sees the link carry traffic, not just negotiate.
-      void dataPlane.linkUp(bearer, info).then(() => {
-        if (supervisor.state === "connected" || supervisor.state === "negotiating") void monitor.runRound();
-      });
-    });
-    supervisor.onLinkDown((c: Cause | null) => {
-      monitor.setLinkUp(false);
-      void dataPlane.linkDown(c);
-    });
+    const health = wireHealth({ config, scheduler, log, emit, supervisor, dataPlane, ladder: recovery.ladder, ...(opts.cron ? { cron: opts.cron } : {}) });
+    teardown.add(() => health.stop());
 
-    const monitor: HealthMonitor = createHealthMonitor(
-      config,
-      {
-        icmp: dataPlane.prober,
-        lcpStatus: () => supervisor.bearer?.keepalive() ?? null,
-        modemCheck: async () => {
-          const r = await supervisor.pollModem();
-          if (r.stat === null) return null; // cannot ask now (no control port while connected)
-          return { registered: isRegistered(r.stat), status: registrationStatus(r.stat), signalDbm: r.rssi };
-        },
-        dnsServers: () => dataPlane.dnsServers,
-        localAddress: () => dataPlane.localAddress,
-        scheduler,
-      },
-      {
-        scheduler,
-        onUnhealthy: (c) => supervisor.linkLost(c),
-        emit,
-        log: log.child("health"),
-        ...(opts.cron ? { cron: opts.cron } : {}),
-      },
-    );
-    teardown.push(() => monitor.stop());
-
-    const maintenance: MaintenanceWindow | null = createMaintenanceWindow(config, {
-      scheduler,
-      emit,
-      ...(opts.cron ? { cron: opts.cron } : {}),
-      onMaintenance: (rung) => {
-        // Not during a network back-off (T3346/T3396): a module restart only restarts the network's
-        // timer (TS 24.301 §6.5.1.4) and a dial through it is futile; the next window comes soon enough.
-        const backoffUntil = recovery.ladder.networkBackoffUntil(scheduler.now());
-        if (backoffUntil !== null) {
-          log.child("recovery").warn(`maintenance ${rung} skipped: the network's back-off runs until ${new Date(backoffUntil).toISOString()}`);
-          return;
-        }
-        recovery.ladder.markNextForced(rung, "maintenance window");
-        if (rung === "redial") supervisor.requestRedial();
-        else supervisor.requestModemReset();
-      },
-    });
-    if (maintenance) teardown.push(() => maintenance.stop());
-
-    let app: HttpApp | null = null;
-    let server: HttpServerHandle | null = null;
+    let http: HttpWiring | null = null;
     if (!opts.noHttp) {
-      const listen = opts.httpListen ?? config.http.listen;
-      const exposure = listenExposureWarning(listen);
-      if (exposure) log.child("http").warn(exposure);
-      app = createHttpApp({
+      http = startHttp({
+        config,
+        ...(opts.httpListen ? { listen: opts.httpListen } : {}),
+        token: httpToken,
         events,
         clock: scheduler,
         status: statusModel,
-        actions: ladderGuardedActions(supervisor, recovery.ladder, scheduler),
-        token: httpToken,
-        logger: log.child("http"),
-        listen,
-        allowedHosts: config.http.allowed_hosts,
+        supervisor,
+        ladder: recovery.ladder,
+        log,
       });
-      teardown.push(() => app?.close());
-      server = startHttpServer(app, listen);
-      teardown.push(() => server?.stop());
+      const h = http;
+      teardown.add(() => h.stop());
     }
 
-    emit({ type: "agent.started", at: scheduler.now(), version: VERSION, detail: server ? `status on ${server.url}` : undefined } as EventBase);
+    emit({ type: "agent.started", at: scheduler.now(), version: VERSION, detail: http ? `status on ${http.server.url}` : undefined } as EventBase);
     supervisor.start();
-    monitor.start();
-    maintenance?.start();
+    health.start();
 
     // READY=1 first: systemd starts counting WatchdogSec from readiness.
     notifier.ready(systemdStatus.current);
     const wdInterval = watchdogIntervalMs();
     if (wdInterval !== null) {
-      // Progress is judged per state (src/agent/liveness.ts); the tick itself proves the event loop runs.
-      let stateSince = scheduler.now();
-      teardown.push(events.on((e) => {
-        if (e.type === "modem.state") stateSince = e.at;
-      }));
-      let lastBytesIn = -1;
-      let lastRxAt: number | null = null;
-      const watchdog = new SystemdWatchdog({
-        scheduler,
-        notifier,
-        intervalMs: wdInterval,
-        isAlive: (now) => {
-          const bearer = supervisor.bearer;
-          const bytesIn = bearer?.counters().bytesIn ?? null;
-          if (bytesIn !== null && bytesIn !== lastBytesIn) {
-            lastBytesIn = bytesIn;
-            lastRxAt = now;
-          }
-          return isAgentAlive(
-            {
-              state: supervisor.state,
-              stateSince,
-              lastRxAt,
-              waitingUntil: recovery.ladder.pending()?.notBefore ?? null,
-              keepalive: bearer?.keepalive() ?? null,
-            },
-            now,
-          );
-        },
-        log: log.child("systemd"),
-      });
-      watchdog.start();
-      teardown.push(() => watchdog.stop());
+      teardown.add(startWatchdog({ intervalMs: wdInterval, scheduler, notifier, events, supervisor, ladder: recovery.ladder, log }));
     }
-    teardown.push(() => {
+    teardown.add(() => {
       notifier.stopping("shutting down");
       notifier.close();
     });
@@ -264,12 +162,12 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
     let stopping: Promise<void> | null = null;
     let crashCause: Cause | null = null;
     // The supervisor's loop threw: it has hung up and closed its ports; the rest of the agent stops too.
-    teardown.push(supervisor.onCrash((err, c) => void agent.crash(err, "supervisor", c)));
+    teardown.add(supervisor.onCrash((err, c) => void agent.crash(err, "supervisor", c)));
     const agent: Agent = {
       events,
       supervisor,
       dataPlane,
-      httpUrl: server?.url ?? null,
+      httpUrl: http?.server.url ?? null,
       stopped,
       state: () => supervisor.state,
       status: () => statusModel.snapshot(),
@@ -289,52 +187,36 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
       stop(reason = "stop requested") {
         stopping ??= (async () => {
           emit({ type: "agent.stopping", at: scheduler.now(), version: VERSION, detail: reason } as EventBase);
-          monitor.stop();
-          maintenance?.stop();
+          health.stop();
           // A power-cycle or reboot command still running is killed with its process group: the
           // supervisor's recovery action then ends at once instead of holding up the shutdown.
           const supervisorStopped = supervisor.stop();
           await commands.stop();
           await supervisorStopped;
-          await runTeardown(teardown, log);
+          await teardown.run(log);
           detachLog();
           resolveStopped();
         })();
         return stopping;
       },
       async reload(next) {
-        // The log level/format and probe settings take effect on restart; say what changed.
-        const changed = (Object.keys(next) as Array<keyof Config>).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
-        // A network back-off (T3346/T3396) is waited out even so: dialling through it is futile and a
-        // failure there would count toward a module reset, which a back-off must never cause.
-        const backoffUntil = recovery.ladder.networkBackoffUntil(scheduler.now());
-        const when = backoffUntil !== null ? `after the network's back-off ends at ${new Date(backoffUntil).toISOString()}` : "on the next bring-up or restart";
-        emit({ type: "agent.reloaded", at: scheduler.now(), version: VERSION, detail: changed.length ? `changed: ${changed.join(", ")} (applied ${when})` : "no changes" } as EventBase);
-        if (changed.some((k) => k === "network" || k === "auth" || k === "ppp" || k === "modem")) {
-          Object.assign(config, next);
+        const plan = planReload(config, next, recovery.ladder.networkBackoffUntil(scheduler.now()));
+        emit({ type: "agent.reloaded", at: scheduler.now(), version: VERSION, detail: plan.detail } as EventBase);
+        config = next;
+        supervisor.useConfig(next);
+        if (plan.linkChanged) {
           // New credentials, PIN or APN: a fault only a person could fix may be fixed now, so the
           // slow retry starts over and the next try is now.
           recovery.policy.onConfigChanged(scheduler.now());
-          if (backoffUntil === null) supervisor.requestRedial();
+          if (plan.redialNow) supervisor.requestRedial();
         }
       },
     };
     return agent;
   } catch (err) {
-    await runTeardown(teardown, log);
+    await teardown.run(log);
     detachLog();
     resolveStopped();
-    if (err instanceof CellkeepError) throw err;
     throw err;
-  }
-}
-
-async function runTeardown(steps: Array<() => Promise<void> | void>, log: Logger): Promise<void> {
-  for (const step of steps.splice(0).reverse()) {
-    try {
-      await step();
-    } catch (err) {
-      log.warn(`teardown step failed: ${(err as Error).message}`);
-    }
   }
 }

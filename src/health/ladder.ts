@@ -377,6 +377,20 @@ export class RecoveryLadder implements RecoveryPolicy {
     this.forcedNext = { rung, reason };
   }
 
+  /**
+   * A maintenance window asks for `rung`: refused (the reason is returned)
+   * while the network's back-off (T3346/T3396) runs, since a module restart
+   * only restarts the network's timer (TS 24.301 §6.5.1.4) and a dial through
+   * it is futile; the next window comes soon enough. Otherwise the rung is
+   * marked forced (it does not climb the backoff) and null is returned.
+   */
+  acceptMaintenance(rung: RecoveryRung, now: number): string | null {
+    const backoffUntil = this.networkBackoffUntil(now);
+    if (backoffUntil !== null) return `maintenance ${rung} skipped: the network's back-off runs until ${new Date(backoffUntil).toISOString()}`;
+    this.markNextForced(rung, "maintenance window");
+    return null;
+  }
+
   /** When `poll` has something to do (the stable-connection reset), or null. */
   nextDeadline(): number | null {
     if (this.s.phase !== "connected" || this.s.connectedSince === null || this.isClean()) return null;

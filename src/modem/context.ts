@@ -35,7 +35,8 @@ export interface BootWatch {
 }
 
 export interface ModemContext {
-  readonly config: Config;
+  /** Replaced whole on a reload (never mutated): each step reads it when it runs. */
+  config: Config;
   readonly timing: SupervisorTiming;
   readonly scheduler: Scheduler;
   readonly log: Logger;

@@ -20,6 +20,7 @@ import type { BearerUpInfo, DataBearer } from "../core/data-bearer.ts";
 import { redact } from "../core/log.ts";
 import { redactLine } from "../core/redact.ts";
 import type { RecoveryDecision } from "../core/recovery-policy.ts";
+import type { Config } from "../config/schema.ts";
 import { attach, definePdpContext, dial, readModuleIdentity, register, sync, unlockSim } from "./bringup.ts";
 import { createModemContext, tunedProfile, type ModemContext } from "./context.ts";
 import { DataCall } from "./data-call.ts";
@@ -177,6 +178,15 @@ export class ModemSupervisor<B extends DataBearer = DataBearer> {
     if (inDataMode(this._state)) this.ctx.interrupts.raise({ kind: "link-lost", cause: c });
   }
 
+  /**
+   * A reloaded config: replaces the one every bring-up step reads (the object
+   * is swapped, never mutated, so a step already running keeps a consistent
+   * view). A call in progress keeps its settings until the next bring-up.
+   */
+  useConfig(next: Config): void {
+    this.ctx.config = next;
+  }
+
   /** Hang up (if connected) and redial now. */
   requestRedial(): void {
     if (holdsCall(this._state) || this._state === "waiting") this.ctx.interrupts.raise({ kind: "redial" });
@@ -258,7 +268,7 @@ export class ModemSupervisor<B extends DataBearer = DataBearer> {
   /** Reads the module's identity and picks its profile (modem.profile = "auto" matches the model). */
   private async identify(): Promise<void> {
     const found = await readModuleIdentity(this.ctx);
-    this.ctx.profile = tunedProfile(resolveProfile(this.deps.config.modem.profile, found.model), this.ctx.timing);
+    this.ctx.profile = tunedProfile(resolveProfile(this.ctx.config.modem.profile, found.model), this.ctx.timing);
     this.ctx.facts.setModule(found.identity);
   }
 
@@ -313,7 +323,7 @@ export class ModemSupervisor<B extends DataBearer = DataBearer> {
     let planned: PlannedAction = { action: d.action, forced: next.forced };
     // Resets are spaced, dialling is not: while we wait, registration coming back ends the wait.
     const watch = d.watchRegistration === true ? new RegistrationReturn(facts.registration) : null;
-    const pollMs = this.deps.config.recovery.registration_poll;
+    const pollMs = this.ctx.config.recovery.registration_poll;
     let pollAt = scheduler.now() + pollMs;
     while (scheduler.now() < d.notBefore) {
       const r = await interrupts.sleepUntil(watch ? Math.min(d.notBefore, pollAt) : d.notBefore);

@@ -17,6 +17,7 @@ import { createLogger, MemorySink } from "../../src/core/log.ts";
 import type { EventBase } from "../../src/core/events.ts";
 import type { ModemStateEvent, RecoveryActionEvent } from "../../src/core/agent-events.ts";
 import { startAgent, type Agent } from "../../src/agent.ts";
+import type { Config } from "../../src/config/schema.ts";
 import { nullNotifier } from "../../src/systemd/notify.ts";
 import { createInProcessModem, type InProcessModem } from "../../src/sim/in-process.ts";
 import type { SimEvent } from "../../src/sim/events.ts";
@@ -47,6 +48,8 @@ interface FakeRig {
   /** AT commands the virtual modem received. */
   commands: string[];
   logs: MemorySink;
+  /** The config object the agent started with (a reload must replace it, never mutate it). */
+  initial: Config;
   /** Advance virtual time timer by timer until `cond()` or `maxMs` of virtual time passed. */
   run(cond: () => boolean, maxMs: number): Promise<boolean>;
   stop(): Promise<void>;
@@ -61,7 +64,8 @@ async function start(scenarios: string[], tail?: string): Promise<FakeRig> {
     if (e.type === "sim.command") commands.push(e.line);
   });
   const logs = new MemorySink();
-  const agent = await startAgent(rigConfig({ dir, tables: tables("internet"), ...(tail ? { tail } : {}) }), {
+  const initial = rigConfig({ dir, tables: tables("internet"), ...(tail ? { tail } : {}) });
+  const agent = await startAgent(initial, {
     log: createLogger({ level: "info", format: "text", sink: logs, clock: () => sched.now() }),
     scheduler: sched,
     cron: { timezone: "UTC" },
@@ -77,6 +81,7 @@ async function start(scenarios: string[], tail?: string): Promise<FakeRig> {
     events: recorder.all,
     commands,
     logs,
+    initial,
     run: (cond, maxMs) => runUntil(sched, cond, maxMs),
     async stop() {
       const stopping = agent.stop("test done");
@@ -128,6 +133,8 @@ describe("agent: config reload and the maintenance window", () => {
       await agent.reload(rigConfig({ dir, tables: tables("internet.new-apn") }));
       expect(await rig.run(() => connected() === 2, 60 * S)).toBe(true);
       expect(rig.commands.filter((c) => c.startsWith("AT+CGDCONT=")).at(-1)).toContain("internet.new-apn");
+      // The new config replaced the old one; the object every part got at start is untouched.
+      expect(rig.initial.network.apn).toBe("internet");
     } finally {
       await rig.stop();
     }
