@@ -4,17 +4,17 @@
  * pulling packets from TUN while the serial line is behind, so the backlog
  * stays bounded instead of growing in a write queue (bufferbloat).
  *
- * Reads use the serial layer's FdReader (one Bun.file(fd).stream() reader);
+ * Reads use FdReader (one Bun.file(fd).stream() reader);
  * writes go through FdWriter: a ring buffer drained by a Worker that waits
  * for writability in poll(2), so a full tty costs no event-loop time and no
  * 1 ms timer sleep (the old EAGAIN-retry loop left a fast pty idle for most
- * of each millisecond it slept; see src/serial/fd-writer.ts).
+ * of each millisecond it slept; see src/sys/fd-writer.ts).
  */
 import * as libc from "../sys/libc.ts";
 import { cause } from "../core/cause.ts";
 import { PipeBase } from "../core/pipe.ts";
-import { FdReader, pumpReads } from "../serial/fd-io.ts";
-import { FdWriter } from "../serial/fd-writer.ts";
+import { FdReader, pumpReads } from "../sys/fd-reader.ts";
+import { FdWriter } from "../sys/fd-writer.ts";
 
 /**
  * Report a drain when this many bytes are left (see FdWriter lowWaterBytes):

@@ -11,7 +11,7 @@
  */
 import * as fs from "node:fs";
 import { CellkeepError } from "../core/cause.ts";
-import { cancelStreamReader } from "../serial/fd-io.ts";
+import { cancelStreamReader } from "../sys/fd-reader.ts";
 import { ERRNO, errno, errnoName, O } from "../sys/libc.ts";
 import * as libc from "../sys/libc.ts";
 

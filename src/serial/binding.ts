@@ -31,8 +31,8 @@ import { applyTermios, getBaudRate, setBaudRate, TCIOFLUSH } from "./termios.ts"
 import { isSupportedBaudRate } from "../core/baud.ts";
 import { getInputLines, setBreak, setExclusive, setOutputLines, type InputLines } from "./lines.ts";
 import { acquirePortLock, type LockOptions, type PortLock } from "./lockfile.ts";
-import { CanceledError, FdReader } from "./fd-io.ts";
-import { FdWriter } from "./fd-writer.ts";
+import { CanceledError, FdReader } from "../sys/fd-reader.ts";
+import { FdWriter } from "../sys/fd-writer.ts";
 import { discoverPorts, type DiscoveryOptions } from "./discovery.ts";
 
 export interface BunOpenOptions extends OpenOptions {

@@ -9,7 +9,8 @@
 import { cause } from "../core/cause.ts";
 import { PipeBase } from "../core/pipe.ts";
 import * as libc from "../sys/libc.ts";
-import { CanceledError, FdReader, pumpReads, writeAll } from "./fd-io.ts";
+import { CanceledError, FdReader, pumpReads } from "../sys/fd-reader.ts";
+import { writeAll } from "../sys/fd-writer.ts";
 
 export interface FdPipeOptions {
   /** Name used in causes and logs ("pty master /dev/pts/3"). */

@@ -32,9 +32,14 @@
  *   eventfd (this thread owns it). The fd belongs to the caller.
  * - The Worker's code is a string run from a Blob URL, so a `bun build
  *   --compile` binary needs no extra entry point.
+ *
+ * writeAll() at the end is the simple alternative for small traffic (FdPipe:
+ * the virtual modem's AT/PPP bytes): `fs.writeSync` on the non-blocking fd,
+ * and on EAGAIN a yield, then 1-8 ms sleeps and a retry.
  */
 import * as fs from "node:fs";
-import * as libc from "../sys/libc.ts";
+import { CanceledError } from "./fd-reader.ts";
+import * as libc from "./libc.ts";
 
 /** The eventfd close() rings; a C library that cannot load throws CellkeepError platform-unsupported. */
 function eventfd(): number {
@@ -435,4 +440,43 @@ export class FdWriter {
       // the Worker already closed it (it had exited)
     }
   }
+}
+
+/**
+ * Write all of `data` to a non-blocking fd. Rejects CanceledError if
+ * `isClosed()` turns true while waiting for room, or the write error.
+ *
+ * When the kernel's output buffer is full (EAGAIN) there is no writability
+ * event we can wait on from Bun without `Bun.file(fd).writer()` (which must
+ * not touch a tty), so we back off: first just yield one turn of the event
+ * loop (an in-process reader on the far side, e.g. a pty master, gets to
+ * drain), then sleep 1, 2, 4, 8 ms. This only runs while bytes are waiting
+ * to go out; an idle port has no timer at all. At 8 ms a 115200 bit/s UART
+ * drains ~115 bytes per wait, far less than its buffer, so throughput is
+ * never limited by the backoff.
+ */
+export async function writeAll(fd: number, data: Uint8Array, isClosed: () => boolean): Promise<void> {
+  let off = 0;
+  let stalls = 0;
+  while (off < data.byteLength) {
+    if (isClosed()) throw new CanceledError();
+    try {
+      off += fs.writeSync(fd, data, off, data.byteLength - off);
+      stalls = 0;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EAGAIN" || code === "EWOULDBLOCK") {
+        await waitForRoom(stalls++);
+        continue;
+      }
+      if (code === "EINTR") continue;
+      if (isClosed()) throw new CanceledError();
+      throw err;
+    }
+  }
+}
+
+function waitForRoom(stalls: number): Promise<void> {
+  if (stalls === 0) return new Promise((resolve) => setImmediate(resolve));
+  return Bun.sleep(Math.min(1 << (stalls - 1), 8));
 }

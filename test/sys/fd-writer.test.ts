@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
-import { FdReader } from "../../src/serial/fd-io.ts";
-import { DEFAULT_OVERFLOW_LIMIT_BYTES, FdWriter, WriteOverflowError } from "../../src/serial/fd-writer.ts";
+import { FdReader } from "../../src/sys/fd-reader.ts";
+import { DEFAULT_OVERFLOW_LIMIT_BYTES, FdWriter, WriteOverflowError } from "../../src/sys/fd-writer.ts";
 import { openPtyPair, type PtyPair } from "../../src/serial/pty.ts";
 import * as libc from "../../src/sys/libc.ts";
 

@@ -1,19 +1,15 @@
 /**
- * Event-loop driven I/O on a non-blocking tty fd (bun-facts §1):
+ * Event-loop driven reads on a non-blocking fd (tty, pty master, TUN;
+ * bun-facts §1), shared by the serial port, the direct pipes and TUN:
  * - Reads go through ONE `Bun.file(fd).stream()` reader for the fd's whole
  *   life. Bun waits in epoll, so an idle port costs no CPU. A chunk larger
  *   than the caller's buffer is split and the rest kept for the next read.
- * - writeAll() uses `fs.writeSync` on the non-blocking fd; when the tty's
- *   output buffer is full (EAGAIN) it yields, then sleeps 1-8 ms and retries.
- *   Only FdPipe (the virtual modem's small AT/PPP traffic) still writes this
- *   way: the serial port and MeteredFdPipe use FdWriter (fd-writer.ts),
- *   whose Worker waits in poll(2) and so never leaves a fast tty idle.
- * - NEVER `Bun.file(fd).writer()` on a tty: it clears O_NONBLOCK on the shared
- *   open file description and its writes then block the event loop.
+ * - Writes live in fd-writer.ts. NEVER `Bun.file(fd).writer()` on a tty: it
+ *   clears O_NONBLOCK on the shared open file description and its writes
+ *   then block the event loop.
  * - The stream works on its own dup of the fd; `cancel()` closes that dup,
  *   and the owner closes the original fd afterwards.
  */
-import * as fs from "node:fs";
 
 /** Error a pending read/write rejects with after cancel(): bindings-interface's `canceled` flag. */
 export class CanceledError extends Error {
@@ -146,43 +142,4 @@ export async function pumpReads(
     }
     onChunk(chunk);
   }
-}
-
-/**
- * Write all of `data` to a non-blocking fd. Rejects CanceledError if
- * `isClosed()` turns true while waiting for room, or the write error.
- *
- * When the kernel's output buffer is full (EAGAIN) there is no writability
- * event we can wait on from Bun without `Bun.file(fd).writer()` (which must
- * not touch a tty), so we back off: first just yield one turn of the event
- * loop (an in-process reader on the far side, e.g. a pty master, gets to
- * drain), then sleep 1, 2, 4, 8 ms. This only runs while bytes are waiting
- * to go out; an idle port has no timer at all. At 8 ms a 115200 bit/s UART
- * drains ~115 bytes per wait, far less than its buffer, so throughput is
- * never limited by the backoff.
- */
-export async function writeAll(fd: number, data: Uint8Array, isClosed: () => boolean): Promise<void> {
-  let off = 0;
-  let stalls = 0;
-  while (off < data.byteLength) {
-    if (isClosed()) throw new CanceledError();
-    try {
-      off += fs.writeSync(fd, data, off, data.byteLength - off);
-      stalls = 0;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "EAGAIN" || code === "EWOULDBLOCK") {
-        await waitForRoom(stalls++);
-        continue;
-      }
-      if (code === "EINTR") continue;
-      if (isClosed()) throw new CanceledError();
-      throw err;
-    }
-  }
-}
-
-function waitForRoom(stalls: number): Promise<void> {
-  if (stalls === 0) return new Promise((resolve) => setImmediate(resolve));
-  return Bun.sleep(Math.min(1 << (stalls - 1), 8));
 }
