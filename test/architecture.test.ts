@@ -26,23 +26,12 @@ import {
 const ROOT = join(import.meta.dir, "..");
 const DOC = "docs/architecture.md";
 
-/**
- * Imports against the table that other branches of the issue-13 reshape remove. Each entry must
- * still occur: once its branch is merged the test reports it as stale, and the entry goes.
- * When this list is empty, delete it (and applyKnownViolations stays for the next reshape).
- */
-const KNOWN_VIOLATIONS_PENDING_RESHAPE_MERGE: readonly KnownViolation[] = [
-  { file: "src/net/metered-pipe.ts", import: "../serial/fd-io.ts", removedBy: "perf (FdReader/FdWriter move to src/sys/)" },
-  { file: "src/net/metered-pipe.ts", import: "../serial/fd-writer.ts", removedBy: "perf (FdReader/FdWriter move to src/sys/)" },
-  { file: "src/net/tun.ts", import: "../serial/fd-io.ts", removedBy: "perf (FdReader/FdWriter move to src/sys/)" },
-];
 
 describe(`src/ against the layers table in ${DOC}`, () => {
   const table = parseLayerTable(readFileSync(join(ROOT, DOC), "utf8"));
   const files = listSourceFiles(ROOT, "src");
   const edges = readImportEdges(ROOT, files);
   const violations = checkLayers(files, edges, table);
-  const { unexcused, stale } = applyKnownViolations(violations, KNOWN_VIOLATIONS_PENDING_RESHAPE_MERGE);
 
   test("the scan sees the tree (files, static, dynamic and type-only imports)", () => {
     expect(files).toContain("src/main.ts");
@@ -55,15 +44,11 @@ describe(`src/ against the layers table in ${DOC}`, () => {
   });
 
   test("every file is in a layer the table declares", () => {
-    expect(unexcused.filter((v) => v.kind === "unknown-layer").map((v) => v.message)).toEqual([]);
+    expect(violations.filter((v) => v.kind === "unknown-layer").map((v) => v.message)).toEqual([]);
   });
 
-  test("every import follows the allowed directions (known violations pending the reshape merge aside)", () => {
-    expect(unexcused.filter((v) => v.kind !== "unknown-layer").map((v) => v.message)).toEqual([]);
-  });
-
-  test("every known violation still occurs (a stale exemption must be removed)", () => {
-    expect(stale.map((k) => `stale exemption: remove it: ${k.file} imports "${k.import}" (removed by ${k.removedBy})`)).toEqual([]);
+  test("every import follows the allowed directions ", () => {
+    expect(violations.filter((v) => v.kind !== "unknown-layer").map((v) => v.message)).toEqual([]);
   });
 
   test("no import cycle between files", () => {
