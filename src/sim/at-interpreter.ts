@@ -15,8 +15,8 @@
  *                     dropped where the host says none may go (data mode, off)
  */
 import { type ChannelSettings, cmeResult, finalText, infoText, urcText } from "./at-responses.ts";
-import { type CmdResult, MAX_LINE, type PendingCommand, maskSecrets, parseCommand, splitCommands } from "./at-syntax.ts";
-import type { AtContext, CommandTable } from "./commands/table.ts";
+import { type CmdResult, MAX_LINE, type PendingCommand, maskSecrets, splitCommands } from "./at-syntax.ts";
+import { type AtContext, type CommandTable, runCommand } from "./commands/table.ts";
 import type { SimEvent } from "./events.ts";
 import { CME, CONNECT_TEXT } from "./quectel-text.ts";
 
@@ -208,10 +208,7 @@ export class AtInterpreter {
   }
 
   private execute(cmd: string, now: number): CmdResult {
-    const parsed = parseCommand(cmd);
-    const handler = parsed && this.table.get(parsed.name);
-    if (!parsed || !handler) return { kind: "error" };
-    const r = handler(parsed, this.modem, now);
+    const r = runCommand(this.table, cmd, this.modem, now);
     if (r.kind === "later") {
       if (r.pending.answered) this.final("OK");
       if (r.pending.timeoutAt !== undefined) this.host.arm("pending", r.pending.timeoutAt);

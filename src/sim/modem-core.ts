@@ -201,15 +201,7 @@ export class ModemCore {
     const chunks = this.out;
     this.out = [];
     if (chunks.length <= 1) return chunks[0] ?? new Uint8Array(0);
-    let n = 0;
-    for (const c of chunks) n += c.length;
-    const all = new Uint8Array(n);
-    let at = 0;
-    for (const c of chunks) {
-      all.set(c, at);
-      at += c.length;
-    }
-    return all;
+    return new Uint8Array(Bun.concatArrayBuffers(chunks));
   }
 
   takeEvents(): SimEvent[] {

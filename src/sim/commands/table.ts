@@ -12,7 +12,7 @@
  * groups together.
  */
 import type { ChannelSettings } from "../at-responses.ts";
-import type { CmdResult, ParsedCommand } from "../at-syntax.ts";
+import { type CmdResult, type ParsedCommand, parseCommand } from "../at-syntax.ts";
 import type { SimMode } from "../events.ts";
 import type { PdnModel } from "../pdn.ts";
 import type { PdpContexts } from "../pdp.ts";
@@ -58,6 +58,14 @@ export function commandTable(...groups: readonly CommandGroup[]): CommandTable {
   const table = new Map<string, CommandHandler>();
   for (const group of groups) for (const [name, handler] of Object.entries(group)) table.set(name, handler);
   return table;
+}
+
+/** Run one command, as splitCommands cut it from a line, through the table: ERROR for what the table does not know. */
+export function runCommand(table: CommandTable, cmd: string, modem: AtContext, now: number): CmdResult {
+  const parsed = parseCommand(cmd);
+  const handler = parsed && table.get(parsed.name);
+  if (!parsed || !handler) return { kind: "error" };
+  return handler(parsed, modem, now);
 }
 
 export const ok = (info?: string[]): CmdResult => (info ? { kind: "ok", info } : { kind: "ok" });
