@@ -137,7 +137,7 @@ export class ModemCore {
         const at = this.faults.deadPeerAt(now);
         if (at !== null) this.timers.arm("dead", at);
       },
-      callEnded: (reason, now) => this.callEnded(reason, now),
+      callEnded: (reason) => this.callEnded(reason),
       sessionEvent: (e) => {
         // The network side refused the login: the PDN connection fails with ESM #29 (AT+CEER).
         if (e.type === "sim.ppp" && e.what === "auth-failed") this.pdn.loginRefused();
@@ -312,7 +312,7 @@ export class ModemCore {
     return session;
   }
 
-  private callEnded(reason: CallEndReason, _now: number): void {
+  private callEnded(reason: CallEndReason): void {
     this.pdn.callEnded(reason);
     for (const kind of CALL_FAULT_TIMERS) this.timers.disarm(kind);
   }
