@@ -1,13 +1,21 @@
 /**
  * AT command-line syntax (ITU-T V.250 §5): splitting a line into commands,
- * arguments, and masking secrets before a line goes into an event. Pure
- * string functions, no state; and the shape of a command's result.
+ * parsing one command, splitting arguments, and masking secrets before a
+ * line goes into an event. Pure string functions, no state; and the shape of
+ * a command's result.
  */
+
+/** Longest command line a module keeps (BG96: 1024 characters incl. "AT"); longer input is cut. */
+export const MAX_LINE = 1024;
 
 /** A command whose answer comes later (AT+CGATT=1, AT+QPOWD). */
 export interface PendingCommand {
   kind: "cgatt" | "qpowd";
   line: string;
+  /** When the wait ends unanswered (AtInterpreter.pendingTimeout); without one it waits until the module resets. */
+  timeoutAt?: number;
+  /** Its final result went out at once (AT+QPOWD=1 answers OK, then POWERED DOWN when done). */
+  answered?: boolean;
 }
 
 /** Result of executing one command of a command line. */
@@ -64,6 +72,35 @@ export function splitCommands(body: string): string[] | null {
     i = j;
   }
   return out;
+}
+
+export type CommandForm = "exec" | "read" | "test" | "set";
+
+/** One command of a command line, as splitCommands cut it out. */
+export interface ParsedCommand {
+  /** Upper case: "E", "&D", "D", "S", "+CGATT". */
+  name: string;
+  /** Extended commands: +X (exec), +X? (read), +X=? (test), +X=<args> (set). Basic commands are all exec. */
+  form: CommandForm;
+  /** Set form of an extended command: the arguments, quotes removed, case kept (APN, PIN, password). */
+  args: string[];
+  /** Basic commands: what follows the name, upper case ("2" of &D2, "0?" of S0?, the number ATD dials). */
+  rest: string;
+}
+
+/** Parse one command; null for an extended command that is not well formed. */
+export function parseCommand(cmd: string): ParsedCommand | null {
+  const upper = cmd.toUpperCase();
+  if (!upper.startsWith("+")) {
+    // Basic commands (V.250): one letter or &letter plus an optional number.
+    const name = upper.startsWith("&") ? upper.slice(0, 2) : upper.slice(0, 1);
+    return { name, form: "exec", args: [], rest: upper.slice(name.length) };
+  }
+  const m = /^(\+[A-Z0-9]+)(=\?|\?|=(.*))?$/s.exec(upper);
+  if (!m) return null;
+  const form: CommandForm = m[2] === undefined ? "exec" : m[2] === "?" ? "read" : m[2] === "=?" ? "test" : "set";
+  const args = form === "set" ? splitArgs(cmd.slice(cmd.indexOf("=") + 1)) : [];
+  return { name: m[1]!, form, args, rest: "" };
 }
 
 /** Split "1,\"IP\",\"apn\"" into ["1","IP","apn"] (quotes removed, commas inside quotes kept). */

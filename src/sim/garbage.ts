@@ -3,7 +3,7 @@
  * unsolicited result codes, as seen on real modem ports (boot noise, URCs the
  * host never asked for). Pure: a seeded random source in, bytes out.
  */
-import { rssiIndex } from "./quectel-text.ts";
+import { CELL_SIGNAL, rssiIndex } from "./quectel-text.ts";
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -42,7 +42,7 @@ export function garbageBurst(random: () => number, stat: number): GarbageBurst {
     bytes.push(CR, LF);
     return { kind: "bytes", data: Uint8Array.from(bytes) };
   }
-  const urcs = [`+QIND: "csq",${rssiIndex(-65)},99`, `+CEREG: ${stat}`, '+QIND: "act","eMTC"', '+QIND: "FOTA","HTTPSTART"'];
+  const urcs = [`+QIND: "csq",${rssiIndex(CELL_SIGNAL.rssiDbm)},99`, `+CEREG: ${stat}`, '+QIND: "act","eMTC"', '+QIND: "FOTA","HTTPSTART"'];
   const count = 5 + Math.floor(random() * 10);
   let text = "";
   for (let i = 0; i < count; i++) text += `\r\n${urcs[Math.floor(random() * urcs.length)]}\r\n`;

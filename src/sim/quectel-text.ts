@@ -26,6 +26,8 @@ export const PLMN = "00101";
 export const OPERATOR_NAME = "TEST";
 export const TAC = "1A2B";
 export const CELL_ID = "01A2D001";
+/** The simulated cell's signal, as +CSQ and +QCSQ report it: RSSI, RSRP (dBm), SINR (Quectel's raw value), RSRQ (dB). */
+export const CELL_SIGNAL = { rssiDbm: -65, rsrpDbm: -91, sinr: 155, rsrqDb: -9 } as const;
 /** 27.007 <AcT> 8 on Quectel LPWA modules: LTE Cat M1. */
 export const ACT_CATM1 = 8;
 /** BG96 manual: PPP CONNECT reports this rate. */
@@ -80,4 +82,18 @@ export const NUMERIC_RESULT: Readonly<Record<string, string>> = {
 export function rssiIndex(dbm: number): number {
   if (!Number.isFinite(dbm)) return 99;
   return Math.max(0, Math.min(31, Math.round((dbm + 113) / 2)));
+}
+
+/**
+ * What the module says on its AT port when it has booted (BG96 Hardware
+ * Design §3.7 / AT manual §1.5): RDY, the functionality level, the SIM state
+ * and, with a ready SIM, SMS DONE; a BG77 adds APP RDY.
+ */
+export function bootUrcs(model: "BG96" | "BG77", sim: "ready" | "pin" | "puk" | "missing"): string[] {
+  const urcs = ["RDY", "+CFUN: 1"];
+  if (sim === "ready") urcs.push("+CPIN: READY");
+  else if (sim === "pin") urcs.push("+CPIN: SIM PIN");
+  if (sim === "ready") urcs.push("+QIND: SMS DONE");
+  if (model === "BG77") urcs.push("APP RDY");
+  return urcs;
 }

@@ -12,15 +12,13 @@
  * back) are absolute times from power-on: a module reset does not shorten or
  * restart them, as it would not on a real network.
  */
-import type { CmdResult } from "./at-syntax.ts";
 import type { SimEvent } from "./events.ts";
-import { ACT_CATM1, CELL_ID, CME, ICCID, IMSI, MODEL_TEXT, OPERATOR_NAME, PLMN, TAC, rssiIndex } from "./quectel-text.ts";
+import { ACT_CATM1, CELL_ID, TAC } from "./quectel-text.ts";
 import type { SimBehaviour } from "./scenario.ts";
 
 export type RadioTimer = "registration" | "attach";
 export type SimCardState = "ready" | "pin" | "puk" | "missing";
 export type RegCommand = "+CREG" | "+CGREG" | "+CEREG";
-type Form = "exec" | "read" | "test" | "set";
 
 export interface RadioHost {
   arm(kind: RadioTimer, at: number): void;
@@ -30,9 +28,6 @@ export interface RadioHost {
   /** An AT+CGATT=1 is waiting: registration must lead to an attach even without auto-attach. */
   attachRequested(): boolean;
 }
-
-/** Signal the simulated cell gives (dBm / dB), as +CSQ and +QCSQ report it. */
-const RSSI_DBM = -65;
 
 export class RadioModel {
   cfun = 1;
@@ -80,6 +75,11 @@ export class RadioModel {
     return this.stat === 1 || this.stat === 5;
   }
 
+  /** Radio on and registered: signal and serving-cell queries report the cell. */
+  get inService(): boolean {
+    return this.cfun === 1 && this.registered;
+  }
+
   /** Can a packet call be placed (CONNECT)? Registered with the radio on. */
   get canDial(): boolean {
     return this.sim === "ready" && this.cfun === 1 && this.registered;
@@ -92,13 +92,14 @@ export class RadioModel {
 
   // ---------------------------------------------------------------- state changes
 
+  /** Boot done, AT+CFUN=1 or the right PIN: with a ready SIM and the radio on, search; registered after registrationMs. */
   radioOn(now: number): void {
     if (this.cfun !== 1 || this.sim !== "ready") return;
     this.setStat(2, now, null);
     this.host.arm("registration", now + this.b.registrationMs);
   }
 
-  radioOff(now: number): void {
+  private radioOff(now: number): void {
     this.host.disarm("registration");
     this.host.disarm("attach");
     this.setAttached(false, now);
@@ -190,117 +191,47 @@ export class RadioModel {
     return s;
   }
 
-  // ---------------------------------------------------------------- commands
-
-  /** The +CME ERROR a SIM-dependent command gets, or null when the SIM is ready. */
-  simCheck(): CmdResult | null {
-    switch (this.sim) {
-      case "ready":
-        return null;
-      case "missing":
-        return { kind: "cme", code: CME.simNotInserted };
-      case "pin":
-        return { kind: "cme", code: CME.simPinRequired };
-      case "puk":
-        return { kind: "cme", code: CME.simPukRequired };
-    }
+  /** Seconds left of the T3346 back-off (0 when none runs), as AT+QNWCFG="backoff" reports it. */
+  backoffLeftS(now: number): number {
+    return this.backoffUntil === null ? 0 : Math.max(0, Math.ceil((this.backoffUntil - now) / 1000));
   }
 
-  cimi(): CmdResult {
-    return this.simCheck() ?? { kind: "ok", info: [IMSI] };
-  }
+  // ---------------------------------------------------------------- what the AT commands change
 
-  qccid(): CmdResult {
-    // The ICCID is readable even while the SIM waits for its PIN.
-    return this.sim === "missing" ? { kind: "cme", code: CME.simNotInserted } : { kind: "ok", info: [`+QCCID: ${ICCID}`] };
-  }
-
-  cpin(form: Form, args: string[], now: number): CmdResult {
-    if (form === "test") return { kind: "ok" };
-    if (form === "read") {
-      switch (this.sim) {
-        case "missing":
-          return { kind: "cme", code: CME.simNotInserted };
-        case "ready":
-          return { kind: "ok", info: ["+CPIN: READY"] };
-        case "pin":
-          return { kind: "ok", info: ["+CPIN: SIM PIN"] };
-        case "puk":
-          return { kind: "ok", info: ["+CPIN: SIM PUK"] };
-      }
-    }
-    if (form !== "set") return { kind: "error" };
-    if (this.sim === "missing") return { kind: "cme", code: CME.simNotInserted };
-    if (this.sim === "ready") return { kind: "cme", code: CME.operationNotAllowed };
-    if (this.sim === "puk") return { kind: "cme", code: CME.simPukRequired };
-    if (args[0] === this.b.pin) {
+  /**
+   * AT+CPIN=<pin> while the SIM asks for its PIN: true when it was right (the
+   * SIM is ready and the radio starts). 27.007: three wrong PINs block the SIM
+   * behind its PUK.
+   */
+  enterPin(pin: string | undefined, now: number): boolean {
+    if (pin === this.b.pin) {
       this.sim = "ready";
       this.host.urc("+CPIN: READY");
       this.host.urc("+QIND: SMS DONE");
       this.radioOn(now);
-      return { kind: "ok" };
+      return true;
     }
-    // 27.007: three wrong PINs block the SIM behind its PUK.
     this.pinAttempts--;
     if (this.pinAttempts <= 0) this.sim = "puk";
-    return { kind: "cme", code: CME.incorrectPassword };
+    return false;
   }
 
-  /** AT+CFUN without the reset flag (the core handles CFUN=x,1). */
-  setFun(fun: number, now: number): CmdResult {
-    if (fun === this.cfun) return { kind: "ok" };
+  /** AT+CFUN=<fun> without the reset flag (a reset is the whole module's business). */
+  setFun(fun: number, now: number): void {
+    if (fun === this.cfun) return;
     this.cfun = fun;
     if (fun === 1) this.radioOn(now);
     else this.radioOff(now);
-    return { kind: "ok" };
   }
 
-  reg(name: RegCommand, form: Form, args: string[]): CmdResult {
-    const max = name === "+CEREG" ? 5 : 2;
-    if (form === "test") return { kind: "ok", info: [`${name}: (0-${max})`] };
-    if (form === "set") {
-      const a = args[0] ?? "0";
-      if (!/^\d$/.test(a) || Number(a) > max) return { kind: "cme", code: CME.incorrectParameters };
-      this.urcMode[name] = Number(a);
-      return { kind: "ok" };
-    }
-    if (form === "read") return { kind: "ok", info: [`${name}: ${this.urcMode[name]},${this.regFields(this.urcMode[name])}`] };
-    return { kind: "error" };
+  /** AT+CGATT=1: registered, the attach takes attachMs; otherwise it follows registration (attachRequested). */
+  requestAttach(now: number): void {
+    if (this.registered) this.host.arm("attach", now + this.b.attachMs);
   }
 
-  cops(form: Form): CmdResult {
-    if (form === "read") return { kind: "ok", info: [this.registered ? `+COPS: 0,0,"${OPERATOR_NAME}",${ACT_CATM1}` : "+COPS: 0"] };
-    if (form === "test") return { kind: "ok", info: [`+COPS: (2,"${OPERATOR_NAME}","${OPERATOR_NAME}","${PLMN}",${ACT_CATM1}),,(0-4),(0-2)`] };
-    return { kind: "ok" };
-  }
-
-  private get inService(): boolean {
-    return this.cfun === 1 && this.registered;
-  }
-
-  csq(form: Form): CmdResult {
-    if (form === "test") return { kind: "ok", info: ["+CSQ: (0-31,99),(0-7,99)"] };
-    return { kind: "ok", info: [this.inService ? `+CSQ: ${rssiIndex(RSSI_DBM)},99` : "+CSQ: 99,99"] };
-  }
-
-  /** +QCSQ: <sysmode>,<rssi>,<rsrp>,<sinr>,<rsrq> (Quectel BG96 / BG77 manuals). */
-  qcsq(form: Form): CmdResult {
-    const text = MODEL_TEXT[this.b.model];
-    if (form === "test") return { kind: "ok", info: [`+QCSQ: "NOSERVICE","${text.sysmode}"`] };
-    return { kind: "ok", info: [this.inService ? `+QCSQ: "${text.sysmode}",${RSSI_DBM},-91,155,-9` : `+QCSQ: "NOSERVICE"`] };
-  }
-
-  /** +QNWINFO: <act>,<oper>,<band>,<channel>. */
-  qnwinfo(): CmdResult {
-    const text = MODEL_TEXT[this.b.model];
-    return { kind: "ok", info: [this.inService ? `+QNWINFO: "${text.act}","${PLMN}","LTE BAND 20",6300` : "+QNWINFO: No Service"] };
-  }
-
-  /** Modelled on Quectel's AT+QNWCFG query style: +QNWCFG: "backoff",<remaining s>,<reject cause>. */
-  qnwcfg(form: Form, args: string[], now: number): CmdResult {
-    if (form !== "set") return { kind: "error" };
-    if ((args[0] ?? "").toLowerCase() !== "backoff") return { kind: "cme", code: CME.incorrectParameters };
-    const left = this.backoffUntil === null ? 0 : Math.max(0, Math.ceil((this.backoffUntil - now) / 1000));
-    return { kind: "ok", info: [`+QNWCFG: "backoff",${left},${this.rejectCause ?? 0}`] };
+  /** AT+CGATT=0. */
+  detach(now: number): void {
+    this.host.disarm("attach");
+    this.setAttached(false, now);
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { CellkeepError } from "../../src/core/cause.ts";
-import { maskSecrets, splitArgs, splitCommands } from "../../src/sim/at-syntax.ts";
+import { maskSecrets, parseCommand, splitArgs, splitCommands } from "../../src/sim/at-syntax.ts";
 import { SCENARIO_HELP, SCENARIO_NAMES, parseScenario, resolveBehaviour } from "../../src/sim/scenario.ts";
 
 describe("scenario specs", () => {
@@ -91,6 +91,19 @@ describe("AT syntax", () => {
   test("split arguments, quotes removed", () => {
     expect(splitArgs('1,"IP","internet.test"')).toEqual(["1", "IP", "internet.test"]);
     expect(splitArgs('"a,b",2')).toEqual(["a,b", "2"]);
+  });
+
+  test("parse one command: basic name and rest in upper case; extended form and arguments with their case kept", () => {
+    expect(parseCommand("e0")).toEqual({ name: "E", form: "exec", args: [], rest: "0" });
+    expect(parseCommand("&d2")).toEqual({ name: "&D", form: "exec", args: [], rest: "2" });
+    expect(parseCommand('d"*99#"')).toEqual({ name: "D", form: "exec", args: [], rest: '"*99#"' });
+    expect(parseCommand("S0?")).toEqual({ name: "S", form: "exec", args: [], rest: "0?" });
+    expect(parseCommand("+cgatt")).toEqual({ name: "+CGATT", form: "exec", args: [], rest: "" });
+    expect(parseCommand("+CGATT?")).toEqual({ name: "+CGATT", form: "read", args: [], rest: "" });
+    expect(parseCommand("+CGATT=?")).toEqual({ name: "+CGATT", form: "test", args: [], rest: "" });
+    expect(parseCommand('+cgdcont=1,"IP","Internet.Test"')).toEqual({ name: "+CGDCONT", form: "set", args: ["1", "IP", "Internet.Test"], rest: "" });
+    expect(parseCommand("+C SQ")).toBeNull();
+    expect(parseCommand("+")).toBeNull();
   });
 
   test("secrets are masked", () => {
