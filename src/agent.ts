@@ -32,6 +32,8 @@ import { SdNotifier, SystemdWatchdog, watchdogIntervalMs, type Notifier } from "
 import { SystemdStatus } from "./systemd/status.ts";
 import { registrationStatus, isRegistered } from "./modem/parse.ts";
 import { CommandRunner } from "./sys/command.ts";
+import { MqttPublisher } from "./mqtt/publisher.ts";
+import { mqttSettings } from "./mqtt/settings.ts";
 
 /** Seams for the demo and tests: a different port, clock or listen address. */
 export interface AgentOverrides {
@@ -209,6 +211,21 @@ export async function startAgent(config: Config, opts: AgentOptions): Promise<Ag
       teardown.push(() => app?.close());
       server = startHttpServer(app, listen);
       teardown.push(() => server?.stop());
+    }
+
+    // Fleet telemetry: a view like HTTP; sees the status document, the event stream and the guarded actions only.
+    const mqtt = mqttSettings(config);
+    if (mqtt) {
+      const publisher = new MqttPublisher({
+        settings: mqtt,
+        scheduler,
+        log: log.child("mqtt"),
+        status: () => app?.view.snapshot(scheduler.now(), { version: VERSION, startedAt, counters: dataPlane.counters() }) ?? null,
+        events,
+        actions: ladderGuardedActions(supervisor, recovery.ladder, scheduler),
+      });
+      publisher.start();
+      teardown.push(() => publisher.stop());
     }
 
     emit({ type: "agent.started", at: scheduler.now(), version: VERSION, detail: server ? `status on ${server.url}` : undefined } as EventBase);
