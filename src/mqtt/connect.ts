@@ -5,6 +5,7 @@
  * time so a renewed certificate is used on the next connection.
  */
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import type { IClientOptions } from "mqtt";
 import { cause, type Cause } from "../core/cause.ts";
 
@@ -47,7 +48,8 @@ export function clientOptions(login: BrokerLogin): IClientOptions {
     if (login.certFile) opts.cert = readFileSync(login.certFile);
     if (login.keyFile) opts.key = readFileSync(login.keyFile);
     opts.rejectUnauthorized = true;
-    opts.servername = opts.host;
+    // SNI carries a host name only (RFC 6066 §3); an IP address is checked against the certificate's IP SAN.
+    if (isIP(opts.host!) === 0) opts.servername = opts.host;
   }
   return opts;
 }
