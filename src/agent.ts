@@ -23,6 +23,8 @@ import { wireModem } from "./agent/modem.ts";
 import { wireHealth } from "./agent/health.ts";
 import { startHttp, type HttpWiring } from "./agent/http.ts";
 import { startWatchdog } from "./agent/watchdog.ts";
+import { startMqtt } from "./agent/mqtt.ts";
+import { ladderGuardedActions } from "./agent/actions.ts";
 import { planReload } from "./agent/reload.ts";
 import { Teardown } from "./agent/teardown.ts";
 import type { ModemSupervisor, SupervisorTiming } from "./modem/supervisor.ts";
@@ -127,6 +129,8 @@ export async function startAgent(initialConfig: Config, opts: AgentOptions): Pro
     const health = wireHealth({ config, scheduler, log, emit, supervisor, dataPlane, ladder: recovery.ladder, ...(opts.cron ? { cron: opts.cron } : {}) });
     teardown.add(() => health.stop());
 
+    // One set of operator actions for every view that offers them (HTTP, MQTT), with the ladder's refusal rules.
+    const actions = ladderGuardedActions(supervisor, recovery.ladder, scheduler);
     let http: HttpWiring | null = null;
     if (!opts.noHttp) {
       http = startHttp({
@@ -136,13 +140,15 @@ export async function startAgent(initialConfig: Config, opts: AgentOptions): Pro
         events,
         clock: scheduler,
         status: statusModel,
-        supervisor,
-        ladder: recovery.ladder,
+        actions,
         log,
       });
       const h = http;
       teardown.add(() => h.stop());
     }
+    // Fleet telemetry (when [mqtt] is configured): a view like HTTP.
+    const stopMqtt = startMqtt({ config, scheduler, log, status: statusModel, events, actions });
+    if (stopMqtt) teardown.add(stopMqtt);
 
     emit({ type: "agent.started", at: scheduler.now(), version: VERSION, detail: http ? `status on ${http.server.url}` : undefined } as EventBase);
     supervisor.start();

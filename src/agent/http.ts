@@ -1,19 +1,16 @@
 /**
  * The local HTTP endpoint: a view of the status model plus the operator's
- * actions (guarded by the recovery ladder). Refuses nothing itself; the
+ * actions (guarded by the recovery ladder in src/agent/actions.ts). Refuses nothing itself; the
  * exposure warning only says when the listen address reaches past loopback.
  */
 import type { Config } from "../config/schema.ts";
 import type { Clock } from "../core/clock.ts";
-import type { DataBearer } from "../core/data-bearer.ts";
 import type { EventBase, EventBus } from "../core/events.ts";
 import type { Logger } from "../core/log.ts";
-import type { RecoveryLadder } from "../health/ladder.ts";
 import { createHttpApp, startHttpServer, type HttpApp, type HttpServerHandle } from "../http/index.ts";
 import { listenExposureWarning } from "../http/host-check.ts";
-import type { ModemSupervisor } from "../modem/supervisor.ts";
+import type { OperatorActions } from "../status/actions.ts";
 import type { StatusModel } from "../status/model.ts";
-import { ladderGuardedActions } from "./actions.ts";
 
 export interface HttpWiringDeps {
   config: Config;
@@ -24,8 +21,8 @@ export interface HttpWiringDeps {
   events: EventBus<EventBase>;
   clock: Clock;
   status: StatusModel;
-  supervisor: ModemSupervisor<DataBearer>;
-  ladder: RecoveryLadder;
+  /** The operator's actions, guarded by the ladder (src/agent/actions.ts). */
+  actions: OperatorActions;
   log: Logger;
 }
 
@@ -44,7 +41,7 @@ export function startHttp(d: HttpWiringDeps): HttpWiring {
     events: d.events,
     clock: d.clock,
     status: d.status,
-    actions: ladderGuardedActions(d.supervisor, d.ladder, d.clock),
+    actions: d.actions,
     token: d.token,
     logger: log,
     listen,

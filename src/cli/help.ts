@@ -10,6 +10,8 @@ Usage:
   cellkeep demo                     run the agent against the built-in virtual modem (no root, no hardware)
   cellkeep ports                    list serial ports that look like modems and which one "auto" picks
   cellkeep status [--url URL]       print the running agent's status (default http://127.0.0.1:8080)
+  cellkeep fleet --broker URL [--json]
+                                    show every gateway reporting to an MQTT broker (docs/mqtt.md)
   cellkeep version                  print the version
   cellkeep help | --help            this text
 

@@ -52,6 +52,10 @@ export async function main(argv: readonly string[], io: Output = stdio): Promise
         const { statusCommand } = await import("./status.ts");
         return await statusCommand([...rest]);
       }
+      case "fleet": {
+        const { fleetCommand } = await import("../mqtt/fleet-command.ts");
+        return await fleetCommand([...rest]);
+      }
       default:
         throw new UsageError(`unknown command "${verb}"`);
     }

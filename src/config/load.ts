@@ -6,10 +6,10 @@
 import * as v from "valibot";
 import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
 import { basename } from "node:path";
-import { ConfigSchema, DURATION_KEYS, knownKeys, type Config } from "./schema.ts";
+import { ConfigSchema, DURATION_KEYS, knownKeys, type Config, type MqttConfig } from "./schema.ts";
 import { KeyLines } from "./lines.ts";
 import { MAX_FILE_BYTES, decodeUtf8, permissionWarning, readBounded, readSecretFile, tooLargeMessage } from "./files.ts";
-import { formatDuration } from "./duration.ts";
+import { formatDuration, parseDuration } from "./duration.ts";
 import { registerSecret } from "../core/log.ts";
 import { commandSecrets, redactCommand } from "../core/redact.ts";
 
@@ -119,6 +119,7 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
   if ((rawAuth.method === "pap" || rawAuth.method === "chap") && (rawAuth.username === undefined || rawAuth.username === "")) {
     issues.push({ path: "auth.username", line: at("auth.username"), message: `auth.method = "${rawAuth.method}" needs a username` });
   }
+  issues.push(...mqttKeyIssues(table(raw, "mqtt"), at));
   if (rawHealth.schedule !== undefined && rawHealth.every !== undefined) {
     issues.push({ path: "health.every", line: at("health.every"), message: "set either health.schedule or health.every, not both" });
   }
@@ -158,9 +159,17 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
       if (warning) fileWarnings.push(warning);
     }
   }
+  let mqttPassword: string | null = null;
+  if (out.mqtt !== undefined) {
+    const m = readMqttFiles(out.mqtt, at);
+    issues.push(...m.issues);
+    fileWarnings.push(...m.warnings);
+    mqttPassword = m.password;
+  }
   if (issues.length > 0) return { ok: false, file, issues: sortIssues(issues) };
 
   registerSecret(password);
+  registerSecret(mqttPassword);
   // The PIN only ever travels in AT+CPIN="<pin>" (masked by redactCommand as well). Registered
   // in that form: four bare digits would also match counters, cell ids and timestamps.
   if (out.modem.pin !== undefined) registerSecret(`CPIN="${out.modem.pin}"`);
@@ -171,7 +180,8 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
   for (const c of out.modem.init) for (const s of commandSecrets(c)) registerSecret(s.value, { wholeValueOnly: s.kind === "pin" });
   registerSecret(urlPassword(out.health.http_url));
   if (out.health.schedule === undefined && out.health.every === undefined) out.health.every = 60_000;
-  const config: Config = { ...out, auth: { ...out.auth, password } };
+  const { mqtt: mqttTable, ...tables } = out;
+  const config: Config = { ...tables, auth: { ...out.auth, password }, ...(mqttTable ? { mqtt: { ...mqttTable, password: mqttPassword } } : {}) };
   const warnings: string[] = [...fileWarnings];
   if (config.recovery.backoff.at(-1) === 0) {
     // Valid (tests and labs use it), but on a gateway it is the "watchdog that resets every few minutes" the vendor warns against.
@@ -180,6 +190,61 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
     );
   }
   return { ok: true, file, config, warnings };
+}
+
+/** [mqtt] rules across keys, on the raw table so they are reported with type errors. */
+function mqttKeyIssues(m: Record<string, unknown>, at: (path: string) => number): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (m.password_file !== undefined && m.username === undefined) {
+    issues.push({ path: "mqtt.password_file", line: at("mqtt.password_file"), message: "mqtt.password_file needs mqtt.username (MQTT sends a password only with a user name)" });
+  }
+  if ((m.cert_file === undefined) !== (m.key_file === undefined)) {
+    const set = m.cert_file !== undefined ? "mqtt.cert_file" : "mqtt.key_file";
+    issues.push({ path: set, line: at(set), message: "set both mqtt.cert_file and mqtt.key_file (a client certificate needs its key)" });
+  }
+  const tlsKey = ["ca_file", "cert_file", "key_file"].find((k) => m[k] !== undefined);
+  if (tlsKey !== undefined && typeof m.broker === "string" && m.broker.startsWith("mqtt://")) {
+    issues.push({ path: `mqtt.${tlsKey}`, line: at(`mqtt.${tlsKey}`), message: "TLS files need an mqtts:// broker URL; with mqtt:// they would not be used" });
+  }
+  if (typeof m.reconnect_min === "string" && typeof m.reconnect_max === "string") {
+    const lo = parseDuration(m.reconnect_min);
+    const hi = parseDuration(m.reconnect_max);
+    if (lo !== null && hi !== null && hi < lo) issues.push({ path: "mqtt.reconnect_max", line: at("mqtt.reconnect_max"), message: "expected mqtt.reconnect_max of at least mqtt.reconnect_min" });
+  }
+  return issues;
+}
+
+/**
+ * The broker password from mqtt.password_file (bounded read, warned when other users can read it), and a check
+ * that the TLS files can be read now, so `cellkeep check` names a wrong path instead of the first connect.
+ */
+function readMqttFiles(m: Omit<MqttConfig, "password">, at: (path: string) => number): { password: string | null; issues: ConfigIssue[]; warnings: string[] } {
+  const issues: ConfigIssue[] = [];
+  const warnings: string[] = [];
+  let password: string | null = null;
+  if (m.password_file !== undefined) {
+    const read = readSecretFile(m.password_file, "MQTT password file");
+    if (!read.ok) issues.push({ path: "mqtt.password_file", line: at("mqtt.password_file"), message: read.message });
+    else {
+      const text = decodeUtf8(read.bytes);
+      if (!text.ok) issues.push({ path: "mqtt.password_file", line: at("mqtt.password_file"), message: `the MQTT password file ${m.password_file} is not valid UTF-8 text` });
+      else password = text.text.replace(/\r?\n$/, "");
+      const warning = permissionWarning(m.password_file, "the MQTT password (mqtt.password_file)", read.stat);
+      if (warning) warnings.push(warning);
+    }
+  }
+  for (const key of ["ca_file", "cert_file", "key_file"] as const) {
+    const path = m[key];
+    if (path === undefined) continue;
+    const read = key === "key_file" ? readSecretFile(path, "MQTT client key") : readBounded(path);
+    if (!read.ok) {
+      issues.push({ path: `mqtt.${key}`, line: at(`mqtt.${key}`), message: "message" in read ? `cannot read ${path}: ${read.message}` : tooLargeMessage(path, read.size) });
+    } else if (key === "key_file") {
+      const warning = permissionWarning(path, "the MQTT client key (mqtt.key_file)", read.stat);
+      if (warning) warnings.push(warning);
+    }
+  }
+  return { password, issues, warnings };
 }
 
 /** The password in a URL (https://user:pw@host/), decoded, or null. */
@@ -286,6 +351,11 @@ export function renderEffectiveConfig(config: Config): string {
     const u = new URL(health.http_url);
     u.password = "***";
     health.http_url = u.toString();
+  }
+  const mqtt = view.mqtt;
+  if (mqtt) {
+    if (typeof mqtt.password === "string") mqtt.password = "***";
+    else delete mqtt.password;
   }
   // modem.init may carry credentials (AT+CGAUTH, AT+QICSGP, AT+CLCK...): shown masked like every AT trace.
   if (Array.isArray(view.modem!.init)) view.modem!.init = (view.modem!.init as string[]).map(redactCommand);

@@ -206,6 +206,76 @@ const log = v.strictObject({
   format: v.optional(oneOf(["text", "json"] as const), "text"),
 }, "expected a table");
 
+/** An MQTT broker: mqtt://host[:port] or mqtts://host[:port]; credentials go in their own keys, never in the URL. */
+const brokerUrl = () =>
+  v.pipe(
+    str("a broker URL"),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      let u: URL;
+      try {
+        u = new URL(dataset.value);
+      } catch {
+        addIssue({ message: 'expected a broker URL such as "mqtts://broker.example.com:8883" or "mqtt://10.0.0.1:1883"' });
+        return;
+      }
+      if (u.protocol !== "mqtt:" && u.protocol !== "mqtts:") addIssue({ message: `expected a broker URL starting with mqtt:// or mqtts://, got "${u.protocol}//"` });
+      else if (u.hostname === "") addIssue({ message: "expected a broker URL with a host name" });
+      else if (u.username !== "" || u.password !== "") addIssue({ message: "put the user name in mqtt.username and the password in mqtt.password_file, not in the URL" });
+      else if ((u.pathname !== "" && u.pathname !== "/") || u.search !== "" || u.hash !== "") addIssue({ message: "expected a broker URL without a path, query or fragment" });
+    }),
+  );
+
+/** Text that becomes topic levels: no MQTT wildcards (+ #), no NUL, and only the placeholders `names`. */
+const topicTemplate = (what: string, names: readonly string[], oneLevel: boolean) =>
+  v.pipe(
+    nonEmpty(),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      const text = dataset.value;
+      const unknown = [...text.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]!).filter((n) => !names.includes(n));
+      if (unknown.length > 0) addIssue({ message: `unknown placeholder {${unknown[0]}} in the ${what}; known: ${names.map((n) => `{${n}}`).join(", ")}` });
+      else if (/[+#\u0000]/.test(text)) addIssue({ message: `the ${what} must not contain the MQTT wildcards + or #` });
+      else if (oneLevel && !/^[A-Za-z0-9._:{}-]+$/.test(text)) addIssue({ message: `expected a ${what} of letters, digits and . _ : - (it is one topic level)` });
+      else if (!oneLevel && (text.startsWith("$") || text.startsWith("/") || text.includes("//"))) addIssue({ message: `expected a ${what} such as "cellkeep/{client_id}/" (no leading $ or /, no empty level)` });
+    }),
+  );
+
+/** Fleet telemetry over MQTT (docs/mqtt.md); absent: no MQTT at all. */
+const mqtt = v.strictObject({
+  broker: brokerUrl(),
+  /** The MQTT client id and the gateway's name in the fleet: {hostname} and {imei} are filled in. */
+  client_id: v.optional(topicTemplate("client id", ["hostname", "imei"], true), "{hostname}"),
+  /** Every topic starts with this; a missing trailing "/" is added. */
+  topic_prefix: v.optional(
+    v.pipe(topicTemplate("topic prefix", ["client_id", "hostname", "imei"], false), v.transform((p) => (p.endsWith("/") ? p : `${p}/`))),
+    "cellkeep/{client_id}/",
+  ),
+  username: v.optional(nonEmpty()),
+  /** The broker password, read from this file at load (like auth.password_file); never logged. */
+  password_file: v.optional(nonEmpty()),
+  /** PEM files for mqtts://: the CA that signed the broker's certificate, and an optional client certificate and key. */
+  ca_file: v.optional(nonEmpty()),
+  cert_file: v.optional(nonEmpty()),
+  key_file: v.optional(nonEmpty()),
+  /** MQTT keep-alive; each one costs a PINGREQ/PINGRESP on the cellular link. At most 65535 s (the protocol's limit). */
+  keepalive: v.optional(v.pipe(duration(5000), v.maxValue(65_535_000, 'expected a duration of at most "18h"')), "2m"),
+  /** Compact metrics (signal, counters, link uptime) this often; not queued while offline. */
+  metrics_interval: v.optional(duration(1000), "5m"),
+  /** The retained status is published on every change (merged within status_holdoff) and refreshed this often. */
+  status_interval: v.optional(duration(1000), "1h"),
+  status_holdoff: v.optional(duration(0), "5s"),
+  /** Reconnect waits: doubling from reconnect_min up to reconnect_max, with jitter (a fleet must not reconnect in step). */
+  reconnect_min: v.optional(duration(100), "2s"),
+  reconnect_max: v.optional(duration(1000), "5m"),
+  /** QoS of events, status and presence (0: at most once; 1: at least once, de-duplicated by queue id). */
+  qos: v.optional(v.picklist([0, 1, 2] as const, "expected 0, 1 or 2"), 1),
+  /** Accept cmd/redial, cmd/reset-modem and cmd/status from the broker. */
+  commands: v.optional(bool(), false),
+  /** Events kept on disk (in the state directory) while the broker is unreachable; past it the oldest are dropped and counted. */
+  queue_max: v.optional(int(10, 1_000_000), 10_000),
+}, "expected a table");
+
 export const ConfigSchema = v.strictObject({
   modem: v.optional(modem, {}),
   network,
@@ -216,12 +286,16 @@ export const ConfigSchema = v.strictObject({
   recovery: v.optional(recovery, {}),
   http: v.optional(http, {}),
   log: v.optional(log, {}),
+  mqtt: v.optional(mqtt),
 }, "expected a table");
 
 type Parsed = v.InferOutput<typeof ConfigSchema>;
 
-/** The typed configuration. `auth.password` is resolved from password_file at load. */
-export type Config = Parsed & { auth: Parsed["auth"] & { password: string } };
+/** The [mqtt] table with the broker password read from mqtt.password_file (null without one). */
+export type MqttConfig = NonNullable<Parsed["mqtt"]> & { password: string | null };
+
+/** The typed configuration. `auth.password` is resolved from password_file at load, `mqtt.password` likewise. */
+export type Config = Parsed & { auth: Parsed["auth"] & { password: string } } & { mqtt?: MqttConfig };
 
 /** Known keys per table, for unknown-key errors with suggestions. */
 export function knownKeys(): Map<string, string[]> {
@@ -250,4 +324,10 @@ export const DURATION_KEYS = new Set([
   "recovery.operator_retry_max",
   "recovery.registration_poll",
   "recovery.command_timeout",
+  "mqtt.keepalive",
+  "mqtt.metrics_interval",
+  "mqtt.status_interval",
+  "mqtt.status_holdoff",
+  "mqtt.reconnect_min",
+  "mqtt.reconnect_max",
 ]);

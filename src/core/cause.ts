@@ -57,6 +57,11 @@ export const CAUSE_HINTS = {
   "reset-undelivered": "a module reset by AT command could not reach the module (it does not answer AT); the next reset is the hardware one (recovery.power_cycle)",
   "command-failed": "recovery.power_cycle or recovery.reboot_command failed (non-zero exit, killed, or could not start); run it by hand to see why: the module may not have been reset",
   "command-timeout": "recovery.power_cycle or recovery.reboot_command did not finish within recovery.command_timeout; its process group was killed; check the helper (a relay or hub that does not answer?)",
+  // fleet telemetry (MQTT)
+  "mqtt-unreachable": "the MQTT broker could not be reached (link down, wrong host or port, broker down); events wait in the on-disk queue and are sent when it is back",
+  "mqtt-auth-rejected": "the MQTT broker refused the credentials or this client id (CONNACK bad username/password or not authorized); check mqtt.username, mqtt.password_file, the client certificate and the broker's ACL",
+  "mqtt-tls-failed": "the TLS handshake with the MQTT broker failed (unknown CA, wrong host name, expired or rejected client certificate); check mqtt.ca_file, mqtt.cert_file and mqtt.key_file",
+  "mqtt-refused": "the MQTT broker refused the connection (protocol version, server unavailable, or a client id in use); see the detail",
   // cellkeep itself
   "agent-crashed": "cellkeep hit an internal error; it hung up, removed the interface and exits 70 so the service manager restarts it; please report the logged error",
   "stopped": "cellkeep was asked to stop",

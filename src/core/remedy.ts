@@ -45,6 +45,11 @@ const CLASS_OF: Readonly<Record<CauseCode, CauseClass>> = {
   "http-listen-failed": "local",
   "ip-tool-missing": "local",
   "platform-unsupported": "local",
+  // fleet telemetry: the broker's reachability never touches the cellular link's recovery
+  "mqtt-unreachable": "local",
+  "mqtt-auth-rejected": "local",
+  "mqtt-tls-failed": "local",
+  "mqtt-refused": "local",
   // serial port: gone (the module fell off the bus or rebooted) is the module's fault; held or
   // forbidden is a person's to fix
   "port-not-found": "module",
