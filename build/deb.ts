@@ -7,7 +7,7 @@
  *   /lib/systemd/system/cellkeep-reboot.{path,service}  the last rung's host reboot, done by systemd
  *   /etc/cellkeep/cellkeep.toml            config.example.toml, a conffile; root:cellkeep 0640 by a stat
  *                                          override the postinst adds (dpkg keeps it across upgrades)
- *   /usr/share/doc/cellkeep/               copyright, changelog.gz, README.md
+ *   /usr/share/doc/cellkeep/               copyright, changelog.gz, README.md, docs/*.md
  *   /usr/share/man/man1/cellkeep.1.gz      from `cellkeep help`
  *   /usr/share/lintian/overrides/cellkeep  the tags lintian gives the Bun runtime, each explained
  *   DEBIAN/{postinst,prerm,postrm}         build/debian/: the cellkeep system user (groups dialout,
@@ -173,7 +173,9 @@ export async function buildDeb(o: DebOptions): Promise<BuiltDeb> {
   put(stage, CONFFILE.slice(1), readFileSync(join(ROOT, "config.example.toml")), 0o644);
   put(stage, "usr/share/doc/cellkeep/copyright", copyright(), 0o644);
   put(stage, "usr/share/doc/cellkeep/changelog.gz", gzipSync(changelog(version), { level: 9 }), 0o644);
+  // The README's links point into docs/: ship both, side by side as in the repository.
   put(stage, "usr/share/doc/cellkeep/README.md", readFileSync(join(ROOT, "README.md")), 0o644);
+  for (const doc of readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md"))) put(stage, `usr/share/doc/cellkeep/docs/${doc}`, readFileSync(join(ROOT, "docs", doc)), 0o644);
   put(stage, "usr/share/man/man1/cellkeep.1.gz", gzipSync(manPage(version), { level: 9 }), 0o644);
   // Each override says why (build/debian/lintian-overrides); `lintian` on the .deb is then clean.
   put(stage, "usr/share/lintian/overrides/cellkeep", readFileSync(join(ROOT, "build/debian/lintian-overrides")), 0o644);

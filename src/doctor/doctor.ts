@@ -49,7 +49,7 @@ export function runUser(host: Host, wanted: string | undefined): RunUser | strin
   const self = host.self();
   if (wanted !== undefined) return host.userByName(wanted, "--user") ?? `no user "${wanted}" in ${host.roots.etc}/passwd`;
   if (self.uid === 0) {
-    const service = host.userByName(SERVICE_USER, "the packaged service's user (--user root to check a run as root)");
+    const service = host.userByName(SERVICE_USER, "the packaged service's user; --user root checks a run as root");
     if (service) return service;
   }
   return { name: host.userName(self.uid), uid: self.uid, gids: self.gids, how: "this process" };

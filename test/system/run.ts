@@ -72,6 +72,22 @@ if (process.getuid?.() !== 0) {
   console.error("test:system needs root (binfmt_misc for the image build, mmdebstrap)");
   process.exit(1);
 }
+/** Debian packages this test needs on the host, by the program that shows each is there. */
+const HOST_TOOLS: Record<string, string> = {
+  mmdebstrap: "mmdebstrap",
+  "arch-test": "arch-test",
+  "qemu-system-aarch64": "qemu-system-arm",
+  "qemu-img": "qemu-utils",
+  "qemu-aarch64-static": "qemu-user-static",
+  "mke2fs": "e2fsprogs",
+  socat: "socat",
+  readelf: "binutils",
+};
+const missing = Object.entries(HOST_TOOLS).filter(([tool]) => !Bun.which(tool, { PATH: `${process.env.PATH}:/usr/sbin:/sbin` }));
+if (missing.length > 0) {
+  console.error(`test:system needs: apt-get install ${[...new Set(missing.map(([, pkg]) => pkg))].join(" ")}  (missing: ${missing.map(([t]) => t).join(", ")})`);
+  process.exit(1);
+}
 
 const runDir = mkdtempSync(join(tmpdir(), "cellkeep-system-"));
 const share = join(runDir, "share");
