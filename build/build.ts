@@ -1,12 +1,15 @@
 #!/usr/bin/env bun
 /**
- * Builds the single-file binaries: `bun build/build.ts [--out DIR] [target...]`.
- * Targets: linux-x64, linux-arm64 (glibc) and their -musl variants. The
- * runtime for a foreign target comes from the npm registry on first use and
- * is cached by Bun.
+ * Builds the single-file binaries and the Debian packages:
+ * `bun build/build.ts [--out DIR] [--no-deb] [target...]` (`npm run build`:
+ * linux-x64 and linux-arm64, each with its .deb, amd64 and arm64; build/deb.ts).
+ * Targets: linux-x64, linux-arm64 (glibc) and their -musl variants (no .deb:
+ * Debian is glibc). The runtime for a foreign target comes from the npm
+ * registry on first use and is cached by Bun.
  */
 import { mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { buildDeb, DEB_ARCH, type DebTarget } from "./deb.ts";
 
 export const TARGETS = ["linux-x64", "linux-arm64", "linux-x64-musl", "linux-arm64-musl"] as const;
 export type Target = (typeof TARGETS)[number];
@@ -40,5 +43,8 @@ if (import.meta.main) {
     }
     const { path, bytes } = await buildBinary(t, outDir);
     console.log(`${t}: ${path} (${(bytes / 1e6).toFixed(1)} MB)`);
+    if (args.includes("--no-deb") || !(t in DEB_ARCH)) continue;
+    const deb = await buildDeb({ binary: path, target: t as DebTarget, outDir });
+    console.log(`${t}: ${deb.path} (${(deb.bytes / 1e6).toFixed(1)} MB)`);
   }
 }

@@ -48,6 +48,10 @@ export async function main(argv: readonly string[], io: Output = stdio): Promise
         io.out(portsCommand({}));
         return EXIT.OK;
       }
+      case "doctor": {
+        const { doctorCommand } = await import("./doctor.ts");
+        return doctorCommand(rest, io);
+      }
       case "status": {
         const { statusCommand } = await import("./status.ts");
         return await statusCommand([...rest]);
