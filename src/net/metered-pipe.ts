@@ -25,7 +25,7 @@ import { FdWriter } from "../sys/fd-writer.ts";
 export const DEFAULT_LOW_WATER = 16 * 1024;
 
 export interface MeteredFdPipeOptions {
-  /** Ring buffer of the writer Worker, bytes (default DEFAULT_RING_BYTES, 256 KiB). */
+  /** Ring buffer of the writer Worker, bytes (default 64 KiB). */
   ringBytes?: number;
   /** onDrain fires when the backlog falls to this many bytes (default 16 KiB; 0: only when empty). */
   lowWaterBytes?: number;

@@ -56,15 +56,7 @@ const SLEEPING = 5; // 1 while the Worker is (about to be) in Atomics.wait: only
 const STATE = 6; // 0 not started, 1 running, 2 out of its loop for good (never touches the fd again), 3 closed before it started
 const CTL_WORDS = 8;
 
-/**
- * 256 KiB: a burst the packet pump hands over at once (one TUN read, framed:
- * up to ~100 KiB) or a few 64 KiB writes fit, so the Worker writes on
- * without waiting for this thread to move bytes from the overflow list into
- * the ring (a message round trip each time). Measured with 64 KiB writes
- * over a pty: 125-160 MB/s against 95-125 MB/s with a 64 KiB ring. How much
- * may wait is the pump's high-water mark's business, not the ring's.
- */
-export const DEFAULT_RING_BYTES = 256 * 1024;
+export const DEFAULT_RING_BYTES = 64 * 1024;
 /** Bytes that may wait beyond the ring before writes are refused. */
 export const DEFAULT_OVERFLOW_LIMIT_BYTES = 4 * 1024 * 1024;
 
@@ -163,7 +155,7 @@ self.onmessage = (ev) => {
 let workerUrl: string | null = null;
 
 export interface FdWriterOptions {
-  /** Ring buffer size in bytes, rounded up to a power of two, at least 4 KiB (default 256 KiB). */
+  /** Ring buffer size in bytes, rounded up to a power of two, at least 4 KiB (default 64 KiB). */
   ringBytes?: number;
   /** Report progress (onDrain) when the unsent bytes fall to this many (default 0: when empty). */
   lowWaterBytes?: number;
