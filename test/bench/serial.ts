@@ -1,5 +1,5 @@
 /**
- * Serial transport benchmark: `bun test/bench/serial.ts` (< 30 s).
+ * Serial transport benchmark: `bun test/bench/serial.ts` (< 40 s).
  *
  * Throughput of cellkeep's serial port against a plain fd, each direction,
  * over one pty pair whose far end (fixtures/pty-far-end.ts) is its own
@@ -12,7 +12,9 @@
  *       64 KiB (the best one thread can do).
  * Both talk to the same far end, so the ratio (a)/(b) is the cost of the
  * port's own path (goal: >= 0.8 each way). Rounds alternate between (a) and
- * (b); each figure is the best of its rounds. Then a 10-byte round trip through
+ * (b); each figure is the best of its rounds. Also printed: this process's
+ * CPU time per MB moved (all its threads, the port's writer Worker
+ * included), which a busy machine disturbs less than the rates. Then a 10-byte round trip through
  * the port (an in-process echo on another pty), and the CPU an idle open
  * port costs. Prints figures, never asserts.
  */
@@ -26,7 +28,7 @@ import { openPtyPair, ptyMasterPipe } from "../../src/serial/pty.ts";
 import * as libc from "../../src/sys/libc.ts";
 
 const MB = 1 << 20;
-const TOTAL = Number(process.env.SERIAL_BENCH_MB ?? 8) * MB;
+const TOTAL = Number(process.env.SERIAL_BENCH_MB ?? 32) * MB;
 /** Each figure is the best of ROUNDS runs: the machine is shared, so the best run is the least disturbed one. */
 const ROUNDS = 5;
 const CHUNK = 64 * 1024;
@@ -149,17 +151,33 @@ async function plainRead(fd: number, far: FarEnd): Promise<number> {
   return ms;
 }
 
-async function throughput(): Promise<{ port: { up: number; down: number }; plain: { up: number; down: number } }> {
+interface Figures {
+  /** Best elapsed ms per direction, and the least CPU ms this process used for one. */
+  up: number;
+  down: number;
+  upCpu: number;
+  downCpu: number;
+}
+
+async function throughput(): Promise<{ port: Figures; plain: Figures }> {
   const far = new FarEnd();
   try {
     const { slave } = JSON.parse(await far.line()) as { slave: string };
-    const port = { up: Infinity, down: Infinity };
-    const plain = { up: Infinity, down: Infinity };
+    const port = { up: Infinity, down: Infinity, upCpu: Infinity, downCpu: Infinity };
+    const plain = { up: Infinity, down: Infinity, upCpu: Infinity, downCpu: Infinity };
+    /** Run one measurement; returns its ms and this process's CPU ms. */
+    const timed = async (fn: () => Promise<number>): Promise<[number, number]> => {
+      const c0 = process.cpuUsage();
+      const ms = await fn();
+      const c = process.cpuUsage(c0);
+      return [ms, (c.user + c.system) / 1000];
+    };
     const portRound = async () => {
       const pipe = await openSerialPipe(slave, { lockDir });
       try {
-        port.up = Math.min(port.up, await portWrite(pipe, far));
-        port.down = Math.min(port.down, await portRead(pipe, far));
+        const [up, upCpu] = await timed(() => portWrite(pipe, far));
+        const [down, downCpu] = await timed(() => portRead(pipe, far));
+        Object.assign(port, { up: Math.min(port.up, up), down: Math.min(port.down, down), upCpu: Math.min(port.upCpu, upCpu), downCpu: Math.min(port.downCpu, downCpu) });
       } finally {
         await pipe.close();
       }
@@ -167,8 +185,9 @@ async function throughput(): Promise<{ port: { up: number; down: number }; plain
     const plainRound = async () => {
       const fd = libc.check(libc.open(slave, libc.O.RDWR | libc.O.NOCTTY | libc.O.CLOEXEC), "open", slave);
       try {
-        plain.up = Math.min(plain.up, await plainWrite(fd, far));
-        plain.down = Math.min(plain.down, await plainRead(fd, far));
+        const [up, upCpu] = await timed(() => plainWrite(fd, far));
+        const [down, downCpu] = await timed(() => plainRead(fd, far));
+        Object.assign(plain, { up: Math.min(plain.up, up), down: Math.min(plain.down, down), upCpu: Math.min(plain.upCpu, upCpu), downCpu: Math.min(plain.downCpu, downCpu) });
       } finally {
         libc.close(fd);
       }
@@ -238,6 +257,8 @@ try {
   console.log(`serial bench: ${TOTAL / MB} MB per direction over one pty pair, far end in its own process (blocking I/O), 64 KiB writes, best of ${ROUNDS}`);
   console.log(row("host → far end (write)", t.port.up, t.plain.up));
   console.log(row("far end → host (read)", t.port.down, t.plain.down));
+  const perMb = (cpuMs: number) => (cpuMs / (TOTAL / MB)).toFixed(2);
+  console.log(`CPU of this process per MB: write port ${perMb(t.port.upCpu)} ms, plain fd ${perMb(t.plain.upCpu)} ms; read port ${perMb(t.port.downCpu)} ms, plain fd ${perMb(t.plain.downCpu)} ms`);
   const worst = Math.min(t.plain.up / t.port.up, t.plain.down / t.port.down);
   console.log(`lowest port / plain fd ratio: ${worst.toFixed(2)} (goal >= ${GOAL_RATIO}: ${worst >= GOAL_RATIO ? "met" : "NOT met"})`);
   console.log(`10-byte round trip via the port + in-process echo: p50 ${(l.p50 * 1000).toFixed(0)} µs, p99 ${(l.p99 * 1000).toFixed(0)} µs`);
