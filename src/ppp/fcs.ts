@@ -66,23 +66,27 @@ function buildSlices16(): Uint16Array {
   return s;
 }
 
+/** The FCS-16 register `f` after the eight octets data[i, i + 8) (an 8-octet block: positions 8..15 of the slices). */
+export function fcs16Block8(f: number, data: Uint8Array, i: number): number {
+  const s = FCS16_SLICES;
+  return (
+    s[0x800 | ((f ^ data[i]!) & 0xff)]! ^
+    s[0x900 | ((f >>> 8) ^ data[i + 1]!)]! ^
+    s[0xa00 | data[i + 2]!]! ^
+    s[0xb00 | data[i + 3]!]! ^
+    s[0xc00 | data[i + 4]!]! ^
+    s[0xd00 | data[i + 5]!]! ^
+    s[0xe00 | data[i + 6]!]! ^
+    s[0xf00 | data[i + 7]!]!
+  );
+}
+
 /** Run the FCS-16 over data[start, end) starting from `fcs` (use FCS16_INIT for a new frame). */
 export function fcs16(data: Uint8Array, fcs: number = FCS16_INIT, start = 0, end: number = data.length): number {
-  const s = FCS16_SLICES;
   const t = FCS16_TABLE;
   let f = fcs & 0xffff;
   let i = start;
-  for (; i + 7 < end; i += 8) {
-    f =
-      s[0x800 | ((f ^ data[i]!) & 0xff)]! ^
-      s[0x900 | ((f >>> 8) ^ data[i + 1]!)]! ^
-      s[0xa00 | data[i + 2]!]! ^
-      s[0xb00 | data[i + 3]!]! ^
-      s[0xc00 | data[i + 4]!]! ^
-      s[0xd00 | data[i + 5]!]! ^
-      s[0xe00 | data[i + 6]!]! ^
-      s[0xf00 | data[i + 7]!]!;
-  }
+  for (; i + 7 < end; i += 8) f = fcs16Block8(f, data, i);
   for (; i < end; i++) f = (f >>> 8) ^ t[(f ^ data[i]!) & 0xff]!;
   return f;
 }
@@ -99,35 +103,20 @@ export const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 
  */
 export function fcs16Words(words: Uint32Array, bytes: Uint8Array, len: number): number {
   if (!LITTLE_ENDIAN) return fcs16(bytes, FCS16_INIT, 0, len);
-  const s = FCS16_SLICES;
   const t = FCS16_TABLE;
   let f = FCS16_INIT;
   let i = 0;
   for (let k = 0; i + 15 < len; i += 16, k += 4) {
-    const a = words[k]! ^ f;
-    const b = words[k + 1]!;
-    const c = words[k + 2]!;
-    const d = words[k + 3]!;
-    f =
-      s[a & 0xff]! ^
-      s[0x100 | ((a >>> 8) & 0xff)]! ^
-      s[0x200 | ((a >>> 16) & 0xff)]! ^
-      s[0x300 | (a >>> 24)]! ^
-      s[0x400 | (b & 0xff)]! ^
-      s[0x500 | ((b >>> 8) & 0xff)]! ^
-      s[0x600 | ((b >>> 16) & 0xff)]! ^
-      s[0x700 | (b >>> 24)]! ^
-      s[0x800 | (c & 0xff)]! ^
-      s[0x900 | ((c >>> 8) & 0xff)]! ^
-      s[0xa00 | ((c >>> 16) & 0xff)]! ^
-      s[0xb00 | (c >>> 24)]! ^
-      s[0xc00 | (d & 0xff)]! ^
-      s[0xd00 | ((d >>> 8) & 0xff)]! ^
-      s[0xe00 | ((d >>> 16) & 0xff)]! ^
-      s[0xf00 | (d >>> 24)]!;
+    f = sliceWord(words[k]! ^ f, 0) ^ sliceWord(words[k + 1]!, 4) ^ sliceWord(words[k + 2]!, 8) ^ sliceWord(words[k + 3]!, 12);
   }
   for (; i < len; i++) f = (f >>> 8) ^ t[(f ^ bytes[i]!) & 0xff]!;
   return f;
+}
+
+/** The slices of the four octets of word `w` (low octet first) at positions j..j+3 of a 16-octet block, xored. */
+function sliceWord(w: number, j: number): number {
+  const s = FCS16_SLICES;
+  return s[(j << 8) | (w & 0xff)]! ^ s[((j + 1) << 8) | ((w >>> 8) & 0xff)]! ^ s[((j + 2) << 8) | ((w >>> 16) & 0xff)]! ^ s[((j + 3) << 8) | (w >>> 24)]!;
 }
 
 /** Run the FCS-32 over data[start, end) starting from `fcs` (use FCS32_INIT). Returns an unsigned value. */

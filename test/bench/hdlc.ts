@@ -158,7 +158,8 @@ const HDLC_REF_C = String.raw`/*
  * - encode: header escaped and run through the FCS octet by octet, then the
  *   information field in one pass of 8-octet blocks that computes the FCS
  *   (positions 8..15 of the tables) and escapes through a 256-entry table
- *   (escapeWithFcs16), then the FCS.
+ *   without a branch (ESCAPE written, then the octet over it or after it;
+ *   escapeWithFcs16), then the FCS.
  * - decode: the same three states (HUNTING, IN_FRAME, ESCAPED). IN_FRAME
  *   under receive ACCM 0 finds the runs between FLAG and ESCAPE with memchr
  *   and copies them with memcpy (the TypeScript uses indexOf and set()),
@@ -249,14 +250,12 @@ static size_t encode(uint16_t protocol, const uint8_t *info, size_t n, int acfc,
     const uint8_t *p = info + i;
     f = slices[0x800 | ((f ^ p[0]) & 0xff)] ^ slices[0x900 | ((f >> 8) ^ p[1])] ^ slices[0xa00 | p[2]] ^ slices[0xb00 | p[3]] ^
         slices[0xc00 | p[4]] ^ slices[0xd00 | p[5]] ^ slices[0xe00 | p[6]] ^ slices[0xf00 | p[7]];
-    PUT(p[0]);
-    PUT(p[1]);
-    PUT(p[2]);
-    PUT(p[3]);
-    PUT(p[4]);
-    PUT(p[5]);
-    PUT(p[6]);
-    PUT(p[7]);
+    for (int k = 0; k < 8; k++) { /* branch-free, as the TypeScript */
+      uint8_t b = p[k], e = esc[b];
+      out[o] = ESC;
+      out[o + e] = b ^ (uint8_t)(e << 5);
+      o += 1 + e;
+    }
   }
   for (; i < n; i++) {
     f = (uint16_t)((f >> 8) ^ t1[(f ^ info[i]) & 0xff]);
