@@ -112,11 +112,9 @@ export function encodeFrameInto(out: Uint8Array, at: number, protocol: number, i
     o = escapeInto(out, o, edge, 0, 4, esc);
   } else {
     // The FCS covers every octet between the flags before escaping (RFC 1662 §4.2).
-    let f = FCS16_INIT;
-    for (let k = 0; k < h; k++) f = (f >>> 8) ^ FCS16_TABLE[(f ^ edge[k]!) & 0xff]!;
     o = escapeInto(out, o, edge, 0, h, esc);
-    o = escapeWithFcs16(out, o, info, esc, f);
-    f = fcs16Out ^ 0xffff;
+    o = escapeWithFcs16(out, o, info, esc, fcs16(edge, FCS16_INIT, 0, h));
+    const f = fcs16Out ^ 0xffff;
     edge[0] = f & 0xff;
     edge[1] = (f >>> 8) & 0xff;
     o = escapeInto(out, o, edge, 0, 2, esc);
