@@ -7,7 +7,7 @@ import type { Cause } from "./cause.ts";
 
 export interface BytePipe {
   readonly isOpen: boolean;
-  /** Queue bytes for sending. Ignored (and counted by the adapter) once closed. */
+  /** Queue bytes for sending; the pipe copies what it keeps, so the caller may reuse `data` once this returns. Ignored (and counted by the adapter) once closed. */
   write(data: Uint8Array): void;
   /** Subscribe to incoming bytes; returns an unsubscribe function. */
   onData(fn: (data: Uint8Array) => void): () => void;

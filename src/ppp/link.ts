@@ -17,7 +17,7 @@ import { type Scheduler, WakeTimer } from "../core/clock.ts";
 import type { EventBase } from "../core/events.ts";
 import type { BytePipe } from "../core/pipe.ts";
 import type { PppEvent } from "./events.ts";
-import { type DecoderCounters, HdlcDecoder, encodeFrame } from "./hdlc.ts";
+import { type DecoderCounters, HdlcDecoder, encodeFrameInto, maxFrameSize } from "./hdlc.ts";
 import { PcapFile, type PcapSink } from "./pcap.ts";
 import type { PppSession, PppStatus } from "./session.ts";
 import { DEFAULT_FRAMING, PROTO } from "./types.ts";
@@ -86,6 +86,12 @@ export class PppLink {
   private readonly eventListeners = new Set<EventListener>();
   private unsubscribe: (() => void)[] = [];
   private started = false;
+  /**
+   * The frames of one flush, framed back to back and handed to the pipe in
+   * one write. Reused: every BytePipe copies what write() is given before it
+   * returns (core/pipe.ts), so no array per frame or per batch is needed.
+   */
+  private txBuf = new Uint8Array(16 * 1024);
   private flushing = false;
   private flushAgain = false;
   private readonly c = {
@@ -206,7 +212,8 @@ export class PppLink {
       this.c.framesIn++;
       this.pcap?.record("in", ev.protocol, ev.info, now);
       this.session.input({ protocol: ev.protocol, info: ev.info }, now);
-      this.syncReceiveFraming();
+      // Only LCP changes the receive framing; IP frames (nearly all of them) cannot.
+      if (ev.protocol !== PROTO.IPV4 && ev.protocol !== PROTO.IPV6) this.syncReceiveFraming();
     });
     this.flush();
   }
@@ -259,7 +266,10 @@ export class PppLink {
         this.flushAgain = false;
         const out = this.session.drain();
         if (out.frames.length > 0) this.writeFrames(out.frames);
-        this.syncReceiveFraming();
+        // The receive framing follows LCP's state, and every LCP state change
+        // comes with an event (ppp.fsm): a drain without events (IP in or out)
+        // leaves it as it was.
+        if (out.events.length > 0) this.syncReceiveFraming();
         for (const ev of out.events) this.emit(ev);
         for (const p of out.ip) {
           this.c.packetsIn++;
@@ -281,12 +291,12 @@ export class PppLink {
   private writeFrames(frames: { protocol: number; info: Uint8Array }[]): void {
     const now = this.scheduler.now();
     const tx = this.session.txFraming();
-    const wires: Uint8Array[] = [];
-    let total = 0;
+    let room = 0;
+    for (const f of frames) room += maxFrameSize(f.info.length);
+    if (this.txBuf.length < room) this.txBuf = new Uint8Array(Math.max(room, this.txBuf.length * 2));
+    let end = 0;
     for (const f of frames) {
-      const wire = encodeFrame(f.protocol, f.info, f.protocol === PROTO.LCP ? DEFAULT_FRAMING : tx);
-      wires.push(wire);
-      total += wire.length;
+      end = encodeFrameInto(this.txBuf, end, f.protocol, f.info, f.protocol === PROTO.LCP ? DEFAULT_FRAMING : tx);
       this.pcap?.record("out", f.protocol, f.info, now);
     }
     this.c.framesOut += frames.length;
@@ -295,9 +305,8 @@ export class PppLink {
       return;
     }
     // One write per batch: fewer syscalls, frames stay in order.
-    const data = wires.length === 1 ? wires[0]! : concat(wires, total);
-    this.c.bytesOut += data.length;
-    this.pipe.write(data);
+    this.c.bytesOut += end;
+    this.pipe.write(this.txBuf.subarray(0, end));
   }
 
   private emit(ev: PppLinkEvent): void {
@@ -310,14 +319,4 @@ export class PppLink {
       }
     }
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

@@ -13,6 +13,12 @@
  *   tty never costs the event loop a timer sleep); writeBacklog() counts
  *   what the ring still holds, drain() waits for it and the kernel queue.
  * - close: cancel the reader, then close(fd), then release the lock.
+ *
+ * The data path (SerialPipe) does not go through the stream: startReading()
+ * hands each chunk from the reader straight on, and queueWrite() puts bytes
+ * straight into the writer's ring. The stream then serves what it is for:
+ * opening (lock, termios), settings and modem lines. Once startReading() has
+ * taken the reader, the stream's read() is refused.
  */
 import type {
   BindingInterface,
@@ -31,7 +37,7 @@ import { applyTermios, getBaudRate, setBaudRate, TCIOFLUSH } from "./termios.ts"
 import { isSupportedBaudRate } from "../core/baud.ts";
 import { getInputLines, setBreak, setExclusive, setOutputLines, type InputLines } from "./lines.ts";
 import { acquirePortLock, type LockOptions, type PortLock } from "./lockfile.ts";
-import { CanceledError, FdReader } from "../sys/fd-reader.ts";
+import { CanceledError, FdReader, pumpReads } from "../sys/fd-reader.ts";
 import { FdWriter } from "../sys/fd-writer.ts";
 import { discoverPorts, type DiscoveryOptions } from "./discovery.ts";
 
@@ -155,6 +161,9 @@ export class BunSerialPort implements BindingPortInterface {
   private readonly reader: FdReader;
   private readonly writer: FdWriter;
   private breakOn = false;
+  /** startReading() took the reader: chunks go to the data path, not to read(). */
+  private readingDirect = false;
+  private readonly writeErrorListeners = new Set<(err: Error) => void>();
 
   constructor(
     readonly fd: number,
@@ -166,15 +175,14 @@ export class BunSerialPort implements BindingPortInterface {
       // Report a drain at half the packet pump's default high-water mark (32 KiB), as MeteredFdPipe does.
       lowWaterBytes: 16 * 1024,
       onError: (e) => {
-        this.lastError = new libc.SysError("write", e, openOptions.path);
+        const err = new libc.SysError("write", e, openOptions.path);
+        this.lastError = err;
+        for (const fn of this.writeErrorListeners) fn(err);
       },
     });
   }
 
-  /** Size of the write() whose promise has not settled yet (the stream still counts it in its writableLength). */
-  inFlightBytes = 0;
-
-  /** Bytes accepted by write() that the kernel has not taken yet (including unsent bytes of the write in flight). */
+  /** Bytes accepted by write() or queueWrite() that the kernel has not taken yet. */
   writeBacklog(): number {
     return this.writer.backlogBytes();
   }
@@ -186,6 +194,38 @@ export class BunSerialPort implements BindingPortInterface {
 
   get lockPath(): string | null {
     return this.lock?.lockPath ?? null;
+  }
+
+  /**
+   * The data path's reads: every chunk the reader gets goes to `onChunk` as
+   * it is (no copy, no stream), until close() (ends quietly) or a read fails
+   * (hang-up, EIO...: `onFailure` once, with the error, which also becomes
+   * lastError). Call once; read() is refused afterwards.
+   */
+  startReading(onChunk: (chunk: Uint8Array) => void, onFailure: (err: Error) => void): void {
+    if (this.readingDirect) throw new Error(`${this.openOptions.path}: startReading() called twice`);
+    this.readingDirect = true;
+    void pumpReads(this.reader, onChunk, (_detail, err) => {
+      if (!this.isOpen) return;
+      this.lastError = err as Error;
+      onFailure(err as Error);
+    });
+  }
+
+  /**
+   * The data path's writes: `data` is copied into the writer's ring (or its
+   * bounded overflow queue) at once; never blocks. false when the port is
+   * closed, the writer failed, or the overflow limit refused the write.
+   */
+  queueWrite(data: Uint8Array): boolean {
+    if (!this.isOpen || this.lastError) return false;
+    return this.writer.write(data);
+  }
+
+  /** Called once if the writer's write(2) fails (EIO when a USB port went away...). */
+  onWriteError(fn: (err: Error) => void): () => void {
+    this.writeErrorListeners.add(fn);
+    return () => this.writeErrorListeners.delete(fn);
   }
 
   async close(): Promise<void> {
@@ -201,6 +241,7 @@ export class BunSerialPort implements BindingPortInterface {
   async read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
     if (!this.isOpen) throw new CanceledError();
     if (length <= 0) throw new RangeError("read length must be positive");
+    if (this.readingDirect) throw new Error(`${this.openOptions.path}: reads go to the data path (startReading), not to read()`);
     try {
       const bytesRead = await this.reader.readInto(buffer, offset, length);
       return { buffer, bytesRead };
@@ -214,16 +255,10 @@ export class BunSerialPort implements BindingPortInterface {
   async write(buffer: Buffer): Promise<void> {
     if (!this.isOpen) throw new CanceledError();
     if (this.lastError) throw this.lastError;
-    // Copied into the ring (or the writer's overflow queue) at once; the
-    // stream holds its next chunk until this resolves, so its own
-    // writableLength plus writeBacklog() is the whole backlog.
+    // Copied into the ring (or the writer's overflow queue) at once; resolves
+    // once it is all in the ring, so the stream's next chunk waits for room.
     this.writer.write(buffer);
-    this.inFlightBytes = buffer.byteLength;
-    try {
-      await this.writer.whenAccepted();
-    } finally {
-      this.inFlightBytes = 0;
-    }
+    await this.writer.whenAccepted();
     if (this.lastError) throw this.lastError;
     if (!this.isOpen) throw new CanceledError();
   }

@@ -1,14 +1,26 @@
 /**
- * A serial port as a BytePipe (src/core/pipe.ts): `SerialPortStream` from
- * @serialport/stream on top of the bun:ffi binding.
+ * A serial port as a BytePipe (src/core/pipe.ts).
+ *
+ * Two paths, each for what it does best:
+ * - Control: `SerialPortStream` from @serialport/stream on the bun:ffi
+ *   binding opens the port (UUCP lock, TIOCEXCL, termios) and owns the port
+ *   object that settings and modem lines (baud rate, DTR/RTS, CTS/DSR/DCD,
+ *   flush, drain) go to.
+ * - Data: bytes never pass through the stream. Reads come straight from the
+ *   port's fd reader (BunSerialPort.startReading: each chunk as the kernel
+ *   gave it, no pool copy, no Readable machinery) and writes go straight
+ *   into the port's writer ring (queueWrite: one copy, no Writable queue,
+ *   no Buffer). The stream's per-chunk work (a copy into its pool, push(),
+ *   'data' events; Buffer.from, _write, a promise per write) measured at
+ *   over half the cost of moving the bytes (serial bench, issue 13).
  *
  * Vanishing ports: a USB modem that resets re-enumerates, so reads fail with
- * EIO/ENXIO/ENODEV or the tty hangs up. Every such path (read rejection →
- * stream 'close' with a DisconnectedError, write error, 'end', stream error)
- * funnels into `vanish()`, which closes the binding port (reader cancelled,
- * fd closed, lock released) and then finishes the pipe with cause
- * `port-vanished`. No exception escapes to the caller and the pipe never
- * stays half open: once closed, writes are dropped and counted.
+ * EIO/ENXIO/ENODEV or the tty hangs up. Every such path (read failure, write
+ * error, stream 'close'/'end'/error) funnels into `vanish()`, which closes
+ * the binding port (reader cancelled, fd closed, lock released) and then
+ * finishes the pipe with cause `port-vanished`. No exception escapes to the
+ * caller and the pipe never stays half open: once closed, writes are
+ * dropped and counted.
  */
 import { SerialPortStream } from "@serialport/stream";
 import { cause, CellkeepError, type Cause } from "../core/cause.ts";
@@ -34,7 +46,7 @@ export interface SerialPipeOptions {
 export interface SerialPipeStats {
   bytesIn: number;
   bytesOut: number;
-  /** Writes dropped because the pipe was already closed. */
+  /** Writes dropped because the pipe was already closed (or the writer refused them: failed, overflow limit). */
   droppedWrites: number;
 }
 
@@ -53,14 +65,19 @@ export class SerialPipe extends PipeBase {
   private constructor(
     readonly path: string,
     private readonly stream: SerialPortStream<BunSerialBinding>,
+    port: BunSerialPort,
   ) {
     super();
-    stream.on("data", (chunk: Buffer) => {
-      this.stats.bytesIn += chunk.byteLength;
-      this.deliver(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    });
-    // SerialPortStream emits 'close' with a DisconnectedError after a read or
-    // write failed; the binding port keeps the original errno error.
+    // The data path: straight from the port's reader and into its writer (see the top of the file).
+    port.startReading(
+      (chunk) => {
+        this.stats.bytesIn += chunk.byteLength;
+        this.deliver(chunk);
+      },
+      (err) => this.vanish(err),
+    );
+    port.onWriteError((err) => this.vanish(err));
+    // The stream no longer reads or writes; these catch a close or error it still reports.
     stream.on("close", (err: Error | null | undefined) => {
       if (this.closingByRequest) return;
       this.vanish(this.port?.lastError ?? err ?? new Error("port closed"));
@@ -98,7 +115,12 @@ export class SerialPipe extends PipeBase {
           reject(err instanceof CellkeepError ? err : new SerialPortError("port-open-failed", `${path}: ${err.message}`));
           return;
         }
-        resolve(new SerialPipe(path, stream));
+        const port = stream.port;
+        if (!port) {
+          reject(new SerialPortError("port-open-failed", `${path}: opened without a port object`));
+          return;
+        }
+        resolve(new SerialPipe(path, stream, port));
       });
     });
   }
@@ -107,14 +129,14 @@ export class SerialPipe extends PipeBase {
     return this.stream.port;
   }
 
+  /** Queue bytes for the line (copied into the writer's ring, so callers may reuse their buffer); never blocks. */
   write(data: Uint8Array): void {
-    if (this.closed || this.closePromise) {
+    const port = this.port;
+    if (this.closed || this.closePromise || !port || !port.queueWrite(data)) {
       this.stats.droppedWrites++;
       return;
     }
     this.stats.bytesOut += data.byteLength;
-    // Copy: the stream may hold the chunk until it is written and the caller may reuse its buffer.
-    this.stream.write(Buffer.from(data));
   }
 
   /** Raise/drop DTR and RTS. Rejects LinesNotSupportedError (code ENOTTY) on a pty. */
@@ -139,34 +161,24 @@ export class SerialPipe extends PipeBase {
     await this.requirePort().flush();
   }
   /**
-   * Bytes accepted by write() but not yet handed to the tty: what the stream
-   * still holds plus what the port's writer ring holds. The packet pump stops
-   * reading TUN while this is high, so a slow serial line never makes
-   * cellkeep buffer without bound (PacedIpLink in src/net/pump.ts).
+   * Bytes accepted by write() but not yet handed to the tty (the port's
+   * writer ring and its overflow queue). The packet pump stops reading TUN
+   * while this is high, so a slow serial line never makes cellkeep buffer
+   * without bound (PacedIpLink in src/net/pump.ts).
    */
   backlogBytes(): number {
     if (this.closed) return 0;
-    const port = this.port;
-    if (!port) return this.stream.writableLength;
-    // The stream counts the chunk in flight whole; the port counts what of it is still unsent.
-    return this.stream.writableLength - port.inFlightBytes + port.writeBacklog();
+    return this.port?.writeBacklog() ?? 0;
   }
 
-  /** Called when the write backlog has drained (the stream's 'drain', or the port's writer ring fell to its low-water mark, 16 KiB). */
+  /** Called when the write backlog has drained to the writer's low-water mark (16 KiB). */
   onDrain(fn: () => void): () => void {
-    this.stream.on("drain", fn);
-    const offPort = this.port?.onWriteDrain(fn);
-    return () => {
-      this.stream.off("drain", fn);
-      offPort?.();
-    };
+    return this.port?.onWriteDrain(fn) ?? (() => {});
   }
 
   /** Resolve when everything written so far has left the kernel's queue. */
   async drain(): Promise<void> {
-    // SerialPortStream.drain() on a closed port would wait for 'open' forever.
-    this.requirePort();
-    await new Promise<void>((resolve, reject) => this.stream.drain((err) => (err ? reject(err) : resolve())));
+    await this.requirePort().drain();
   }
 
   /** The UUCP lock file held for this port, if any. */
@@ -194,7 +206,6 @@ export class SerialPipe extends PipeBase {
     } catch {
       // closing a dead fd: nothing more to release
     }
-    this.stream.removeAllListeners("data");
     if (!this.stream.destroyed) this.stream.destroy();
     // destroy() may emit 'error'/'close' later; swallow them.
     this.stream.on("error", () => {});

@@ -122,12 +122,13 @@ export async function cancelStreamReader(reader: ReadableStreamDefaultReader<Uin
 /**
  * The read loop of a pipe over FdReader: hand each chunk to `onChunk` until
  * the reader is canceled (the owner closed it: ends quietly) or a read fails
- * (hang-up, EIO...: `onError` gets "<code>: <message>" once, then the loop ends).
+ * (hang-up, EIO...: `onError` gets "<code>: <message>" and the error once,
+ * then the loop ends).
  */
 export async function pumpReads(
   reader: FdReader,
   onChunk: (chunk: Uint8Array) => void,
-  onError: (detail: string) => void | Promise<void>,
+  onError: (detail: string, err: unknown) => void | Promise<void>,
 ): Promise<void> {
   // Yield once so listeners attached right after construction see the first bytes.
   await Promise.resolve();
@@ -137,7 +138,7 @@ export async function pumpReads(
       chunk = await reader.readChunk();
     } catch (err) {
       if (err instanceof CanceledError) return;
-      await onError(`${(err as { code?: string }).code ?? "error"}: ${(err as Error).message}`);
+      await onError(`${(err as { code?: string }).code ?? "error"}: ${(err as Error).message}`, err);
       return;
     }
     onChunk(chunk);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { FCS16_GOOD, FCS32_GOOD, fcs16, fcs16Trailer, fcs32, fcs32Trailer } from "../../src/ppp/fcs.ts";
-import { HdlcDecoder, encodeFrame, type DecodeEvent } from "../../src/ppp/hdlc.ts";
+import { FCS16_GOOD, FCS16_INIT, FCS16_TABLE, FCS32_GOOD, fcs16, fcs16Trailer, fcs16Words, fcs32, fcs32Trailer } from "../../src/ppp/fcs.ts";
+import { HdlcDecoder, checkFrame, encodeFrame, encodeFrameInto, maxFrameSize, type DecodeEvent } from "../../src/ppp/hdlc.ts";
 import { DEFAULT_FRAMING, PROTO, type Framing } from "../../src/ppp/types.ts";
 
 const hex = (s: string) => new Uint8Array(s.trim().split(/\s+/).map((x) => parseInt(x, 16)));
@@ -28,6 +28,26 @@ describe("FCS (RFC 1662 appendix C)", () => {
     expect(fcs32(full)).toBe(FCS32_GOOD);
     full[3] = 0;
     expect(fcs32(full)).not.toBe(FCS32_GOOD);
+  });
+  test("FCS-16 eight octets per step equals the octet-at-a-time table of RFC 1662 C.2, for every start, length and register", () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+    const data = new Uint8Array(64).map(() => rnd());
+    const byByte = (d: Uint8Array, f: number, from: number, to: number) => {
+      for (let i = from; i < to; i++) f = (f >>> 8) ^ FCS16_TABLE[(f ^ d[i]!) & 0xff]!;
+      return f;
+    };
+    for (const init of [FCS16_INIT, 0, 0x1234]) {
+      for (let from = 0; from < 20; from++) {
+        for (let to = from; to <= data.length; to++) expect(fcs16(data, init, from, to)).toBe(byByte(data, init, from, to));
+      }
+    }
+  });
+  test("FCS-16 sixteen octets per step over a word-aligned buffer equals fcs16, for every length", () => {
+    const bytes = new Uint8Array(260);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 151 + 7) & 0xff;
+    const words = new Uint32Array(bytes.buffer);
+    for (let len = 0; len <= bytes.length; len++) expect(fcs16Words(words, bytes, len)).toBe(fcs16(bytes, FCS16_INIT, 0, len));
   });
   test("incremental FCS equals one-shot FCS", () => {
     const d = ascii("hello, point-to-point world");
@@ -79,6 +99,63 @@ function roundTrip(protocol: number, info: Uint8Array, framing: Framing, chunk =
   else for (let i = 0; i < wire.length; i += chunk) evs.push(...dec.push(wire.subarray(i, i + chunk)));
   return { dec, evs };
 }
+
+describe("encodeFrameInto", () => {
+  test("frames written back to back equal encodeFrame's, and never pass maxFrameSize (all-escape worst case)", () => {
+    const framings: Framing[] = [DEFAULT_FRAMING, { accm: 0, acfc: true, pfc: true, fcs32: false }, { accm: 0, acfc: false, pfc: false, fcs32: true }];
+    const infos = [hex("01 02 03"), new Uint8Array(1500).fill(0x7e), new Uint8Array(300).map((_, i) => [0x7d, 0x00, 0x7e, 0x1f][i & 3]!), new Uint8Array(0)];
+    for (const framing of framings) {
+      const out = new Uint8Array(infos.reduce((n, i) => n + maxFrameSize(i.length), 0) + 3);
+      out[0] = 0xaa;
+      let at = 1;
+      const expected: number[] = [0xaa];
+      for (const info of infos) {
+        const end = encodeFrameInto(out, at, PROTO.IPV6, info, framing);
+        expect(end - at).toBeLessThanOrEqual(maxFrameSize(info.length));
+        expected.push(...encodeFrame(PROTO.IPV6, info, framing));
+        at = end;
+      }
+      expect([...out.subarray(0, at)]).toEqual(expected);
+    }
+  });
+});
+
+describe("checkFrame (one complete frame, unescaped, FCS included)", () => {
+  /** The frame as the decoder holds it: header + info + FCS-16 trailer. */
+  const framed = (body: Uint8Array) => new Uint8Array([...body, ...fcs16Trailer(body)]);
+  test("a good frame: protocol and the bounds of its information field", () => {
+    const f = framed(hex("ff 03 00 21 45 00"));
+    expect(checkFrame(f, f.length, false)).toEqual({ ok: true, protocol: 0x0021, infoStart: 4, infoEnd: 6 });
+    // Address/control compressed away and a one-octet protocol (ACFC + PFC).
+    const c = framed(hex("21 45 00"));
+    expect(checkFrame(c, c.length, false)).toEqual({ ok: true, protocol: 0x21, infoStart: 1, infoEnd: 3 });
+    // The word-wise FCS gives the same verdict.
+    const aligned = new Uint8Array(16);
+    aligned.set(f);
+    expect(checkFrame(aligned, f.length, false, new Uint32Array(aligned.buffer))).toEqual(checkFrame(f, f.length, false));
+  });
+  test("runts: shorter than a protocol octet plus the FCS, or address/control with no protocol", () => {
+    const tiny = framed(hex("21"));
+    expect(checkFrame(tiny, tiny.length, false)).toEqual({ ok: false, why: "runt" });
+    const noProto = framed(hex("ff 03"));
+    expect(checkFrame(noProto, noProto.length, false)).toEqual({ ok: false, why: "runt" });
+  });
+  test("bad FCS, bad control octet, even low protocol octet", () => {
+    const f = framed(hex("ff 03 00 21 45"));
+    f[4] = f[4]! ^ 1;
+    expect(checkFrame(f, f.length, false)).toEqual({ ok: false, why: "bad-fcs" });
+    const ctl = framed(hex("ff 05 00 21 45"));
+    expect(checkFrame(ctl, ctl.length, false)).toEqual({ ok: false, why: "malformed" });
+    const even = framed(hex("ff 03 c0 20 45"));
+    expect(checkFrame(even, even.length, false)).toEqual({ ok: false, why: "malformed" });
+  });
+  test("FCS-32 frames are judged with FCS-32", () => {
+    const body = hex("ff 03 00 57 60 00");
+    const f = new Uint8Array([...body, ...fcs32Trailer(body)]);
+    expect(checkFrame(f, f.length, true)).toEqual({ ok: true, protocol: 0x0057, infoStart: 4, infoEnd: 6 });
+    expect(checkFrame(f, f.length, false)).toEqual({ ok: false, why: "bad-fcs" });
+  });
+});
 
 describe("HdlcDecoder", () => {
   const framings: Framing[] = [
@@ -155,6 +232,35 @@ describe("HdlcDecoder", () => {
     const evs = dec.push(new Uint8Array([...partial, 0x7d, 0x7e, ...a]));
     expect(frames(evs).length).toBe(1);
     expect(dec.counters.aborted).toBe(1);
+  });
+
+  test("ESCAPED across chunks: ESCAPE ends a chunk, DCE-inserted control characters follow, then the octet", () => {
+    const framing: Framing = { accm: 0x000a0000, acfc: true, pfc: true, fcs32: false };
+    const wire = encodeFrame(PROTO.IPV4, hex("7e 41 7d 42"), framing);
+    // wire: 7e 21 7d 5e 41 7d 5d 42 <fcs> 7e; cut right after the first ESCAPE and slip XON/XOFF in.
+    for (const accm of [0x000a0000, 0]) {
+      const dec = new HdlcDecoder({ accm });
+      const evs = [...dec.push(wire.subarray(0, 3)), ...dec.push(new Uint8Array([0x11, 0x13, ...wire.subarray(3)]))];
+      if (accm !== 0) {
+        expect(frames(evs).map((f) => [...f.info])).toEqual([[0x7e, 0x41, 0x7d, 0x42]]);
+        expect(dec.counters.discardedBytes).toBe(0);
+      } else {
+        // Without them in the receive ACCM the control characters are data: the frame fails its FCS.
+        expect(frames(evs).length).toBe(0);
+        expect(dec.counters.badFcs).toBe(1);
+      }
+    }
+  });
+
+  test("ESCAPE at the end of a chunk and FLAG at the start of the next: abort, the octets counted once", () => {
+    const dec = new HdlcDecoder({ accm: 0 });
+    const a = encodeFrame(PROTO.IPV4, ascii("payload"), { accm: 0, acfc: true, pfc: true, fcs32: false });
+    // 7e 21 'p' 'a' 7d | 7e <a again, sharing the flag>
+    dec.push(new Uint8Array([0x7e, 0x21, 0x70, 0x61, 0x7d]));
+    const fr = frames(dec.push(new Uint8Array([0x7e, ...a.subarray(1)])));
+    expect(fr.map((f) => new TextDecoder().decode(f.info))).toEqual(["payload"]);
+    expect(dec.counters.aborted).toBe(1);
+    expect(dec.counters.discardedBytes).toBe(4);
   });
 
   test("runts shorter than protocol + FCS are counted", () => {

@@ -58,7 +58,7 @@ describe("SerialPipe write backlog (paces the packet pump)", () => {
     port.onDrain(() => drained++);
     const data = patternBytes(512 * 1024);
     port.write(data);
-    // Nobody reads the master yet: the kernel's pty buffer is a few KiB, so most of it waits in the stream.
+    // Nobody reads the master yet: the kernel's pty buffer is a few KiB, so most of it waits in the port's writer.
     await waitFor(() => port.backlogBytes() > 0, "backlog while the modem side is not reading");
     expect(port.backlogBytes()).toBeLessThanOrEqual(data.length);
     const atModem = collect(ptyMasterPipe(pair));
@@ -68,7 +68,34 @@ describe("SerialPipe write backlog (paces the packet pump)", () => {
   });
 });
 
+/** A binding that keeps the port it opened, so a test can look at what SerialPipe did with it. */
+class KeepingBinding extends BunSerialBinding {
+  port: BunSerialPort | null = null;
+  override async open(options: Parameters<BunSerialBinding["open"]>[0]): Promise<BunSerialPort> {
+    this.port = await super.open(options);
+    return this.port;
+  }
+}
+
 describe("SerialPipe over a real pty", () => {
+  test("data bypasses SerialPortStream: the port's reader belongs to the pipe (read() refused), bytes flow both ways", async () => {
+    const pair = pty();
+    const binding = new KeepingBinding({ lockDir });
+    const port = await serial(pair.slavePath, { binding });
+    // Reads go from the port's reader straight to the pipe: the stream's read path is closed.
+    await expect(binding.port!.read(Buffer.alloc(8), 0, 8)).rejects.toThrow(/data path/);
+    const modem = ptyMasterPipe(pair);
+    const atModem = collect(modem);
+    const atHost = collect(port);
+    const cmd = new TextEncoder().encode("ATI\r");
+    port.write(cmd);
+    // The port copied the bytes: the caller may reuse its buffer at once.
+    cmd.fill(0x58);
+    modem.write(new TextEncoder().encode("Quectel\r\nOK\r\n"));
+    await waitFor(() => atModem.text() === "ATI\r" && atHost.text() === "Quectel\r\nOK\r\n", "both directions");
+    expect(port.stats).toMatchObject({ bytesOut: 4, bytesIn: 13, droppedWrites: 0 });
+  });
+
   test("bytes flow in both directions", async () => {
     const pair = pty();
     const port = await serial(pair.slavePath);
@@ -363,6 +390,48 @@ describe("BunSerialBinding (the bindings-interface contract)", () => {
     const closed = new Promise<unknown>((resolve) => stream.once("close", resolve));
     stream.close();
     expect(await closed).toBeNull();
+  });
+
+  test("data path: startReading hands each chunk on, once; queueWrite copies into the writer; false after close", async () => {
+    const pair = pty();
+    const port = await rawPort(pair.slavePath);
+    const got: Uint8Array[] = [];
+    const failures: Error[] = [];
+    port.startReading(
+      (c) => got.push(c.slice()),
+      (e) => failures.push(e),
+    );
+    expect(() => port.startReading(() => {}, () => {})).toThrow(/twice/);
+    const modem = ptyMasterPipe(pair);
+    const atModem = collect(modem);
+    modem.write(new TextEncoder().encode("hello"));
+    await waitFor(() => Buffer.concat(got).toString() === "hello", "chunks through startReading");
+    const buf = new TextEncoder().encode("ATI\r");
+    expect(port.queueWrite(buf)).toBe(true);
+    buf.fill(0);
+    await waitFor(() => atModem.text() === "ATI\r", "queued bytes at the modem");
+    expect(port.writeBacklog()).toBe(0);
+    await port.close();
+    expect(port.queueWrite(buf)).toBe(false);
+    // A close we asked for is not a failure.
+    await Bun.sleep(10);
+    expect(failures).toEqual([]);
+  });
+
+  test("data path: a hang-up reaches onFailure once with the error (EOF), which becomes lastError", async () => {
+    const pair = openPtyPair();
+    const port = await rawPort(pair.slavePath);
+    const failures: Error[] = [];
+    port.startReading(
+      () => {},
+      (e) => failures.push(e),
+    );
+    pair.close();
+    await waitFor(() => failures.length > 0, "onFailure");
+    await Bun.sleep(10);
+    expect(failures.length).toBe(1);
+    expect((failures[0] as { code?: string }).code).toBe("EOF");
+    expect(port.lastError).toBe(failures[0]!);
   });
 
   test("list() reports discovered candidates", async () => {
