@@ -118,7 +118,7 @@ export class ModemCore {
   private ipr = 115200;
 
   /** SIM, CFUN, registration, attach. */
-  private readonly radio: RadioModel;
+  readonly radio: RadioModel;
   private contexts = new Map<number, Context>();
 
   // line discipline
@@ -1012,9 +1012,16 @@ export class ModemCore {
     }
   }
 
+  /**
+   * Where URCs go instead of this line when it returns true: the CMUX
+   * responder's URC port (src/sim/cmux-responder.ts).
+   */
+  urcTap: ((text: string) => boolean) | null = null;
+
   /** Unsolicited result: held while a command runs, dropped in data mode (the line is PPP). */
   private urc(text: string): void {
     if (this.power === "off") return;
+    if (this.urcTap?.(text)) return;
     if (this.mode === "data") return;
     if (this.pending || this.executing) {
       this.heldUrcs.push(text);
