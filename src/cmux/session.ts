@@ -45,12 +45,17 @@ export interface CmuxSessionOptions {
   trace?: (dir: "in" | "out", raw: Uint8Array, at: number) => void;
 }
 
-/** One DLCI as a BytePipe; closing it sends DISC on that DLCI only. */
+/**
+ * One DLCI as a BytePipe. Closing it sends DISC on that DLCI only; closing
+ * the primary one (the supervisor's "port") closes the whole session (CLD,
+ * then the serial port), as closing a plain port would.
+ */
 class DlciPipe extends PipeBase {
   constructor(
     readonly dlci: number,
     private readonly session: CmuxSession,
     private readonly serial: BytePipe,
+    private readonly primary: boolean,
   ) {
     super();
   }
@@ -61,7 +66,8 @@ class DlciPipe extends PipeBase {
   async close(): Promise<void> {
     if (this.closed) return;
     this.finish(null);
-    await this.session.closeDlci(this.dlci);
+    if (this.primary) await this.session.close();
+    else await this.session.closeDlci(this.dlci);
   }
   /** What the mux holds for this DLCI (flow control) plus the serial line's own backlog. */
   backlogBytes(): number {
@@ -144,12 +150,15 @@ export class CmuxSession {
     return this.openDlci(0);
   }
 
-  /** Opens a DLCI (SABM/UA) and returns its pipe; the same pipe while it stays open. */
-  async channel(dlci: number): Promise<BytePipe> {
+  /**
+   * Opens a DLCI (SABM/UA) and returns its pipe; the same pipe while it stays
+   * open. Closing the `primary` pipe closes the session.
+   */
+  async channel(dlci: number, opts: { primary?: boolean } = {}): Promise<BytePipe> {
     const have = this.pipes.get(dlci);
     if (have && have.isOpen) return have;
     await this.openDlci(dlci);
-    const pipe = new DlciPipe(dlci, this, this.serial);
+    const pipe = new DlciPipe(dlci, this, this.serial, opts.primary === true);
     this.pipes.set(dlci, pipe);
     this.emitState("cmux.state");
     return pipe;

@@ -152,7 +152,12 @@ export class CmuxResponder {
   ) {
     this.boots = modem.counters.boots;
     modem.urcTap = (text) => this.takeUrc(text);
-    if (faults.stuck) this.enter(127, now);
+    if (faults.stuck) {
+      // As an earlier host left it: in mux mode with DLCI 0, 1 and 2 open.
+      this.enter(127, now);
+      for (const dlci of [0, 1, SIM_DATA_DLCI]) this.mux!.receive(encodeFrame({ dlci, cr: true, type: "SABM", pf: true, info: new Uint8Array(0) }), now);
+      this.mux!.takeOutput();
+    }
   }
 
   get inMux(): boolean {

@@ -34,7 +34,7 @@ describe("27.010 FCS", () => {
 
 describe("frame encoding", () => {
   test("SABM, UA, DISC and the close-down on DLCI 0 match the known octets", () => {
-    const e = (f: Omit<Frame, "info">, info = new Uint8Array(0)) => hex(encodeFrame({ ...f, info }));
+    const e = (f: Omit<Frame, "info">, info: Uint8Array = new Uint8Array(0)) => hex(encodeFrame({ ...f, info }));
     expect(e({ dlci: 0, cr: true, type: "SABM", pf: true })).toBe("f9 03 3f 01 1c f9");
     expect(e({ dlci: 0, cr: true, type: "UA", pf: true })).toBe("f9 03 73 01 d7 f9");
     expect(e({ dlci: 0, cr: true, type: "DISC", pf: true })).toBe("f9 03 53 01 fd f9");
