@@ -344,6 +344,7 @@ export class CmuxResponder {
 
   /** URCs go to the first open AT DLCI other than the data one (the urc port), if any. */
   private takeUrc(text: string): boolean {
+    this.noticeReboot();
     const mux = this.mux;
     if (!mux) return false;
     for (const dlci of mux.dlcis()) {
@@ -357,7 +358,8 @@ export class CmuxResponder {
   /** A reboot or power cycle leaves the mux (the module starts in plain AT mode). */
   private noticeReboot(): void {
     const b = this.modem.counters.boots;
-    if (b === this.boots) return;
+    const down = this.modem.powerState !== "on";
+    if (b === this.boots && !down) return;
     this.boots = b;
     if (this.mux) {
       this.mux = null;

@@ -78,6 +78,22 @@ describe("the agent in CMUX mode over a pty", () => {
     }
   });
 
+  test("a module reset leaves the mux (RDY in plain text); the next bring-up enters it again", async () => {
+    const r = await startRig({ scenarios: ["cmux"], tables: CMUX });
+    try {
+      await r.events.waitFor(is.pppUp, T);
+      const from = r.events.length;
+      r.agent.supervisor.requestModemReset();
+      await r.events.waitFor(is.action("module-reset"), T, from);
+      const closed = await r.events.waitFor((e): e is CmuxEvent => e.type === "cmux.state" && (e as CmuxEvent).state === "closed" && (e as CmuxEvent).cause?.code === "module-rebooted", T, from);
+      await r.events.waitFor(is.pppUp, T, r.events.all.indexOf(closed));
+      expect(r.sim.modem.cmux?.stats.leftByReboot).toBe(1);
+      expect(r.sim.modem.cmux?.stats.entered).toBe(2);
+    } finally {
+      await r.stop();
+    }
+  });
+
   test("a modem that rejects AT+CMUX: cmux-rejected with modem.mux = cmux; plain port with auto", async () => {
     const r = await startRig({ scenarios: ["cmux-reject"], tables: CMUX });
     try {
