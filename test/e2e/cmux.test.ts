@@ -17,6 +17,10 @@ setDefaultTimeout(30_000);
 const T = 15_000;
 const CMUX = { modem: 'mux = "cmux"' };
 
+function cmuxStates(all: AgentEvent[]): CmuxEvent[] {
+  return all.filter((e) => e.type === "cmux.state") as CmuxEvent[];
+}
+
 /** The supervisor state in force when event `i` was emitted. */
 function stateAt(all: AgentEvent[], i: number): string | null {
   for (let k = i; k >= 0; k--) if (all[k]!.type === "modem.state") return (all[k] as ModemStateEvent).state;
@@ -29,15 +33,20 @@ describe("the agent in CMUX mode over a pty", () => {
     try {
       await r.events.waitFor(is.pppUp, T);
       await r.events.waitFor(is.state("connected"), T);
-      const open = r.events.of("cmux.state").filter((e) => e.state === "open");
+      const open = cmuxStates(r.events.all).filter((e) => e.state === "open");
       expect(open.length).toBeGreaterThan(0);
       const connectedAt = r.events.all.findIndex(is.state("connected"));
       // A signal reading taken while connected came from the control DLCI (the data DLCI carries PPP).
       await r.events.waitFor((e) => e.type === "modem.signal", T, connectedAt);
-      const urc = await r.events.waitFor((e) => e.type === "modem.urc" && (e as unknown as { name: string }).name === "+CEREG", T, connectedAt);
+      const urc = await r.events.waitFor((e) => (e.type as string) === "modem.urc" && (e as unknown as { name: string }).name === "+CEREG", T, connectedAt);
       expect(stateAt(r.events.all, r.events.all.indexOf(urc))).toBe("connected");
-      const views = r.events.of("cmux.state").at(-1)!.dlcis;
+      const views = cmuxStates(r.events.all).at(-1)!.dlcis;
       expect(views.map((v) => [v.dlci, v.use, v.state])).toEqual([[1, "control", "open"], [2, "data", "open"]]);
+      // The same on /status: the mux and its DLCIs.
+      const mux = r.agent.status().mux;
+      expect(mux.state).toBe("open");
+      expect(mux.frameSize).toBe(127);
+      expect(mux.dlcis.map((v) => [v.dlci, v.use])).toEqual([[1, "control"], [2, "data"]]);
       expect(r.sim.modem.cmux?.stats.entered).toBe(1);
     } finally {
       await r.stop({ keepSim: true });
@@ -105,7 +114,7 @@ describe("the agent in CMUX mode over a pty", () => {
     const auto = await startRig({ scenarios: ["cmux-reject"], tables: { modem: 'mux = "auto"' } });
     try {
       await auto.events.waitFor(is.pppUp, T);
-      expect(auto.events.of("cmux.state").filter((e) => e.state === "open")).toEqual([]);
+      expect(cmuxStates(auto.events.all).filter((e) => e.state === "open")).toEqual([]);
     } finally {
       await auto.stop();
     }
