@@ -17,6 +17,7 @@ import type { Logger } from "../core/log.ts";
 import type { BytePipe } from "../core/pipe.ts";
 import type { CarrierWatch } from "../bearer/carrier-watch.ts";
 import { enterCmux } from "../cmux/entry.ts";
+import { MuxPcapFile, muxPcapPath } from "../cmux/pcap.ts";
 import type { CmuxSession, CmuxWatchOptions } from "../cmux/session.ts";
 import { cmuxCommand, resolveProfile } from "../modem/profiles.ts";
 
@@ -74,6 +75,16 @@ export function wireMux(plain: MuxPorts, d: MuxWiringDeps): MuxWiring {
     const p = profile();
     const mux = p.cmux!;
     const command = cmuxCommand(mux, config.modem.baud);
+    // With ppp.pcap set, the mux's frames go next to it (link type 236), payloads zeroed (cmux/pcap.ts).
+    let pcap: MuxPcapFile | null = null;
+    if (config.ppp.pcap && !d.trace) {
+      try {
+        pcap = new MuxPcapFile(muxPcapPath(config.ppp.pcap));
+      } catch (err) {
+        d.log.warn("CMUX pcap not written", { error: (err as Error).message });
+      }
+    }
+    const trace = d.trace ?? (pcap ? (dir: "in" | "out", raw: Uint8Array, at: number) => pcap!.record(dir, raw, at) : undefined);
     let session: CmuxSession;
     try {
       session = await enterCmux(serial, {
@@ -87,7 +98,7 @@ export function wireMux(plain: MuxPorts, d: MuxWiringDeps): MuxWiring {
         uses: { [mux.controlDlci]: "control", [mux.dataDlci]: "data" },
         ...(d.watch ? { watch: d.watch } : {}),
         ...(d.guardMs !== undefined ? { guardMs: d.guardMs } : {}),
-        ...(d.trace ? { trace: d.trace } : {}),
+        ...(trace ? { trace } : {}),
         onRecovered: (how) => {
           d.log.warn(`the modem was left in ${how === "close-down" ? "CMUX" : "data"} mode by an earlier run; brought back`, { how });
           const e: CmuxEvent = { type: "cmux.recovered", at: d.scheduler.now(), state: "entering", frameSize: mux.frameSize, dlcis: [], counts: zeroCounts(), cause: null, detail: how };
@@ -98,13 +109,16 @@ export function wireMux(plain: MuxPorts, d: MuxWiringDeps): MuxWiring {
       if (err instanceof CellkeepError && err.causeInfo.code === "cmux-rejected" && config.modem.mux === "auto" && serial.isOpen) {
         d.log.warn("the modem refused AT+CMUX; modem.mux = \"auto\" stays on the plain port", { command });
         refused = true;
+        pcap?.close();
         return serial;
       }
+      pcap?.close();
       if (serial.isOpen) await serial.close().catch(() => undefined);
       throw err;
     }
     session.onFault((c) => d.onFault(c));
     session.onEnd(() => {
+      pcap?.close();
       if (current === session) current = null;
     });
     try {
