@@ -14,10 +14,12 @@ import type { EventBase } from "../core/events.ts";
 import type { Logger } from "../core/log.ts";
 import type { BytePipe } from "../core/pipe.ts";
 import type { RecoveryPolicy } from "../core/recovery-policy.ts";
+import { withCarrierWatch } from "../bearer/carrier-watch.ts";
 import { pppBearerFactory } from "../bearer/ppp.ts";
 import type { RecoveryLadder } from "../health/ladder.ts";
 import { ModemSupervisor, type SupervisorTiming } from "../modem/supervisor.ts";
 import { CommandRunner } from "../sys/command.ts";
+import { wireMux, type MuxWiring } from "./mux.ts";
 
 export interface ModemWiringDeps {
   /** The config in force now (replaced whole on reload). */
@@ -25,7 +27,7 @@ export interface ModemWiringDeps {
   scheduler: Scheduler;
   log: Logger;
   emit: (e: EventBase) => void;
-  ports: { openPort: () => Promise<BytePipe>; openControlPort: () => Promise<BytePipe | null> };
+  ports: { openPort: () => Promise<BytePipe>; openControlPort: () => Promise<BytePipe | null>; hasControlPort?: () => boolean };
   recovery: { policy: RecoveryPolicy; ladder: RecoveryLadder };
   timing?: Partial<SupervisorTiming>;
 }
@@ -34,22 +36,37 @@ export interface ModemWiring {
   supervisor: ModemSupervisor<DataBearer>;
   /** recovery.power_cycle / reboot_command runs; stop() kills one still running, with its process group. */
   commands: CommandRunner;
+  /** CMUX on the one port (modem.mux); its session is null when the port is plain. */
+  mux: MuxWiring;
 }
 
 export function wireModem(d: ModemWiringDeps): ModemWiring {
   const { scheduler, emit, recovery } = d;
   // Bounded by recovery.command_timeout, each in its own process group (src/sys/command.ts).
   const commands = new CommandRunner({ timeoutMs: d.config().recovery.command_timeout, scheduler, log: d.log.child("recovery") });
+  // modem.mux: the supervisor's port and control port become DLCIs of one 27.010 session
+  // (plain ports when off); a mux fault reaches the supervisor like a failed health check.
+  let supervisorRef: ModemSupervisor<DataBearer> | null = null;
+  const mux = wireMux(d.ports, {
+    config: d.config,
+    scheduler,
+    log: d.log.child("cmux"),
+    emit,
+    onFault: (c) => supervisorRef?.linkLost(c),
+    ...(d.timing?.profileLimits?.hungAfter !== undefined ? { watch: { silentAfterMs: d.timing.profileLimits.hungAfter } } : {}),
+    ...(d.timing?.escapeGuardMs !== undefined ? { guardMs: d.timing.escapeGuardMs } : {}),
+  });
   const supervisor = new ModemSupervisor<DataBearer>({
     config: d.config(),
     scheduler,
-    openPort: d.ports.openPort,
-    openControlPort: d.ports.openControlPort,
+    openPort: mux.openPort,
+    openControlPort: mux.openControlPort,
     policy: recovery.policy,
     emit,
     log: d.log.child("modem"),
     // One bearer per call, from the config in force when the call is made.
-    createBearer: (pipe, hooks) => pppBearerFactory({ config: d.config(), scheduler, onEvent: emit })(pipe, hooks),
+    // With CMUX, a DCD drop on the data DLCI (MSC) ends the call as NO CARRIER would.
+    createBearer: withCarrierWatch((pipe, hooks) => pppBearerFactory({ config: d.config(), scheduler, onEvent: emit })(pipe, hooks), mux.carrier),
     runCommand: (command) => commands.run(command, d.config().recovery.command_timeout),
     // A PIN the SIM rejected is remembered in the state file: never sent again, also after a restart.
     pinMemory: {
@@ -58,5 +75,6 @@ export function wireModem(d: ModemWiringDeps): ModemWiring {
     },
     ...(d.timing ? { timing: d.timing } : {}),
   });
-  return { supervisor, commands };
+  supervisorRef = supervisor;
+  return { supervisor, commands, mux };
 }

@@ -16,6 +16,8 @@ import type { DiscoveryOptions } from "../serial/discovery.ts";
 export interface PortOpeners {
   openPort: () => Promise<BytePipe>;
   openControlPort: () => Promise<BytePipe | null>;
+  /** A control port is configured and found now (modem.mux = "auto" uses CMUX only without one). */
+  hasControlPort: () => boolean;
 }
 
 export function serialPortOpeners(
@@ -33,6 +35,7 @@ export function serialPortOpeners(
   };
 
   return {
+    hasControlPort: () => controlPath() !== null,
     async openPort() {
       const path = dataPath();
       if (!path) throw new CellkeepError("port-not-found", config.modem.port === "auto" ? "no known modem found by USB discovery" : config.modem.port);

@@ -167,6 +167,14 @@ export function formatStatus(s: StatusSnapshot, now: number): string {
     const errs = p.errors ? Object.entries(p.errors).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`) : [];
     row("Traffic", `in ${bytes(p.bytesIn)} (${p.packetsIn} pkts), out ${bytes(p.bytesOut ?? 0)} (${p.packetsOut} pkts); errors: ${errs.length ? errs.join(", ") : "none"}`);
   }
+  // CMUX (absent from an older agent's /status: the field was added later).
+  const x = s.mux;
+  if (x && x.state !== "off") {
+    const dl = x.dlcis.map((d) => `DLCI ${d.dlci} ${d.use} ${d.state}${d.dcd === null ? "" : d.dcd ? " DCD on" : " DCD off"}`);
+    const c = x.counts;
+    const bad = c ? [c.badFcs && `bad FCS ${c.badFcs}`, c.malformed && `malformed ${c.malformed}`, c.garbageBytes && `garbage ${c.garbageBytes} B`].filter(Boolean) : [];
+    row("Mux", join([`CMUX ${x.state}`, x.frameSize !== null && `N1 ${x.frameSize}`, dl.join(", "), c && `frames in ${c.framesIn} out ${c.framesOut}`, bad.length > 0 && bad.join(", "), x.lastFault && `last fault ${x.lastFault.code}`]));
+  }
   const m = s.modem;
   row("Modem", join([join([m.manufacturer, m.model], " "), m.firmware && `firmware ${m.firmware}`, m.imei && `IMEI ${m.imei}`, m.port]));
   row("SIM", join([m.imsi && `IMSI ${m.imsi}`, m.iccid && `ICCID ${m.iccid}`]));

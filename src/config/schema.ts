@@ -93,6 +93,11 @@ const modem = v.strictObject({
   /** Send AT+IPR=<baud>;&W once at start (only meaningful on a UART). */
   set_baud: v.optional(bool(), false),
   profile: v.optional(oneOf(PROFILES), "auto"),
+  /**
+   * 27.010 CMUX on the one port (docs/cmux.md): "cmux" always, "auto" when no
+   * control port is found and the modem takes AT+CMUX, "none" never.
+   */
+  mux: v.optional(oneOf(["none", "cmux", "auto"] as const), "none"),
   pin: v.optional(v.pipe(str("a SIM PIN"), v.regex(/^\d{4,8}$/, "expected a SIM PIN of 4 to 8 digits"))),
   init: v.optional(v.array(nonEmpty(), "expected a list of AT command strings"), []),
 }, "expected a table");

@@ -176,6 +176,45 @@ export interface SerialPortEvent extends EventBase {
   cause: Cause | null;
 }
 
+/** One DLCI of the CMUX session as the status shows it. */
+export interface CmuxDlciView {
+  dlci: number;
+  /** What cellkeep uses it for: "control" (AT polling and URCs) or "data" (the dial and PPP). */
+  use: string;
+  state: "closed" | "opening" | "open" | "closing";
+  /** The module's DCD (MSC DV bit) for this DLCI; null before its first MSC. */
+  dcd: boolean | null;
+}
+
+/** CMUX frame and octet counts, cumulative for the session. */
+export interface CmuxCountsView {
+  framesIn: number;
+  framesOut: number;
+  badFcs: number;
+  garbageBytes: number;
+  malformed: number;
+  oversize: number;
+  retransmissions: number;
+}
+
+/**
+ * The CMUX session on a single UART (27.010): entered, its DLCIs, left.
+ * "entering" covers the AT+CMUX exchange and the SABM on DLCI 0; "recovered"
+ * reports how a modem left in CMUX or data mode by an earlier run was brought
+ * back; "fault" a named trouble (frame errors, a silent DLCI); "counts" the
+ * frame counters (at most once a second while they change).
+ */
+export interface CmuxEvent extends EventBase {
+  type: "cmux.state" | "cmux.recovered" | "cmux.fault" | "cmux.counts";
+  state: "entering" | "open" | "closed";
+  /** N1, octets of information per frame. */
+  frameSize: number;
+  dlcis: CmuxDlciView[];
+  counts: CmuxCountsView;
+  cause: Cause | null;
+  detail?: string;
+}
+
 export interface AgentLifecycleEvent extends EventBase {
   type: "agent.started" | "agent.stopping" | "agent.reloaded";
   version: string;
@@ -196,4 +235,5 @@ export type AgentEvent =
   | RecoveryStateEvent
   | LinkInterfaceEvent
   | SerialPortEvent
+  | CmuxEvent
   | AgentLifecycleEvent;

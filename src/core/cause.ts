@@ -51,6 +51,12 @@ export const CAUSE_HINTS = {
   "peer-dead": "the PPP peer stopped answering LCP echo requests; the link will be redialled",
   "carrier-lost": "the modem left data mode (NO CARRIER) while PPP was up",
   "module-rebooted": "the module rebooted by itself during the call (its boot URC RDY came instead of PPP frames): brown-out or firmware watchdog; cellkeep redials",
+  // CMUX (27.010 on one UART)
+  "cmux-rejected": "the modem answered ERROR to AT+CMUX; it does not take the profile's CMUX parameters: set modem.mux = \"none\" (or \"auto\") or another modem.profile",
+  "cmux-no-answer": "the modem accepted AT+CMUX but never answered SABM (N2 tries of T1): its mux did not start; the module is reset",
+  "cmux-dlci-silent": "AT on the mux's control channel stopped answering while PPP still flows (a half-hung mux); the module is reset",
+  "cmux-frame-errors": "many CMUX frames failed their FCS or arrived as garbage: a noisy line, a wrong modem.baud or missing flow control (modem.rtscts); the call is redialled",
+  "cmux-stuck": "the modem answered neither AT nor the CMUX close-down and escape (left in CMUX or data mode by an earlier run?); the reset rungs follow",
   // health and recovery
   "probe-failed": "health probes failed; the link is up but traffic does not get through",
   "recovery-exhausted": "every recovery step was tried; waiting for the next allowed attempt",

@@ -94,6 +94,15 @@ const CLASS_OF: Readonly<Record<CauseCode, CauseClass>> = {
   "peer-dead": "link",
   "carrier-lost": "link",
   "module-rebooted": "link",
+  // CMUX: a rejected AT+CMUX is a setting a person must change (no reset makes a module take
+  // parameters it refuses); a mux that does not start, a half-hung control channel (field reports:
+  // only a power cycle helped) and a modem that answers nothing are module faults; frame errors
+  // are a line fault like a bad PPP FCS: redial, counted toward the next reset.
+  "cmux-rejected": "operator",
+  "cmux-no-answer": "module",
+  "cmux-dlci-silent": "module",
+  "cmux-frame-errors": "link",
+  "cmux-stuck": "module",
   // health and recovery
   "probe-failed": "link",
   "recovery-exhausted": "link",

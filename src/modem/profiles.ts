@@ -22,6 +22,32 @@ export interface CommandLimits {
   hungAfter: number;
 }
 
+/**
+ * 27.010 CMUX parameters (AT+CMUX=<mode>,<subset>,<port_speed>,<N1>; the
+ * port speed is the line's, see cmuxCommand). T1/N2/T2 are the 27.010
+ * defaults Quectel also uses (T1 100 ms, N2 3, T2 300 ms).
+ */
+export interface CmuxProfile {
+  /** N1: information octets per frame (Quectel: 127). */
+  frameSize: number;
+  t1Ms: number;
+  n2: number;
+  t2Ms: number;
+  /** AT for polling and URCs, and the dial + PPP (Quectel: any DLCI 1-4 is an AT port). */
+  controlDlci: number;
+  dataDlci: number;
+}
+
+/** 27.007 <port_speed> codes (Quectel adds 7 = 460800, 8 = 921600); unknown rates keep 115200's code. */
+const PORT_SPEED: Readonly<Record<number, number>> = { 9600: 1, 19200: 2, 38400: 3, 57600: 4, 115200: 5, 230400: 6, 460800: 7, 921600: 8 };
+
+/** The AT+CMUX command for a profile at a line speed: Quectel at 115200 gives AT+CMUX=0,0,5,127. */
+export function cmuxCommand(c: CmuxProfile, baud: number): string {
+  return `AT+CMUX=0,0,${PORT_SPEED[baud] ?? 5},${c.frameSize}`;
+}
+
+const CMUX_27010: CmuxProfile = { frameSize: 127, t1Ms: 100, n2: 3, t2Ms: 300, controlDlci: 1, dataDlci: 2 };
+
 export interface ModemProfile {
   id: ProfileId;
   name: string;
@@ -44,6 +70,8 @@ export interface ModemProfile {
   radioOffMs: number;
   /** Quectel: AT+QCFG="urc/port" etc. are not needed; extra init lines of the profile. */
   init: string[];
+  /** CMUX parameters; null when the module has no 27.010 mux (modem.mux = "auto" then stays plain). */
+  cmux: CmuxProfile | null;
 }
 
 const QUECTEL_LIMITS: CommandLimits = {
@@ -74,6 +102,7 @@ function quectel(id: ProfileId, name: string, model: RegExp, extra: Partial<Mode
     bootTimeoutMs: 30_000,
     radioOffMs: 1_000,
     init: [],
+    cmux: CMUX_27010,
     ...extra,
   };
 }
@@ -97,6 +126,8 @@ export const PROFILES: Readonly<Record<ProfileId, ModemProfile>> = {
     bootTimeoutMs: 30_000,
     radioOffMs: 1_000,
     init: [],
+    // 27.007 defines AT+CMUX for every 3GPP modem; N1 = 127 is common (the 27.010 default is 31).
+    cmux: CMUX_27010,
   },
 };
 

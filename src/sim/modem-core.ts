@@ -19,8 +19,11 @@
  * What the DTE sends while the module is off, booting or hung is lost (and
  * reported as sim.unheard lines, unheard.ts).
  */
-import { ModemChannel } from "./channel.ts";
+import type { ChannelSettings } from "./at-responses.ts";
+import type { CmdResult } from "./at-syntax.ts";
+import { ModemChannel, type ModemParts } from "./channel.ts";
 import { QUECTEL_COMMANDS } from "./commands/index.ts";
+import { runCommand, type CallControl } from "./commands/table.ts";
 import type { DataSession, DataSessionFactory } from "./data-session.ts";
 import type { SimEvent, SimMode, SimPowerState } from "./events.ts";
 import { CALL_FAULT_TIMERS, FaultPlan, type FaultTimer } from "./faults.ts";
@@ -60,7 +63,10 @@ export class ModemCore {
 
   private power: SimPowerState = "off";
   private hung = false;
-  private readonly radio: RadioModel;
+  /** SIM, CFUN, registration, attach (read by the CMUX responder for its URC port). */
+  readonly radio: RadioModel;
+  /** What the command handlers see of the module (shared by every AT port). */
+  private readonly parts: ModemParts;
   private readonly pdn: PdnModel;
   private readonly contexts = new PdpContexts();
   private readonly faults: FaultPlan;
@@ -113,13 +119,14 @@ export class ModemCore {
       {
         arm: (kind, at) => this.timers.arm(kind, at),
         disarm: (kind) => this.timers.disarm(kind),
-        urc: (text) => this.channel.urc(text),
+        urc: (text) => this.urc(text),
         emit: (e) => this.emit(e),
         attachRequested: () => this.channel.interpreter.pendingKind === "cgatt",
       },
       opts.now,
     );
     const parts = { behaviour: b, model: MODEL_TEXT[b.model], radio: this.radio, contexts: this.contexts, pdn: this.pdn };
+    this.parts = parts;
     const core = this;
     this.channel = new ModemChannel(parts, QUECTEL_COMMANDS, b.guardMs, {
       output: (bytes) => this.out.push(bytes),
@@ -271,9 +278,31 @@ export class ModemCore {
     this.counters.boots++;
     if (this.faults.portVanishes) this.emit({ type: "sim.port", at: now, present: true });
     this.emit({ type: "sim.power", at: now, state: "on", reason: "boot" });
-    if (urcs) for (const text of bootUrcs(this.behaviour.model, this.radio.sim)) this.channel.urc(text);
+    if (urcs) for (const text of bootUrcs(this.behaviour.model, this.radio.sim)) this.urc(text);
     this.radio.radioOn(now);
     for (const t of this.faults.bootTimers(now)) this.timers.arm(t.kind, t.at);
+  }
+
+  /**
+   * One command (as splitCommands cuts it, e.g. "+CSQ") on a second AT port:
+   * the CMUX responder's polling DLCI. The same command table and module as
+   * the main channel, the port's own settings, and no call behind it.
+   */
+  auxCommand(cmd: string, settings: ChannelSettings, now: number): CmdResult {
+    return runCommand(QUECTEL_COMMANDS, cmd, { ...this.parts, settings, call: NO_CALL }, now);
+  }
+
+  /**
+   * Where URCs go instead of this line when it returns true: the CMUX
+   * responder's URC port (src/sim/cmux-responder.ts).
+   */
+  urcTap: ((text: string) => boolean) | null = null;
+
+  /** Unsolicited result: to the CMUX URC port when one takes it, else the AT channel (held while a command runs). */
+  private urc(text: string): void {
+    if (this.power === "off") return;
+    if (this.urcTap?.(text)) return;
+    this.channel.urc(text);
   }
 
   /** A module reset: the line goes silent (no NO CARRIER: the module is gone), then it boots again. */
@@ -343,3 +372,12 @@ export class ModemCore {
     this.events.push(e);
   }
 }
+
+/** A port with no data call behind it: ATH and ATO have nothing to act on. */
+const NO_CALL: CallControl = {
+  mode: "command",
+  inCall: false,
+  ipUp: false,
+  hangUp: () => {},
+  resume: () => {},
+};

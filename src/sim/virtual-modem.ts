@@ -14,6 +14,7 @@
 import { type Scheduler, WakeTimer } from "../core/clock.ts";
 import { EventBus } from "../core/events.ts";
 import type { BytePipe } from "../core/pipe.ts";
+import { CmuxResponder, splitCmuxScenarios } from "./cmux-responder.ts";
 import type { DataSessionFactory } from "./data-session.ts";
 import type { SimEvent } from "./events.ts";
 import { ModemCore } from "./modem-core.ts";
@@ -43,6 +44,8 @@ export class VirtualModem {
   readonly events = new EventBus<SimEvent>(2000);
   /** The tiny network behind the PPP server (ICMP echo, DNS). */
   readonly network: SimNetwork;
+  /** The CMUX side, when a cmux* scenario asks for it (src/sim/cmux-responder.ts). */
+  readonly cmux: CmuxResponder | null;
   private readonly scheduler: Scheduler;
   private readonly wake: WakeTimer;
   private pipe: BytePipe | null = null;
@@ -54,7 +57,8 @@ export class VirtualModem {
 
   constructor(opts: VirtualModemOptions) {
     this.scheduler = opts.scheduler;
-    this.behaviour = resolveBehaviour(opts.scenarios ?? ["healthy"], opts.timeScale ?? 1, opts.behaviour ?? {});
+    const { faults: cmuxFaults, rest } = splitCmuxScenarios(opts.scenarios ?? ["healthy"], opts.timeScale ?? 1);
+    this.behaviour = resolveBehaviour(rest, opts.timeScale ?? 1, opts.behaviour ?? {});
     this.network = new SimNetwork(this.behaviour);
     const factory: DataSessionFactory =
       opts.dataSession ??
@@ -68,6 +72,7 @@ export class VirtualModem {
         }));
     this.wake = new WakeTimer(this.scheduler, () => this.step());
     this.core = new ModemCore({ behaviour: this.behaviour, now: this.scheduler.now(), dataSession: factory, ...(opts.booted ? { booted: true } : {}) });
+    this.cmux = cmuxFaults ? new CmuxResponder(this.core, cmuxFaults, this.scheduler.now()) : null;
     // Events of the power-on wait for attach(), so a listener added right
     // after construction still sees them; the timer runs from now.
     this.wake.arm(this.core.nextDeadline());
@@ -80,7 +85,8 @@ export class VirtualModem {
     this.unsub.push(
       pipe.onData((d) => {
         if (this.stopped) return;
-        this.core.input(d, this.scheduler.now());
+        if (this.cmux) this.cmux.input(d, this.scheduler.now());
+        else this.core.input(d, this.scheduler.now());
         this.flush();
       }),
       pipe.onClose(() => {
@@ -149,17 +155,22 @@ export class VirtualModem {
   private step(): void {
     if (this.stopped) return;
     this.core.poll(this.scheduler.now());
+    this.cmux?.poll(this.scheduler.now());
     this.flush();
   }
 
   /** Move output and events out of the core and re-arm the one timer. */
   private flush(): void {
-    const out = this.core.takeOutput();
+    const out = this.cmux ? this.cmux.output(this.core.takeOutput(), this.scheduler.now()) : this.core.takeOutput();
     if (out.length > 0) {
       if (this.pipe?.isOpen) this.pipe.write(out);
       else this.lostBytes += out.length;
     }
     for (const e of this.core.takeEvents()) this.events.emit(e);
-    if (!this.stopped) this.wake.arm(this.core.nextDeadline());
+    if (!this.stopped) this.wake.arm(earliest(this.core.nextDeadline(), this.cmux?.nextDeadline() ?? null));
   }
+}
+
+function earliest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
 }

@@ -9,7 +9,7 @@
  * (./model.ts) together with the facts it supplies (clock, version, counters).
  */
 import { CAUSE_HINTS, isCauseCode } from "../core/cause.ts";
-import { LINK_STATES, RECOVERY_RUNGS, type LinkState, type RecoveryRung, type ModemIdentity } from "../core/agent-events.ts";
+import { LINK_STATES, RECOVERY_RUNGS, type CmuxCountsView, type CmuxDlciView, type LinkState, type RecoveryRung, type ModemIdentity } from "../core/agent-events.ts";
 import type { EventBase } from "../core/events.ts";
 import { BucketRing, type BucketPoint } from "./bucket-ring.ts";
 import { maskId } from "../core/mask.ts";
@@ -104,6 +104,22 @@ export interface StatusSnapshot {
     packetsOut: number | null;
     errors: Record<string, number> | null;
   };
+  /**
+   * The CMUX session on the one serial port (modem.mux; docs/cmux.md):
+   * "off" when the port is plain. Counts are cumulative for the session and
+   * refreshed at most once a second while they change.
+   */
+  mux: {
+    state: "off" | "entering" | "open" | "closed";
+    frameSize: number | null;
+    dlcis: CmuxDlciView[];
+    counts: CmuxCountsView | null;
+    /** The last named trouble of the mux (frame errors, a silent DLCI, the module left it), if any. */
+    lastFault: CauseView | null;
+    /** How a modem left in CMUX or data mode by an earlier run was brought back ("close-down", "escape"). */
+    recovered: string | null;
+    since: string | null;
+  };
   link: {
     interface: string | null;
     up: boolean;
@@ -191,6 +207,10 @@ export class StatusView {
     ipv4: null as StatusSnapshot["ppp"]["ipv4"],
     ipv6: null as StatusSnapshot["ppp"]["ipv6"],
     mru: null as number | null,
+  };
+  private mux = {
+    state: "off" as StatusSnapshot["mux"]["state"], frameSize: null as number | null, dlcis: [] as CmuxDlciView[],
+    counts: null as CmuxCountsView | null, lastFault: null as CauseView | null, recovered: null as string | null, since: null as number | null,
   };
   private link: StatusSnapshot["link"] = { interface: null, up: false, ipv4: null, peer: null, defaultRoute: false };
   lastProbe: {
@@ -424,6 +444,30 @@ export class StatusView {
         this.modem.port = str(e.path);
         this.step(at, e.type, `${e.type === "serial.opened" ? "port opened" : "port reopened"}: ${str(e.path) ?? "?"}`);
         return;
+      case "cmux.state":
+      case "cmux.counts":
+      case "cmux.fault":
+      case "cmux.recovered": {
+        const st = str(e.state);
+        const state = st === "entering" || st === "open" || st === "closed" ? st : this.mux.state;
+        if (state !== this.mux.state) this.mux.since = at;
+        const c = causeOf(e.cause);
+        const counts = e.counts && typeof e.counts === "object" ? (e.counts as CmuxCountsView) : this.mux.counts;
+        this.mux = {
+          ...this.mux,
+          state: e.type === "cmux.recovered" ? this.mux.state : state,
+          frameSize: num(e.frameSize) ?? this.mux.frameSize,
+          dlcis: e.type === "cmux.state" && Array.isArray(e.dlcis) ? (e.dlcis as CmuxDlciView[]).slice(0, 8).map((d) => ({ ...d })) : this.mux.dlcis,
+          counts: counts ? { ...counts } : null,
+          lastFault: (e.type === "cmux.fault" || (e.type === "cmux.state" && state === "closed")) && c ? c : this.mux.lastFault,
+          recovered: e.type === "cmux.recovered" ? str(e.detail) : this.mux.recovered,
+        };
+        if (e.type === "cmux.state" && state === "closed") this.mux.dlcis = [];
+        if (e.type === "cmux.state" && st !== null && st !== "open") this.step(at, e.type, `CMUX ${st}${c ? ` (${c.code})` : ""}`);
+        if (e.type === "cmux.fault" && c) this.step(at, e.type, `CMUX fault: ${c.code}`);
+        if (e.type === "cmux.recovered") this.step(at, e.type, `CMUX: modem brought back (${str(e.detail) ?? "?"})`);
+        return;
+      }
       case "serial.vanished":
         this.step(at, e.type, `port vanished: ${str(e.path) ?? "?"}`);
         return;
@@ -524,6 +568,15 @@ export class StatusView {
         packetsIn: k ? k.packetsIn : null,
         packetsOut: k ? k.packetsOut : null,
         errors: k ? { ...k.errors } : null,
+      },
+      mux: {
+        state: this.mux.state,
+        frameSize: this.mux.frameSize,
+        dlcis: this.mux.dlcis.map((d) => ({ ...d })),
+        counts: this.mux.counts ? { ...this.mux.counts } : null,
+        lastFault: this.mux.lastFault ? { ...this.mux.lastFault } : null,
+        recovered: this.mux.recovered,
+        since: iso(this.mux.since),
       },
       link: { ...this.link },
       health: {
