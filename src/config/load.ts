@@ -122,6 +122,13 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
   if (rawHealth.schedule !== undefined && rawHealth.every !== undefined) {
     issues.push({ path: "health.every", line: at("health.every"), message: "set either health.schedule or health.every, not both" });
   }
+  const rawNetwork = table(raw, "network");
+  if (rawNetwork.apn === undefined && rawNetwork.apns === undefined && raw.network === rawNetwork) {
+    issues.push({ path: "network.apn", line: at("network.apn"), message: "expected a non-empty string (required key is missing; or set network.apns)" });
+  }
+  if (rawNetwork.apn !== undefined && rawNetwork.apns !== undefined) {
+    issues.push({ path: "network.apns", line: at("network.apns"), message: "set either network.apn or network.apns, not both" });
+  }
   if (!parsed.success) return { ok: false, file, issues: sortIssues(issues) };
 
   const out = parsed.output;
@@ -171,7 +178,8 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
   for (const c of out.modem.init) for (const s of commandSecrets(c)) registerSecret(s.value, { wholeValueOnly: s.kind === "pin" });
   registerSecret(urlPassword(out.health.http_url));
   if (out.health.schedule === undefined && out.health.every === undefined) out.health.every = 60_000;
-  const config: Config = { ...out, auth: { ...out.auth, password } };
+  const apns = out.network.apns ?? [out.network.apn!];
+  const config: Config = { ...out, auth: { ...out.auth, password }, network: { ...out.network, apn: apns[0]!, apns } };
   const warnings: string[] = [...fileWarnings];
   if (config.recovery.backoff.at(-1) === 0) {
     // Valid (tests and labs use it), but on a gateway it is the "watchdog that resets every few minutes" the vendor warns against.
