@@ -45,6 +45,8 @@ function registration(name: RegCommand): CommandHandler {
 const cops: CommandHandler = (cmd, m, now) => {
   const c = m.radio.cops;
   if (cmd.form === "read") {
+    // A manual selection names its network even before it is registered on it.
+    if (c.mode === 1 && c.oper !== null && !m.radio.registered) return ok([`+COPS: 1,${c.format},"${c.format === 2 ? c.oper : OPERATOR_NAME}"`]);
     if (!m.radio.registered) return ok([`+COPS: ${c.mode}`]);
     return ok([`+COPS: ${c.mode},${c.format},"${c.format === 2 ? PLMN : OPERATOR_NAME}",${ACT_CATM1}`]);
   }
