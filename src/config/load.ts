@@ -285,6 +285,10 @@ export function renderEffectiveConfig(config: Config): string {
     const value = t[name];
     t[name] = Array.isArray(value) ? value.map((ms: number) => formatDuration(ms)) : formatDuration(value as number);
   }
+  // One APN prints as network.apn, a list as network.apns: both at once would not load again.
+  const network = view.network!;
+  if (Array.isArray(network.apns) && network.apns.length > 1) delete network.apn;
+  else delete network.apns;
   const auth = view.auth!;
   if (auth.password !== undefined && auth.password !== "") auth.password = "***";
   else delete auth.password;
