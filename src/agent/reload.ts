@@ -7,11 +7,12 @@
 import type { Config } from "../config/schema.ts";
 
 /**
- * Sections a bring-up reads: a change here is applied by redialling. The
+ * Sections a bring-up reads: a change here is applied by redialling (a fixed
+ * [radio] policy after radio-refused is retried at once). The
  * rest (log, http, health, link, recovery timings) takes effect when the agent
  * restarts.
  */
-export const LINK_SECTIONS: ReadonlySet<keyof Config> = new Set<keyof Config>(["network", "auth", "ppp", "modem"]);
+export const LINK_SECTIONS: ReadonlySet<keyof Config> = new Set<keyof Config>(["network", "auth", "ppp", "modem", "radio", "sim"]);
 
 export interface ReloadPlan {
   /** Top-level sections whose values differ. */

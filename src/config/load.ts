@@ -123,6 +123,13 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
   if (rawHealth.schedule !== undefined && rawHealth.every !== undefined) {
     issues.push({ path: "health.every", line: at("health.every"), message: "set either health.schedule or health.every, not both" });
   }
+  const rawNetwork = table(raw, "network");
+  if (rawNetwork.apn === undefined && rawNetwork.apns === undefined && raw.network === rawNetwork) {
+    issues.push({ path: "network.apn", line: at("network.apn"), message: "expected a non-empty string (required key is missing; or set network.apns)" });
+  }
+  if (rawNetwork.apn !== undefined && rawNetwork.apns !== undefined) {
+    issues.push({ path: "network.apns", line: at("network.apns"), message: "set either network.apn or network.apns, not both" });
+  }
   if (!parsed.success) return { ok: false, file, issues: sortIssues(issues) };
 
   const out = parsed.output;
@@ -181,7 +188,13 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
   registerSecret(urlPassword(out.health.http_url));
   if (out.health.schedule === undefined && out.health.every === undefined) out.health.every = 60_000;
   const { mqtt: mqttTable, ...tables } = out;
-  const config: Config = { ...tables, auth: { ...out.auth, password }, ...(mqttTable ? { mqtt: { ...mqttTable, password: mqttPassword } } : {}) };
+  const apns = out.network.apns ?? [out.network.apn!];
+  const config: Config = {
+    ...tables,
+    auth: { ...out.auth, password },
+    network: { ...out.network, apn: apns[0]!, apns },
+    ...(mqttTable ? { mqtt: { ...mqttTable, password: mqttPassword } } : {}),
+  };
   const warnings: string[] = [...fileWarnings];
   if (config.recovery.backoff.at(-1) === 0) {
     // Valid (tests and labs use it), but on a gateway it is the "watchdog that resets every few minutes" the vendor warns against.
@@ -342,6 +355,10 @@ export function renderEffectiveConfig(config: Config): string {
     const value = t[name];
     t[name] = Array.isArray(value) ? value.map((ms: number) => formatDuration(ms)) : formatDuration(value as number);
   }
+  // One APN prints as network.apn, a list as network.apns: both at once would not load again.
+  const network = view.network!;
+  if (Array.isArray(network.apns) && network.apns.length > 1) delete network.apn;
+  else delete network.apns;
   const auth = view.auth!;
   if (auth.password !== undefined && auth.password !== "") auth.password = "***";
   else delete auth.password;

@@ -103,7 +103,10 @@ const modem = v.strictObject({
 }, "expected a table");
 
 const network = v.strictObject({
-  apn: nonEmpty(),
+  /** One APN; or network.apns for a list (one of the two is required: src/config/load.ts). */
+  apn: v.optional(nonEmpty()),
+  /** APNs tried in order when the network rejects one (apn-rejected, pdp-rejected): src/modem/apn-failover.ts. */
+  apns: v.optional(v.pipe(v.array(nonEmpty(), "expected a list of APN strings"), v.minLength(1, "expected at least one APN"))),
   pdp_type: v.optional(oneOf(["IP", "IPV6", "IPV4V6"] as const), "IP"),
   cid: v.optional(int(1, 24), 1),
   dial: v.optional(nonEmpty(), "ATD*99#"),
@@ -281,6 +284,39 @@ const mqtt = v.strictObject({
   queue_max: v.optional(int(10, 1_000_000), 10_000),
 }, "expected a table");
 
+// ── radio policy and SIM failover (src/modem/radio-policy.ts, src/modem/sim-failover.ts) ──
+
+/** Radio access technologies radio.technologies may name, in the operator's words. */
+export const RADIO_TECHNOLOGIES = ["lte-m", "nb-iot", "gsm", "lte", "umts"] as const;
+
+const radio = v.strictObject({
+  /** Technologies in scan order; unset leaves the modem's own setting alone. */
+  technologies: v.optional(
+    v.pipe(
+      v.array(oneOf(RADIO_TECHNOLOGIES), `expected a list of technologies from: ${RADIO_TECHNOLOGIES.map((t) => `"${t}"`).join(", ")}`),
+      v.minLength(1, "expected at least one technology"),
+      v.check((l) => new Set(l).size === l.length, "expected each technology once"),
+    ),
+  ),
+  /** LTE band numbers (LTE-M, NB-IoT, LTE) the modem may use; unset leaves the modem's setting alone. */
+  bands: v.optional(
+    v.pipe(
+      v.array(int(1, 128), "expected a list of LTE band numbers such as [3, 8, 20]"),
+      v.minLength(1, "expected at least one band"),
+      v.check((l) => new Set(l).size === l.length, "expected each band once"),
+    ),
+  ),
+  /** "deny": never dial while registered roaming (stat 5); wait for the home network. Unset: the modem's setting, roaming dialled. */
+  roaming: v.optional(oneOf(["allow", "deny"] as const)),
+  /** "auto" (the modem picks) or the MCC+MNC of the one network to use, e.g. "26201"; unset: the modem's setting. */
+  operator: v.optional(v.pipe(str('"auto" or an MCC+MNC'), v.regex(/^(auto|\d{5,6})$/, 'expected "auto" or an MCC+MNC of 5 or 6 digits such as "26201"'))),
+}, "expected a table");
+
+const sim = v.strictObject({
+  /** Switch to the other SIM slot (AT+QDSIM) after this long without a connected link; unset = never. */
+  failover_after: v.optional(duration(60_000)),
+}, "expected a table");
+
 export const ConfigSchema = v.strictObject({
   modem: v.optional(modem, {}),
   network,
@@ -292,6 +328,8 @@ export const ConfigSchema = v.strictObject({
   http: v.optional(http, {}),
   log: v.optional(log, {}),
   mqtt: v.optional(mqtt),
+  radio: v.optional(radio, {}),
+  sim: v.optional(sim, {}),
 }, "expected a table");
 
 type Parsed = v.InferOutput<typeof ConfigSchema>;
@@ -300,7 +338,11 @@ type Parsed = v.InferOutput<typeof ConfigSchema>;
 export type MqttConfig = NonNullable<Parsed["mqtt"]> & { password: string | null };
 
 /** The typed configuration. `auth.password` is resolved from password_file at load, `mqtt.password` likewise. */
-export type Config = Parsed & { auth: Parsed["auth"] & { password: string } } & { mqtt?: MqttConfig };
+export type Config = Parsed & {
+  auth: Parsed["auth"] & { password: string };
+  /** `apn` is network.apn or the first of network.apns; `apns` the whole list (one item for network.apn). */
+  network: Parsed["network"] & { apn: string; apns: string[] };
+} & { mqtt?: MqttConfig };
 
 /** Known keys per table, for unknown-key errors with suggestions. */
 export function knownKeys(): Map<string, string[]> {
@@ -335,4 +377,5 @@ export const DURATION_KEYS = new Set([
   "mqtt.status_holdoff",
   "mqtt.reconnect_min",
   "mqtt.reconnect_max",
+  "sim.failover_after",
 ]);

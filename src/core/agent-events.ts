@@ -93,6 +93,52 @@ export interface ModemDialEvent extends EventBase {
   cause: Cause | null;
 }
 
+/** One radio.* setting as the bring-up found and left it (src/modem/radio-step.ts). */
+export interface RadioSettingResult {
+  /** "nwscanseq", "nwscanmode", "iotopmode", "band", "roamservice", "operator". */
+  name: string;
+  /** unchanged: already held, not written (NVRAM wear); written: written and read back; refused: the modem said no or did not keep it. */
+  result: "unchanged" | "written" | "refused";
+  wanted: string;
+  /** What the modem held before (normal form); null when it did not say. */
+  found: string | null;
+  detail?: string;
+}
+
+/** The radio policy step of a bring-up: after the SIM, before registration. */
+export interface ModemRadioEvent extends EventBase {
+  type: "modem.radio";
+  profile: string;
+  settings: RadioSettingResult[];
+  /** Parts of the policy this module cannot express (left as the modem has them). */
+  notes: string[];
+  /** Settings written this time (each one an NVRAM write on Quectel modules). */
+  written: number;
+  ok: boolean;
+}
+
+/** The APN a bring-up defines (network.apn / network.apns); `cause` set when the previous one was rejected. */
+export interface ModemApnEvent extends EventBase {
+  type: "modem.apn";
+  apn: string;
+  /** 0-based position in network.apns. */
+  index: number;
+  count: number;
+  previous: string | null;
+  /** Why the previous APN was left (apn-rejected, pdp-rejected); null when none was. */
+  cause: Cause | null;
+}
+
+/** SIM slot failover (sim.failover_after, AT+QDSIM). Slots are numbered 1 and 2 as on the board. */
+export interface ModemSimSwitchEvent extends EventBase {
+  type: "modem.sim-switch";
+  /** switched: the other slot is selected (the ICCID is read again next: a modem.identity follows); unsupported: the module has one slot; failed: the switch did not complete. */
+  result: "switched" | "unsupported" | "failed";
+  from: number | null;
+  to: number | null;
+  reason: string;
+}
+
 export interface PppUpEvent extends EventBase {
   type: "ppp.up";
   ipv4: { local: string; remote: string; dns: string[] } | null;
@@ -227,6 +273,9 @@ export type AgentEvent =
   | ModemRegistrationEvent
   | ModemSignalEvent
   | ModemDialEvent
+  | ModemRadioEvent
+  | ModemApnEvent
+  | ModemSimSwitchEvent
   | PppUpEvent
   | PppDownEvent
   | PppPhaseEvent

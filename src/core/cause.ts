@@ -35,6 +35,8 @@ export const CAUSE_HINTS = {
   "no-carrier": "the dial got NO CARRIER; the APN may be wrong or the network refused the data call",
   "apn-rejected": "the network rejected the APN (ESM cause #27 missing or unknown APN); fix network.apn: cellkeep retries slowly and never resets for this",
   "pdp-rejected": "the network refused the data context for the subscription (ESM cause: not subscribed, unsupported or wrong PDP type); check network.apn, network.pdp_type and the SIM's data plan",
+  "radio-refused": "the modem refused a radio.* setting (technologies, bands, roaming, operator) or did not keep it when read back; see the modem.radio event: fix the [radio] section for this module (cellkeep does not dial against the policy)",
+  "roaming-denied": "the modem is registered on a roaming network and radio.roaming = \"deny\": cellkeep does not dial; it watches registration and dials when the home network is back",
   "busy": "the dial got BUSY",
   "no-answer": "the dial got NO ANSWER",
   "no-dialtone": "the dial got NO DIALTONE; the modem is not attached to a packet network",

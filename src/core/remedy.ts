@@ -78,6 +78,10 @@ const CLASS_OF: Readonly<Record<CauseCode, CauseClass>> = {
   "no-carrier": "link",
   "apn-rejected": "operator",
   "pdp-rejected": "operator",
+  // A radio setting the module will not take is the operator's to fix; roaming while roaming is
+  // denied is the network's state (no reset brings the home network closer).
+  "radio-refused": "operator",
+  "roaming-denied": "network",
   busy: "link",
   "no-answer": "link",
   "no-dialtone": "link",

@@ -153,6 +153,18 @@ export function renderMetrics(m: MetricsInput): string {
       .sample("cellkeep_recovery_next_action_timestamp_seconds", rec.nextActionAt / 1000);
   }
 
+  x.family("cellkeep_radio_writes_total", "counter", "Radio policy settings written to the modem (NVRAM writes on Quectel), by setting.");
+  for (const [name, n] of [...v.radioWrites].sort()) x.sample("cellkeep_radio_writes_total", n, { setting: name });
+  x.family("cellkeep_radio_refused_total", "counter", "Radio policy settings the modem refused or did not keep, by setting.");
+  for (const [name, n] of [...v.radioRefusals].sort()) x.sample("cellkeep_radio_refused_total", n, { setting: name });
+  x.family("cellkeep_roaming_denied", "gauge", "1 while waiting for the home network because radio.roaming = \"deny\" and the modem is roaming.")
+    .sample("cellkeep_roaming_denied", v.roamingDenied ? 1 : 0);
+  x.family("cellkeep_apn_failovers_total", "counter", "Switches to the next of network.apns after the network rejected an APN.")
+    .sample("cellkeep_apn_failovers_total", v.apnFailovers);
+  x.family("cellkeep_sim_switches_total", "counter", "SIM slot switches after sim.failover_after without a connected link.")
+    .sample("cellkeep_sim_switches_total", v.simSwitches);
+  if (v.simSlot !== null) x.family("cellkeep_sim_slot", "gauge", "The SIM slot selected by the last switch (1 or 2).").sample("cellkeep_sim_slot", v.simSlot);
+
   x.family("cellkeep_uptime_seconds", "gauge", "Seconds since the agent started.")
     .sample("cellkeep_uptime_seconds", Math.max(0, (m.now - m.startedAt) / 1000));
   x.family("cellkeep_start_time_seconds", "gauge", "When the agent started (Unix time).")

@@ -16,6 +16,7 @@ import { escapeUnknownState, hangupTiming } from "./hangup.ts";
 import { congestionBackoffSeconds, EMM_CONGESTION } from "./network-backoff.ts";
 import { isRejectedPin, pinFingerprint } from "./pin-memory.ts";
 import { cmeSimState, esmCauseCode, isRegistered, parseCeer, isWrongPassword, parseCpin, parseRegistration, registrationStatus, type Registration } from "./parse.ts";
+import { registrationAllowed } from "./radio-policy.ts";
 import type { ModemIdentity } from "./types.ts";
 
 /** Step 1 (sync): AT every 100 ms until OK (bounded by the hung limit), then ATE0, +CMEE=2, &D2, +IPR. */
@@ -158,6 +159,10 @@ export async function register(ctx: ModemContext): Promise<void> {
     ctx.backoff.throwIfAny();
     if (reg) {
       ctx.facts.noteRegistration(reg);
+      if (reg.stat === 5 && !registrationAllowed(5, ctx.config.radio)) {
+        // radio.roaming = "deny": no call while roaming; the supervisor waits and watches for home.
+        throw new StepFailure("roaming-denied", `${reg.kind} stat 5 (roaming)`);
+      }
       if (isRegistered(reg.stat)) return;
       if (reg.stat === 3) denied = reg;
     }
@@ -227,10 +232,15 @@ async function isAttached(ctx: ModemContext): Promise<boolean> {
 }
 
 /** Step 5 (context): the PDP context and the profile's and configured extra init commands, each checked. */
-export async function definePdpContext(ctx: ModemContext): Promise<void> {
-  const n = ctx.config.network;
-  await ctx.at.checked(`AT+CGDCONT=${n.cid},"${n.pdp_type}","${n.apn}"`, "context-failed");
+export async function definePdpContext(ctx: ModemContext, apn: string = ctx.config.network.apn): Promise<void> {
+  await defineContext(ctx, apn);
   for (const c of [...ctx.profile.init, ...ctx.config.modem.init]) await ctx.at.checked(c, "init-failed");
+}
+
+/** AT+CGDCONT for `apn` alone (APN failover redefines the context before the next dial). */
+export async function defineContext(ctx: ModemContext, apn: string): Promise<void> {
+  const n = ctx.config.network;
+  await ctx.at.checked(`AT+CGDCONT=${n.cid},"${n.pdp_type}","${apn}"`, "context-failed");
 }
 
 /** Final AT results of a dial that name their own cause (V.250 result codes). */

@@ -5,7 +5,10 @@
  */
 import type { EventBase } from "../core/events.ts";
 import type {
+  ModemApnEvent,
   ModemDialEvent,
+  ModemRadioEvent,
+  ModemSimSwitchEvent,
   ModemIdentityEvent,
   ModemRegistrationEvent,
   ModemSignalEvent,
@@ -46,6 +49,9 @@ export type ModemEvent =
   | ModemUrcEvent
   | ModemCommandFailedEvent
   | ModemHangupEvent
+  | ModemRadioEvent
+  | ModemApnEvent
+  | ModemSimSwitchEvent
   | PppUpEvent
   | PppDownEvent
   | RecoveryActionEvent;

@@ -5,6 +5,8 @@
  * 60 s as worst case for most commands; no answer after that means the module is
  * hung and must be reset).
  */
+import type { RadioCapabilities } from "./radio-policy.ts";
+
 export type ProfileId = "quectel-bg77" | "quectel-bg95" | "quectel-bg96" | "quectel-bg600l" | "quectel-ec25" | "generic";
 
 export interface CommandLimits {
@@ -72,6 +74,10 @@ export interface ModemProfile {
   init: string[];
   /** CMUX parameters; null when the module has no 27.010 mux (modem.mux = "auto" then stays plain). */
   cmux: CmuxProfile | null;
+  /** How radio.* maps to this module's commands (radio-policy.ts). */
+  radio: RadioCapabilities;
+  /** How the SIM slot is chosen on modules with two: Quectel AT+QDSIM; null when there is no known command. */
+  simSlots: "qdsim" | null;
 }
 
 const QUECTEL_LIMITS: CommandLimits = {
@@ -103,16 +109,20 @@ function quectel(id: ProfileId, name: string, model: RegExp, extra: Partial<Mode
     radioOffMs: 1_000,
     init: [],
     cmux: CMUX_27010,
+    radio: { dialect: "quectel-lpwa", gsm: false },
+    // Whether this unit has a second slot is asked at run time (AT+QDSIM? answers ERROR without one).
+    simSlots: "qdsim",
     ...extra,
   };
 }
 
 export const PROFILES: Readonly<Record<ProfileId, ModemProfile>> = {
   "quectel-bg77": quectel("quectel-bg77", "Quectel BG77", /BG77/i),
-  "quectel-bg95": quectel("quectel-bg95", "Quectel BG95", /BG95/i),
-  "quectel-bg96": quectel("quectel-bg96", "Quectel BG96", /BG96/i),
+  // BG95-M3 and BG96 have GSM besides LTE-M/NB-IoT; the BG77 and BG600L have not.
+  "quectel-bg95": quectel("quectel-bg95", "Quectel BG95", /BG95/i, { radio: { dialect: "quectel-lpwa", gsm: true } }),
+  "quectel-bg96": quectel("quectel-bg96", "Quectel BG96", /BG96/i, { radio: { dialect: "quectel-lpwa", gsm: true } }),
   "quectel-bg600l": quectel("quectel-bg600l", "Quectel BG600L", /BG600L/i),
-  "quectel-ec25": quectel("quectel-ec25", "Quectel EC25", /EC25|EG25/i, { bootTimeoutMs: 20_000 }),
+  "quectel-ec25": quectel("quectel-ec25", "Quectel EC25", /EC25|EG25/i, { bootTimeoutMs: 20_000, radio: { dialect: "quectel-lte", gsm: true } }),
   generic: {
     id: "generic",
     name: "generic 3GPP modem",
@@ -128,6 +138,8 @@ export const PROFILES: Readonly<Record<ProfileId, ModemProfile>> = {
     init: [],
     // 27.007 defines AT+CMUX for every 3GPP modem; N1 = 127 is common (the 27.010 default is 31).
     cmux: CMUX_27010,
+    radio: { dialect: "3gpp", gsm: false },
+    simSlots: null,
   },
 };
 

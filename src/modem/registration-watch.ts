@@ -16,22 +16,26 @@ import { isRegistered, type Registration } from "./parse.ts";
 export class RegistrationReturn {
   private sawUnusable: boolean;
 
-  constructor(initial: Registration | null) {
-    this.sawUnusable = !usable(initial);
+  /** `allowed`: which registered stats may be dialled (radio.roaming = "deny" leaves out roaming, stat 5). */
+  constructor(
+    initial: Registration | null,
+    private readonly allowed: (stat: number) => boolean = isRegistered,
+  ) {
+    this.sawUnusable = !this.usable(initial);
   }
 
   /** True once registration is usable after having been unusable or unknown during this wait. */
   returned(reg: Registration | null): boolean {
-    if (!usable(reg)) {
+    if (!this.usable(reg)) {
       this.sawUnusable = true;
       return false;
     }
     return this.sawUnusable;
   }
-}
 
-function usable(reg: Registration | null): boolean {
-  return reg !== null && isRegistered(reg.stat);
+  private usable(reg: Registration | null): boolean {
+    return reg !== null && isRegistered(reg.stat) && this.allowed(reg.stat);
+  }
 }
 
 /**

@@ -21,7 +21,8 @@ import { redact } from "../core/log.ts";
 import { redactLine } from "../core/redact.ts";
 import type { RecoveryDecision } from "../core/recovery-policy.ts";
 import type { Config } from "../config/schema.ts";
-import { attach, definePdpContext, dial, readModuleIdentity, register, sync, unlockSim } from "./bringup.ts";
+import { ApnFailover } from "./apn-failover.ts";
+import { attach, defineContext, definePdpContext, dial, readModuleIdentity, register, sync, unlockSim } from "./bringup.ts";
 import { createModemContext, tunedProfile, type ModemContext } from "./context.ts";
 import { DataCall } from "./data-call.ts";
 import type { ModemEvent } from "./events.ts";
@@ -31,9 +32,13 @@ import type { Interrupt } from "./interrupts.ts";
 import { checkModem } from "./modem-check.ts";
 import { parseRegistration } from "./parse.ts";
 import { PROFILES, resolveProfile, type ModemProfile } from "./profiles.ts";
+import { registrationAllowed } from "./radio-policy.ts";
+import { applyRadioPolicy } from "./radio-step.ts";
 import { runRecoveryAction } from "./recovery-actions.ts";
 import { pollRegistrationQuietly, RegistrationReturn } from "./registration-watch.ts";
 import { SignalPoller } from "./signal-poller.ts";
+import { SimFailover } from "./sim-failover.ts";
+import { switchSimSlot } from "./sim-switch.ts";
 import { holdsCall, inDataMode, isAllowedTransition } from "./states.ts";
 import { DEFAULT_TIMING, type ModemIdentity, type ModemPollResult, type SupervisorDeps, type SupervisorTiming } from "./types.ts";
 
@@ -79,6 +84,10 @@ export class ModemSupervisor<B extends DataBearer = DataBearer> {
   private readonly linkUpHooks = new Set<(info: BearerUpInfo, bearer: B) => void>();
   private readonly linkDownHooks = new Set<(c: Cause | null) => void>();
   private readonly crashHooks = new Set<(err: unknown, c: Cause) => void>();
+  /** network.apns: the APN of the next call (apn-failover.ts). */
+  private readonly apns = new ApnFailover();
+  /** sim.failover_after: when to select the other SIM slot (sim-failover.ts). */
+  private readonly simFailover: SimFailover;
   /** Cause of the last failure (for /status). */
   lastCause: Cause | null = null;
 
@@ -103,6 +112,7 @@ export class ModemSupervisor<B extends DataBearer = DataBearer> {
       upHooks: this.linkUpHooks,
       downHooks: this.linkDownHooks,
     });
+    this.simFailover = new SimFailover(ctx.scheduler.now());
     this.signalPoller = new SignalPoller({
       scheduler: ctx.scheduler,
       intervalMs: ctx.timing.signalPollMs,
@@ -231,6 +241,7 @@ export class ModemSupervisor<B extends DataBearer = DataBearer> {
     try {
       if (planned) {
         this.to("recovering", null);
+        await this.failOverSim();
         await this.recover(planned);
       }
       return { kind: "link-ended", cause: await this.bringUpAndHold() };
@@ -250,19 +261,59 @@ export class ModemSupervisor<B extends DataBearer = DataBearer> {
     this.to("sim", null);
     await unlockSim(this.ctx);
     this.to("registering", null);
+    // The radio policy before registration: it decides where the modem looks (every bring-up, so after every reset).
+    await applyRadioPolicy(this.ctx);
     await register(this.ctx);
     this.to("attaching", null);
     await attach(this.ctx);
-    await definePdpContext(this.ctx);
+    this.apns.begin(this.ctx.config.network.apns);
+    this.reportApn(null, null);
+    await definePdpContext(this.ctx, this.apns.apn);
     // One signal reading before the call: if the dial fails, the reason may be right there.
     await this.ctx.facts.pollSignal(this.ctx.at.requireChannel()).catch(() => undefined);
     this.to("dialing", null);
-    await dial(this.ctx, ++this.dialAttempt);
+    await this.dialWithApnFailover();
     this.to("negotiating", null);
     await this.call.negotiate(this.ctx.at.requireChannel());
     this.to("connected", null);
+    this.apns.connected();
+    this.simFailover.noteService(this.ctx.scheduler.now());
     this.deps.policy.onConnected(this.ctx.scheduler.now());
     return await this.hold();
+  }
+
+  /** Dial; when the network rejects the APN (apn-rejected, pdp-rejected), define the next of network.apns and dial again. */
+  private async dialWithApnFailover(): Promise<void> {
+    for (;;) {
+      try {
+        await dial(this.ctx, ++this.dialAttempt);
+        return;
+      } catch (err) {
+        if (!(err instanceof CellkeepError)) throw err;
+        const previous = this.apns.apn;
+        const next = this.apns.failed(err.causeInfo.code);
+        if (next === null) throw err;
+        this.ctx.log.warn(`the network rejected APN "${previous}" (${err.causeInfo.code}); trying "${next}"`);
+        this.reportApn(previous, err.causeInfo);
+        await defineContext(this.ctx, next);
+      }
+    }
+  }
+
+  private reportApn(previous: string | null, why: Cause | null): void {
+    this.emit({ type: "modem.apn", at: this.ctx.scheduler.now(), apn: this.apns.apn, index: this.apns.index, count: this.apns.count, previous, cause: why });
+  }
+
+  /**
+   * sim.failover_after: no connected link for that long, so before the
+   * recovery action the policy allowed now, select the other SIM slot.
+   */
+  private async failOverSim(): Promise<void> {
+    const now = this.ctx.scheduler.now();
+    if (!this.simFailover.due(now, this.ctx.config.sim.failover_after)) return;
+    const minutes = Math.round(this.simFailover.withoutServiceMs(now) / 60_000);
+    await switchSimSlot(this.ctx, this.simFailover, `no connected link for ${minutes} min (sim.failover_after)`);
+    this.apns.restart();
   }
 
   /** Reads the module's identity and picks its profile (modem.profile = "auto" matches the model). */
@@ -282,6 +333,8 @@ export class ModemSupervisor<B extends DataBearer = DataBearer> {
     } finally {
       this.signalPoller.stop();
     }
+    // Connected until now: the SIM failover clock counts from the end of the call.
+    this.simFailover.noteService(this.ctx.scheduler.now());
     // The link is known down now: /status, /healthz and metrics leave "connected" before the
     // hang-up (bearer stop, DTR, +++/ATH) runs, not after it.
     this.to("hanging-up", c.code === "stopped" ? null : c);
@@ -322,7 +375,8 @@ export class ModemSupervisor<B extends DataBearer = DataBearer> {
     this.ctx.log.info("waiting before recovery", { action: d.action, reason: d.reason, until: new Date(d.notBefore).toISOString() });
     let planned: PlannedAction = { action: d.action, forced: next.forced };
     // Resets are spaced, dialling is not: while we wait, registration coming back ends the wait.
-    const watch = d.watchRegistration === true ? new RegistrationReturn(facts.registration) : null;
+    const usable = (stat: number) => registrationAllowed(stat, this.ctx.config.radio);
+    const watch = d.watchRegistration === true ? new RegistrationReturn(facts.registration, usable) : null;
     const pollMs = this.ctx.config.recovery.registration_poll;
     let pollAt = scheduler.now() + pollMs;
     while (scheduler.now() < d.notBefore) {
@@ -415,6 +469,8 @@ export class ModemSupervisor<B extends DataBearer = DataBearer> {
         if (reg) {
           this.ctx.facts.noteRegistration(reg);
           this.ctx.interrupts.wake();
+          // radio.roaming = "deny": a call must not go on once the modem moved to a roaming network.
+          if (reg.stat === 5 && !registrationAllowed(5, this.ctx.config.radio)) this.linkLost(cause("roaming-denied", `${reg.kind} stat 5 during the call`));
         }
         break;
       }

@@ -22,6 +22,9 @@ export const IMEI = "866425031234567";
 /** 001-01 is the 3GPP test network (TS 23.003), so the IMSI cannot collide with a real one. */
 export const IMSI = "001010123456789";
 export const ICCID = "89001012345678901234";
+/** The card in the second slot (scenario dual-sim). */
+export const IMSI2 = "001010987654321";
+export const ICCID2 = "89001019876543210987";
 export const PLMN = "00101";
 export const OPERATOR_NAME = "TEST";
 export const TAC = "1A2B";

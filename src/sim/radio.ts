@@ -13,7 +13,8 @@
  * restart them, as it would not on a real network.
  */
 import type { SimEvent } from "./events.ts";
-import { ACT_CATM1, CELL_ID, TAC } from "./quectel-text.ts";
+import { ACT_CATM1, CELL_ID, ICCID, ICCID2, IMSI, IMSI2, PLMN, TAC } from "./quectel-text.ts";
+import { RadioNvram } from "./radio-nvram.ts";
 import type { SimBehaviour } from "./scenario.ts";
 
 export type RadioTimer = "registration" | "attach";
@@ -35,6 +36,12 @@ export class RadioModel {
   stat = 0;
   rejectCause: number | null = null;
   attached = false;
+  /** Settings kept across resets (AT+QCFG, AT+QDSIM). */
+  readonly nv = new RadioNvram();
+  /** The SIM slot in use (0 = slot 1): nv.qdsim as it was at the last boot or CFUN=1. */
+  slot = 0;
+  /** AT+COPS: mode (0 automatic, 1 manual), the manual network, the read format; not kept across a reset. */
+  cops = { mode: 0, oper: null as string | null, format: 0 };
   /** URC mode n of AT+CREG / +CGREG / +CEREG (0 = off). */
   readonly urcMode: Record<RegCommand, number> = { "+CREG": 0, "+CGREG": 0, "+CEREG": 0 };
   private pinAttempts = 3;
@@ -49,7 +56,7 @@ export class RadioModel {
     private readonly b: SimBehaviour,
     private readonly host: RadioHost,
     /** Power-on time: a timed denial counts from here. */
-    poweredOnAt = 0,
+    private readonly poweredOnAt = 0,
   ) {
     this.sim = b.sim;
     this.deniedUntil = b.registration === "denied" && b.deniedForMs !== null ? poweredOnAt + b.deniedForMs : null;
@@ -58,7 +65,8 @@ export class RadioModel {
   /** Power-on state. The back-off is used once per run, not per boot. */
   reset(): void {
     this.cfun = 1;
-    this.sim = this.b.sim;
+    this.cops = { mode: 0, oper: null, format: 0 };
+    this.selectSlot();
     this.pinAttempts = 3;
     this.stat = 0;
     this.rejectCause = null;
@@ -69,6 +77,26 @@ export class RadioModel {
 
   resetUrcModes(): void {
     this.urcMode["+CREG"] = this.urcMode["+CGREG"] = this.urcMode["+CEREG"] = 0;
+  }
+
+  /** The slot in use reads its card afresh (boot, or CFUN=1 after AT+QDSIM). */
+  private selectSlot(): void {
+    this.slot = this.b.sim2 === null ? 0 : this.nv.qdsim;
+    this.sim = this.slot === 0 ? this.b.sim : this.b.sim2 === "missing" ? "missing" : "ready";
+    this.pinAttempts = 3;
+  }
+
+  /** The card's IMSI and ICCID: each slot has its own. */
+  get imsi(): string {
+    return this.slot === 0 ? IMSI : IMSI2;
+  }
+  get iccid(): string {
+    return this.slot === 0 ? ICCID : ICCID2;
+  }
+
+  /** Whether a dual-sim scenario gave the module a second slot (AT+QDSIM exists). */
+  get dualSim(): boolean {
+    return this.b.sim2 !== null;
   }
 
   get registered(): boolean {
@@ -131,6 +159,12 @@ export class RadioModel {
       }
       this.outageUntil = null;
     }
+    if (this.slot === 1) return this.registerSecondCard(now);
+    if (this.cops.mode === 1 && this.cops.oper !== PLMN) {
+      // Manual selection of a network that is not here: searching, never registered.
+      this.setStat(2, now, null);
+      return;
+    }
     const how = this.b.registration;
     const denying = how === "denied" && (this.deniedUntil === null || now < this.deniedUntil);
     if (denying) {
@@ -149,9 +183,34 @@ export class RadioModel {
       this.setStat(2, now, null);
       this.host.arm("registration", now + this.b.registrationMs);
     } else {
-      this.setStat(1, now, null);
-      if (this.b.autoAttach || this.host.attachRequested()) this.host.arm("attach", now + this.b.attachMs);
+      this.register(this.roamingAt(now) ? 5 : 1, now);
     }
+  }
+
+  /** roaming: still on the roaming partner at `now` (the home network appears at power-on + home=S, when set). */
+  private roamingAt(now: number): boolean {
+    const r = this.b.roaming;
+    if (!r) return false;
+    if (r.homeAfterMs === null) return true;
+    const homeAt = this.poweredOnAt + r.homeAfterMs;
+    if (now < homeAt) {
+      this.host.arm("registration", homeAt);
+      return true;
+    }
+    return false;
+  }
+
+  private register(stat: 1 | 5, now: number): void {
+    const was = this.registered;
+    this.setStat(stat, now, null);
+    if (!was && (this.b.autoAttach || this.host.attachRequested())) this.host.arm("attach", now + this.b.attachMs);
+  }
+
+  /** dual-sim, slot 2: the network's verdict on the second card. */
+  private registerSecondCard(now: number): void {
+    const card = this.b.sim2;
+    if (card === "denied") this.setStat(3, now, null);
+    else this.register(card === "roaming" ? 5 : 1, now);
   }
 
   setAttached(on: boolean, now: number): void {
@@ -220,8 +279,27 @@ export class RadioModel {
   setFun(fun: number, now: number): void {
     if (fun === this.cfun) return;
     this.cfun = fun;
-    if (fun === 1) this.radioOn(now);
+    if (fun === 1) {
+      // The card is read again with the radio: a slot chosen by AT+QDSIM is taken now.
+      if (this.b.sim2 !== null && this.slot !== this.nv.qdsim) {
+        this.selectSlot();
+        this.host.urc(this.sim === "ready" ? "+CPIN: READY" : "+CPIN: NOT INSERTED");
+      }
+      this.radioOn(now);
+    }
     else this.radioOff(now);
+  }
+
+  /** AT+COPS changed the network selection: with the radio on, register afresh under it. */
+  selectionChanged(now: number): void {
+    if (this.cfun !== 1 || this.sim !== "ready") return;
+    if (this.cops.mode === 1 && this.cops.oper !== PLMN) {
+      // The chosen network is not here: deregistered, searching for it.
+      this.host.disarm("registration");
+      this.setStat(2, now, null);
+    } else if (this.stat === 2 || this.stat === 0) {
+      this.host.arm("registration", now + this.b.registrationMs);
+    }
   }
 
   /** AT+CGATT=1: registered, the attach takes attachMs; otherwise it follows registration (attachRequested). */

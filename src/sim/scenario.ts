@@ -30,6 +30,9 @@ export const SCENARIO_NAMES = [
   "reboot-mid-call",
   "nocarrier-payload",
   "network-drop",
+  "roaming",
+  "dual-sim",
+  "radio-refuse",
 ] as const;
 
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
@@ -55,6 +58,9 @@ export const SCENARIO_HELP: Readonly<Record<ScenarioName, string>> = {
   t3396: "session back-off: the first dial is rejected (NO CARRIER, AT+CEER: ESM cause 26 with T3396) and so is every dial for N s after it; registration stays home  [t3396:SECONDS]",
   "reboot-mid-call": "the module reboots by itself N s (default 20) after CONNECT, once (times=K for more): silence, no NO CARRIER, then RDY  [reboot-mid-call:SECONDS | reboot-mid-call:after=S,times=K]",
   "nocarrier-payload": "while a call is up, every N s (default 1) the network sends the gateway a UDP datagram full of \"\\r\\nNO CARRIER\\r\\n\" (bytes=B, default 100); the call stays up  [nocarrier-payload:SECONDS | nocarrier-payload:every=S,bytes=B]",
+  roaming: "the only network is a roaming partner: registration stat 5 (roaming); with home=S the home network appears S s after power-on (stat 1, with URCs)  [roaming | roaming:home=S]",
+  "dual-sim": "two SIM slots (AT+QDSIM? / AT+QDSIM=<0|1>, taken at the next CFUN=1 or boot): slot 1 is the scenario's SIM, slot 2 (sim2=ready|missing|denied|roaming, default ready) has its own IMSI and ICCID  [dual-sim | dual-sim:sim2=missing]",
+  "radio-refuse": "the module refuses one AT+QCFG setting (NAME: nwscanseq, nwscanmode, iotopmode, band, roamservice): how=error answers +CME ERROR: 4, how=ignore answers OK and keeps the old value  [radio-refuse:NAME | radio-refuse:what=NAME,how=ignore]",
   "network-drop": "N s (default 20) after CONNECT the network is lost: NO CARRIER, registration searching (stat 2) with URCs, back home after back=S2 s (default 10); every call (times=K to limit)  [network-drop:SECONDS,back=S2,times=K]",
 };
 
@@ -163,9 +169,18 @@ export interface SimBehaviour {
   noCarrierPayload: { everyMs: number; bytes: number } | null;
   /** network-drop: `afterConnectMs` after CONNECT the network is lost (NO CARRIER, stat 2) for `backMs`, for the first `times` calls. */
   networkDrop: { afterConnectMs: number; backMs: number; times: number } | null;
+  /** roaming: registration is roaming (stat 5), until homeAfterMs after power-on when set. */
+  roaming: { homeAfterMs: number | null } | null;
+  /** dual-sim: the second slot's card (slot 1 is `sim` / `registration`); null: one slot, no AT+QDSIM. */
+  sim2: SlotCard | null;
+  /** radio-refuse: AT+QCFG settings the module refuses (error) or silently keeps (ignore). */
+  radioRefuse: { name: string; how: "error" | "ignore" }[];
   /** Seed for the garbage generator, so runs are reproducible. */
   seed: number;
 }
+
+/** The card in the second slot of a dual-sim module and how the network treats it. */
+export type SlotCard = "ready" | "missing" | "denied" | "roaming";
 
 export interface BehaviourOverrides extends Partial<Omit<SimBehaviour, "dns">> {
   dns?: [string, string];
@@ -232,6 +247,9 @@ export function resolveBehaviour(
     t3396Ms: null,
     noCarrierPayload: null,
     networkDrop: null,
+    roaming: null,
+    sim2: null,
+    radioRefuse: [],
     seed: 0x5eed,
   };
   for (const spec of parseScenarios(items)) {
@@ -309,6 +327,26 @@ export function resolveBehaviour(
       case "nocarrier-payload": {
         const every = spec.value !== undefined ? seconds(spec, "value", 1) : seconds(spec, "every", 1);
         b.noCarrierPayload = { everyMs: Math.max(1, ms(every)), bytes: Math.max(1, Math.min(1400, count(spec, "bytes", 100))) };
+        break;
+      }
+      case "roaming":
+        b.roaming = { homeAfterMs: spec.params.home !== undefined ? ms(seconds(spec, "home", 0)) : null };
+        break;
+      case "dual-sim": {
+        const card = spec.params.sim2 ?? spec.value ?? "ready";
+        if (!["ready", "missing", "denied", "roaming"].includes(card)) {
+          throw new CellkeepError("config-invalid", `scenario "${spec.name}": sim2="${card}" is not one of ready, missing, denied, roaming`);
+        }
+        b.sim2 = card as SlotCard;
+        break;
+      }
+      case "radio-refuse": {
+        const name = spec.params.what ?? spec.value;
+        const how = spec.params.how ?? "error";
+        if (!name || (how !== "error" && how !== "ignore")) {
+          throw new CellkeepError("config-invalid", `scenario "${spec.name}": expected radio-refuse:NAME or radio-refuse:what=NAME,how=error|ignore`);
+        }
+        b.radioRefuse = [...b.radioRefuse, { name: name.toLowerCase(), how }];
         break;
       }
       case "network-drop": {

@@ -159,6 +159,33 @@ export interface StatusSnapshot {
   version: string;
   /** When this snapshot was taken. */
   now: string;
+  /** The radio policy ([radio]) as the last bring-up applied it (modem.radio events). */
+  radio: {
+    /** "applied" (every setting holds), "refused" (radio-refused), null before the first bring-up with a policy. */
+    policy: "applied" | "refused" | null;
+    settings: { name: string; result: string; wanted: string; found: string | null; detail?: string }[];
+    notes: string[];
+    /** Settings written since the agent started (NVRAM writes on Quectel modules). */
+    writes: number;
+    at: string | null;
+    /** Waiting with radio.roaming = "deny" while the modem is registered roaming: no dialling until home. */
+    roamingDenied: boolean;
+  };
+  /** APN failover (network.apns) and SIM slot failover (sim.failover_after). */
+  failover: {
+    apn: string | null;
+    /** 0-based position of `apn` in network.apns. */
+    apnIndex: number | null;
+    apnCount: number | null;
+    /** APN switches after a rejection since the agent started. */
+    apnFailovers: number;
+    /** The SIM slot selected by the last switch (1 or 2); null before any switch. */
+    simSlot: number | null;
+    simSwitches: number;
+    lastSimSwitchAt: string | null;
+    /** false: the module has one slot (AT+QDSIM unsupported); null: not asked yet. */
+    dualSim: boolean | null;
+  };
 }
 
 type Rec = Record<string, unknown>;
@@ -223,6 +250,16 @@ export class StatusView {
   };
   private current: BringUpAttempt | null = null;
   private lastConnection: BringUpAttempt | null = null;
+  private radio = {
+    policy: null as "applied" | "refused" | null,
+    settings: [] as StatusSnapshot["radio"]["settings"],
+    notes: [] as string[],
+    at: null as number | null,
+  };
+  private failover = {
+    apn: null as string | null, apnIndex: null as number | null, apnCount: null as number | null,
+    simSlot: null as number | null, lastSimSwitchAt: null as number | null, dualSim: null as boolean | null,
+  };
   /** Last successful RTT per probe kind measured over the current link; cleared when PPP goes down. */
   private readonly linkRtt = new Map<string, number>();
   private readonly listeners = new Set<(event: EventBase) => void>();
@@ -234,6 +271,11 @@ export class StatusView {
   readonly causeCounts = new Map<string, number>();
   readonly stateEntries = new Map<LinkState, number>();
   readonly dials = { connect: 0, failed: 0 };
+  /** Radio settings written, refused (by setting name), APN and SIM failovers: for /metrics. */
+  readonly radioWrites = new Map<string, number>();
+  readonly radioRefusals = new Map<string, number>();
+  apnFailovers = 0;
+  simSwitches = 0;
   readonly probeResults = new Map<string, { ok: number; failed: number }>();
   readonly rtt = new Map<string, ProbeHistogram>();
   /** Events folded in, and those ignored as unknown. */
@@ -335,6 +377,49 @@ export class StatusView {
         else if (result === "failed") this.dials.failed++;
         const c = causeOf(e.cause);
         this.step(at, e.type, `dial attempt ${num(e.attempt) ?? "?"}: ${result === "connect" ? "CONNECT" : `failed${c ? ` (${c.code})` : ""}`}`);
+        return;
+      }
+      case "modem.radio": {
+        const settings = Array.isArray(e.settings) ? (e.settings as Rec[]).filter((x) => x && typeof x === "object").slice(0, 16) : [];
+        this.radio = {
+          policy: e.ok === true ? "applied" : "refused",
+          settings: settings.map((x) => {
+            const d = str(x.detail);
+            const one = { name: str(x.name) ?? "?", result: str(x.result) ?? "?", wanted: str(x.wanted) ?? "", found: str(x.found) };
+            return d ? { ...one, detail: d } : one;
+          }),
+          notes: strings(e.notes),
+          at,
+        };
+        for (const x of this.radio.settings) {
+          if (x.result === "written") this.radioWrites.set(x.name, (this.radioWrites.get(x.name) ?? 0) + 1);
+          if (x.result === "refused") this.radioRefusals.set(x.name, (this.radioRefusals.get(x.name) ?? 0) + 1);
+        }
+        const changed = this.radio.settings.filter((x) => x.result !== "unchanged").map((x) => `${x.name} ${x.result}`);
+        this.step(at, e.type, `radio policy ${this.radio.policy}${changed.length ? `: ${changed.join(", ")}` : " (unchanged)"}`);
+        return;
+      }
+      case "modem.apn": {
+        this.failover.apn = str(e.apn);
+        this.failover.apnIndex = num(e.index);
+        this.failover.apnCount = num(e.count);
+        const c = causeOf(e.cause);
+        if (c) {
+          this.apnFailovers++;
+          this.step(at, e.type, `APN "${str(e.previous) ?? "?"}" rejected (${c.code}): trying "${str(e.apn) ?? "?"}"`);
+        }
+        return;
+      }
+      case "modem.sim-switch": {
+        const result = str(e.result);
+        if (result === "unsupported") this.failover.dualSim = false;
+        if (result === "switched") {
+          this.failover.dualSim = true;
+          this.failover.simSlot = num(e.to);
+          this.failover.lastSimSwitchAt = at;
+          this.simSwitches++;
+        }
+        this.step(at, e.type, `SIM switch ${result ?? "?"}${num(e.to) !== null ? ` to slot ${num(e.to)}` : ""}${str(e.reason) ? `: ${str(e.reason)}` : ""}`);
         return;
       }
       case "ppp.phase": {
@@ -603,6 +688,24 @@ export class StatusView {
       uptime: Math.max(0, Math.floor((now - info.startedAt) / 1000)),
       version: info.version,
       now: new Date(now).toISOString(),
+      radio: {
+        policy: this.radio.policy,
+        settings: this.radio.settings.map((x) => ({ ...x })),
+        notes: [...this.radio.notes],
+        writes: [...this.radioWrites.values()].reduce((a, b) => a + b, 0),
+        at: iso(this.radio.at),
+        roamingDenied: this.roamingDenied,
+      },
+      failover: {
+        apn: this.failover.apn,
+        apnIndex: this.failover.apnIndex,
+        apnCount: this.failover.apnCount,
+        apnFailovers: this.apnFailovers,
+        simSlot: this.failover.simSlot,
+        simSwitches: this.simSwitches,
+        lastSimSwitchAt: iso(this.failover.lastSimSwitchAt),
+        dualSim: this.failover.dualSim,
+      },
     };
   }
 
@@ -615,6 +718,16 @@ export class StatusView {
       signal: this.signalHistory.points(now, w),
       probe: this.probeHistory.points(now, w),
     };
+  }
+
+  /** Waiting because the modem is registered roaming and radio.roaming = "deny" (the named waiting state). */
+  get roamingDenied(): boolean {
+    return this.state === "waiting" && this.cause?.code === "roaming-denied";
+  }
+
+  /** The SIM slot selected by the last switch (null before any). */
+  get simSlot(): number | null {
+    return this.failover.simSlot;
   }
 
   /** Raw values for /metrics (unmasked numbers only; no identities). */

@@ -46,7 +46,7 @@ describe("planReload", () => {
   });
 
   test("the link sections are exactly those a bring-up reads", () => {
-    expect([...LINK_SECTIONS].sort()).toEqual(["auth", "modem", "network", "ppp"]);
+    expect([...LINK_SECTIONS].sort()).toEqual(["auth", "modem", "network", "ppp", "radio", "sim"]);
   });
 
   test("the plan never mutates either config", () => {

@@ -53,7 +53,8 @@ export function configToml(p: ConfigParts): string {
     const extra = t[name] ?? "";
     const extraKeys = new Set([...extra.matchAll(/^\s*([a-z_]+)\s*=/gm)].map((m) => m[1]));
     const lines = Object.entries(defaults)
-      .filter(([k]) => !extraKeys.has(k))
+      // network.apns replaces the default network.apn (the two together are a config error).
+      .filter(([k]) => !extraKeys.has(k) && !(k === "apn" && extraKeys.has("apns")))
       .map(([k, v]) => `${k} = ${v}`);
     return `[${name}]\n${lines.join("\n")}\n${extra}\n`;
   };

@@ -5,6 +5,7 @@ import { IDENTITY_COMMANDS } from "./identity.ts";
 import { NETWORK_COMMANDS } from "./network.ts";
 import { PACKET_COMMANDS } from "./packet.ts";
 import { QUECTEL_EXTENSIONS } from "./quectel.ts";
+import { RADIO_CONFIG_COMMANDS } from "./radio.ts";
 import { SIM_COMMANDS } from "./sim.ts";
 import { type CommandGroup, type CommandTable, commandTable } from "./table.ts";
 
@@ -16,6 +17,7 @@ export const COMMAND_GROUPS: Readonly<Record<string, CommandGroup>> = {
   packet: PACKET_COMMANDS,
   call: CALL_COMMANDS,
   quectel: QUECTEL_EXTENSIONS,
+  radio: RADIO_CONFIG_COMMANDS,
 };
 
 export const QUECTEL_COMMANDS: CommandTable = commandTable(...Object.values(COMMAND_GROUPS));

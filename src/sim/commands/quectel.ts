@@ -42,7 +42,6 @@ export const QUECTEL_EXTENSIONS: CommandGroup = {
   "+QPOWD": qpowd,
   // PDP context with credentials (Quectel's +CGAUTH): accepted, not checked, like +CGAUTH.
   "+QICSGP": accepted,
-  "+QCFG": accepted,
   "+QURCCFG": accepted,
   "+QSCLK": accepted,
 };

@@ -1,6 +1,6 @@
 /** The SIM (27.007 §8.3, §5.6): PIN state and entry, IMSI, ICCID. */
 import type { CmdResult } from "../at-syntax.ts";
-import { CME, ICCID, IMSI } from "../quectel-text.ts";
+import { CME } from "../quectel-text.ts";
 import type { RadioModel } from "../radio.ts";
 import { type CommandGroup, type CommandHandler, cme, error, ok } from "./table.ts";
 
@@ -41,11 +41,11 @@ const cpin: CommandHandler = (cmd, m, now) => {
 };
 
 /** The ICCID is readable even while the SIM waits for its PIN. */
-const iccid: CommandHandler = (_cmd, m) => (m.radio.sim === "missing" ? cme(CME.simNotInserted) : ok([`+QCCID: ${ICCID}`]));
+const iccid: CommandHandler = (_cmd, m) => (m.radio.sim === "missing" ? cme(CME.simNotInserted) : ok([`+QCCID: ${m.radio.iccid}`]));
 
 export const SIM_COMMANDS: CommandGroup = {
   "+CPIN": cpin,
-  "+CIMI": (_cmd, m) => simCheck(m.radio) ?? ok([IMSI]),
+  "+CIMI": (_cmd, m) => simCheck(m.radio) ?? ok([m.radio.imsi]),
   "+QCCID": iccid,
   "+CCID": iccid,
 };

@@ -1,0 +1,179 @@
+/**
+ * The virtual modem's radio configuration commands (AT+QCFG settings kept in
+ * NVRAM, AT+QDSIM with two SIMs, AT+COPS manual selection) and the roaming
+ * registration, as results of the command table on a fake clock.
+ */
+import { describe, expect, test } from "bun:test";
+import { ChannelSettings } from "../../src/sim/at-responses.ts";
+import type { CmdResult } from "../../src/sim/at-syntax.ts";
+import { QUECTEL_COMMANDS } from "../../src/sim/commands/index.ts";
+import { type AtContext, type CallControl, runCommand } from "../../src/sim/commands/table.ts";
+import type { SimMode } from "../../src/sim/events.ts";
+import { PdnModel } from "../../src/sim/pdn.ts";
+import { PdpContexts } from "../../src/sim/pdp.ts";
+import { ICCID, ICCID2, IMSI, IMSI2, MODEL_TEXT } from "../../src/sim/quectel-text.ts";
+import { RadioModel, type RadioTimer } from "../../src/sim/radio.ts";
+import { resolveBehaviour } from "../../src/sim/scenario.ts";
+import { TimerTable } from "../../src/sim/timers.ts";
+
+const call: CallControl = { mode: "command" as SimMode, inCall: false, ipUp: false, hangUp() {}, resume() {} };
+
+class Bench {
+  now = 0;
+  readonly timers = new TimerTable<RadioTimer>();
+  readonly urcs: string[] = [];
+  readonly m: AtContext & { radio: RadioModel };
+  constructor(scenarios: string[]) {
+    const b = resolveBehaviour(scenarios, 1);
+    const radio = new RadioModel(
+      b,
+      { arm: (k, at) => this.timers.arm(k, at), disarm: (k) => this.timers.disarm(k), urc: (t) => this.urcs.push(t), emit: () => {}, attachRequested: () => false },
+      0,
+    );
+    radio.reset();
+    radio.radioOn(0);
+    this.m = { behaviour: b, model: MODEL_TEXT[b.model], settings: new ChannelSettings(), radio, contexts: new PdpContexts(), pdn: new PdnModel(b), call };
+  }
+  at(cmd: string): CmdResult {
+    return runCommand(QUECTEL_COMMANDS, cmd, this.m, this.now);
+  }
+  info(cmd: string): string[] {
+    const r = this.at(cmd);
+    if (r.kind !== "ok") throw new Error(`${cmd}: ${JSON.stringify(r)}`);
+    return r.info ?? [];
+  }
+  advance(ms: number): void {
+    const end = this.now + ms;
+    for (let due = this.timers.takeDue(end); due !== null; due = this.timers.takeDue(end)) {
+      this.now = due.at;
+      if (due.kind === "registration") this.m.radio.registrationStep(due.at);
+      else this.m.radio.setAttached(true, due.at);
+    }
+    this.now = end;
+  }
+  /** A module reset: NVRAM stays, the rest is power-on state. */
+  reboot(): void {
+    this.m.radio.reset();
+    this.m.radio.radioOn(this.now);
+  }
+}
+
+const OK: CmdResult = { kind: "ok" };
+
+describe("AT+QCFG radio settings", () => {
+  test("read, write, read back; each write counted; kept across a reset", () => {
+    const m = new Bench(["healthy"]);
+    expect(m.info('+QCFG="nwscanseq"')).toEqual(['+QCFG: "nwscanseq",020301']);
+    expect(m.info('+QCFG="band"')).toEqual(['+QCFG: "band",0xf,0x400a0e189f,0xa0e189f']);
+    expect(m.info('+QCFG="roamservice"')).toEqual(['+QCFG: "roamservice",255']);
+    expect(m.at('+QCFG="nwscanseq",0302,1')).toEqual(OK);
+    expect(m.at('+QCFG="band",f,80084,80084,1')).toEqual(OK);
+    expect(m.at('+QCFG="iotopmode",0,1')).toEqual(OK);
+    expect(m.at('+QCFG="roamservice",1')).toEqual(OK);
+    expect(m.m.radio.nv.writes).toBe(4);
+    m.reboot();
+    expect(m.info('+QCFG="nwscanseq"')).toEqual(['+QCFG: "nwscanseq",0302']);
+    expect(m.info('+QCFG="band"')).toEqual(['+QCFG: "band",0xf,0x80084,0x80084']);
+    expect(m.info('+QCFG="iotopmode"')).toEqual(['+QCFG: "iotopmode",0']);
+    expect(m.info('+QCFG="roamservice"')).toEqual(['+QCFG: "roamservice",1']);
+  });
+
+  test("bad values are +CME ERROR: 50 and change nothing; unmodelled settings are still accepted", () => {
+    const m = new Bench(["healthy"]);
+    expect(m.at('+QCFG="nwscanseq",0904')).toEqual({ kind: "cme", code: 50 });
+    expect(m.at('+QCFG="nwscanmode",2')).toEqual({ kind: "cme", code: 50 });
+    expect(m.at('+QCFG="band",f,0,80084')).toEqual({ kind: "cme", code: 50 });
+    expect(m.at('+QCFG="roamservice",7')).toEqual({ kind: "cme", code: 50 });
+    expect(m.m.radio.nv.writes).toBe(0);
+    expect(m.at('+QCFG="urc/port",1,"usbat"')).toEqual(OK);
+  });
+
+  test("radio-refuse: one setting answers +CME ERROR: 4, or OK while keeping its value", () => {
+    const err = new Bench(["radio-refuse:band"]);
+    expect(err.at('+QCFG="band",f,80084,80084,1')).toEqual({ kind: "cme", code: 4 });
+    expect(err.at('+QCFG="roamservice",1,1')).toEqual(OK);
+    const ign = new Bench(["radio-refuse:what=roamservice,how=ignore"]);
+    expect(ign.at('+QCFG="roamservice",1,1')).toEqual(OK);
+    expect(ign.info('+QCFG="roamservice"')).toEqual(['+QCFG: "roamservice",255']);
+  });
+});
+
+describe("AT+COPS", () => {
+  test("manual selection of the network here: numeric read-back; automatic again; not kept across a reset", () => {
+    const m = new Bench(["healthy"]);
+    m.advance(5_000);
+    expect(m.info("+COPS?")).toEqual(['+COPS: 0,0,"TEST",8']);
+    expect(m.at('+COPS=1,2,"00101"')).toEqual(OK);
+    expect(m.info("+COPS?")).toEqual(['+COPS: 1,2,"00101",8']);
+    expect(m.m.radio.stat).toBe(1);
+    m.reboot();
+    expect(m.info("+COPS?")).toEqual(["+COPS: 0"]);
+  });
+
+  test("manual selection of a network that is not here: +CME ERROR: 30, searching until automatic", () => {
+    const m = new Bench(["healthy"]);
+    m.advance(5_000);
+    expect(m.at('+COPS=1,2,"26201"')).toEqual({ kind: "cme", code: 30 });
+    expect(m.m.radio.stat).toBe(2);
+    m.advance(60_000);
+    expect(m.m.radio.stat).toBe(2);
+    expect(m.at("+COPS=0")).toEqual(OK);
+    m.advance(5_000);
+    expect(m.m.radio.stat).toBe(1);
+  });
+});
+
+describe("roaming registration", () => {
+  test("roaming: stat 5 for good; roaming:home=S: home after S s from power-on, with a URC", () => {
+    const roam = new Bench(["roaming"]);
+    roam.advance(3_600_000);
+    expect(roam.m.radio.stat).toBe(5);
+    const home = new Bench(["roaming:home=60"]);
+    expect(home.at("+CEREG=2")).toEqual(OK);
+    home.advance(5_000);
+    expect(home.m.radio.stat).toBe(5);
+    expect(home.info("+CEREG?")[0]).toMatch(/^\+CEREG: 2,5,/);
+    home.advance(60_000);
+    expect(home.m.radio.stat).toBe(1);
+    expect(home.urcs.at(-1)).toMatch(/^\+CEREG: 1,/);
+  });
+});
+
+describe("AT+QDSIM (dual-sim)", () => {
+  test("one slot: ERROR, as a BG96", () => {
+    expect(new Bench(["healthy"]).at("+QDSIM?")).toEqual({ kind: "error" });
+  });
+
+  test("the other slot is taken at CFUN=1: its own IMSI and ICCID; the choice survives a reset", () => {
+    const m = new Bench(["sim-missing", "dual-sim"]);
+    expect(m.info("+QDSIM?")).toEqual(["+QDSIM: 0"]);
+    expect(m.at("+CIMI")).toEqual({ kind: "cme", code: 10 });
+    expect(m.at("+QDSIM=1")).toEqual(OK);
+    // Chosen, not yet taken.
+    expect(m.at("+CIMI")).toEqual({ kind: "cme", code: 10 });
+    expect(m.at("+CFUN=0")).toEqual(OK);
+    expect(m.at("+CFUN=1")).toEqual(OK);
+    expect(m.urcs).toContain("+CPIN: READY");
+    expect(m.info("+CIMI")).toEqual([IMSI2]);
+    expect(m.info("+QCCID")).toEqual([`+QCCID: ${ICCID2}`]);
+    m.advance(5_000);
+    expect(m.m.radio.stat).toBe(1);
+    m.reboot();
+    expect(m.info("+QDSIM?")).toEqual(["+QDSIM: 1"]);
+    expect(m.info("+QCCID")).toEqual([`+QCCID: ${ICCID2}`]);
+    expect(m.at("+QDSIM=0")).toEqual(OK);
+    m.reboot();
+    expect(m.at("+CIMI")).toEqual({ kind: "cme", code: 10 });
+    expect(IMSI).not.toBe(IMSI2);
+    expect(ICCID).not.toBe(ICCID2);
+  });
+
+  test("sim2=denied: the second card is refused registration", () => {
+    const m = new Bench(["dual-sim:sim2=denied"]);
+    expect(m.at("+QDSIM=1")).toEqual(OK);
+    m.at("+CFUN=0");
+    m.at("+CFUN=1");
+    m.advance(5_000);
+    expect(m.m.radio.stat).toBe(3);
+  });
+});
