@@ -57,6 +57,8 @@ export const CAUSE_HINTS = {
   "reset-undelivered": "a module reset by AT command could not reach the module (it does not answer AT); the next reset is the hardware one (recovery.power_cycle)",
   "command-failed": "recovery.power_cycle or recovery.reboot_command failed (non-zero exit, killed, or could not start); run it by hand to see why: the module may not have been reset",
   "command-timeout": "recovery.power_cycle or recovery.reboot_command did not finish within recovery.command_timeout; its process group was killed; check the helper (a relay or hub that does not answer?)",
+  // data usage
+  "data-cap-reached": "this SIM's traffic in the billing cycle reached usage.stop_at; the link stays down until the next cycle or POST /actions/usage-resume",
   // cellkeep itself
   "agent-crashed": "cellkeep hit an internal error; it hung up, removed the interface and exits 70 so the service manager restarts it; please report the logged error",
   "stopped": "cellkeep was asked to stop",

@@ -14,6 +14,7 @@ import type { EventBase } from "../core/events.ts";
 import { BucketRing, type BucketPoint } from "./bucket-ring.ts";
 import { maskId } from "../core/mask.ts";
 import type { PppCounters } from "./counters.ts";
+import type { UsageStatus } from "./usage.ts";
 
 /** States of a bring-up in progress; entering one of these from any other state starts a new attempt. */
 const BRINGUP_STATES = new Set<string>(["syncing", "sim", "registering", "attaching", "dialing", "negotiating"]);
@@ -138,6 +139,8 @@ export interface StatusSnapshot {
     current: BringUpAttempt | null;
     lastConnection: BringUpAttempt | null;
   };
+  /** Data usage per SIM and billing cycle, caps, probe traffic (./usage.ts); null when not wired. */
+  usage: UsageStatus | null;
   /** Seconds since the agent started. */
   uptime: number;
   version: string;
@@ -504,7 +507,7 @@ export class StatusView {
     return p.ok ? { healthy: true, reason: "ok" } : { healthy: false, reason: "probe-failed" };
   }
 
-  snapshot(now: number, info: { version: string; startedAt: number; counters: PppCounters | null }): StatusSnapshot {
+  snapshot(now: number, info: { version: string; startedAt: number; counters: PppCounters | null; usage?: UsageStatus | null }): StatusSnapshot {
     const k = info.counters;
     const p = this.lastProbe;
     return {
@@ -547,6 +550,7 @@ export class StatusView {
         actions: { ...this.actionCounts },
       },
       timeline: { current: cloneAttempt(this.current), lastConnection: cloneAttempt(this.lastConnection) },
+      usage: info.usage ?? null,
       uptime: Math.max(0, Math.floor((now - info.startedAt) / 1000)),
       version: info.version,
       now: new Date(now).toISOString(),
