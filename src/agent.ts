@@ -23,6 +23,7 @@ import { wireModem } from "./agent/modem.ts";
 import { wireHealth } from "./agent/health.ts";
 import { startHttp, type HttpWiring } from "./agent/http.ts";
 import { startWatchdog } from "./agent/watchdog.ts";
+import { UsageMeter } from "./agent/usage.ts";
 import { planReload } from "./agent/reload.ts";
 import { Teardown } from "./agent/teardown.ts";
 import type { ModemSupervisor, SupervisorTiming } from "./modem/supervisor.ts";
@@ -98,12 +99,28 @@ export async function startAgent(initialConfig: Config, opts: AgentOptions): Pro
     const httpToken = opts.noHttp ? null : tokenFromConfig(config);
     const notifier = opts.notifier ?? SdNotifier.fromEnv(process.env, log.child("systemd"));
     // The one status model: follows the bus from the first event; HTTP, STATUS= and status() read it.
-    const statusModel = new StatusModel({ clock: scheduler, version: VERSION, startedAt, counters: () => dataPlane.counters(), logger: log.child("status") });
+    const statusModel = new StatusModel({
+      clock: scheduler,
+      version: VERSION,
+      startedAt,
+      counters: () => dataPlane.counters(),
+      usage: () => usage.status(scheduler.now()),
+      logger: log.child("status"),
+    });
     teardown.add(statusModel.follow(events));
     const systemdStatus = new SystemdStatus(notifier, statusModel.view);
 
     const recovery = openRecoveryFromConfig(config, scheduler, emit);
     teardown.add(() => recovery.policy.stop());
+    // Data usage per SIM and cycle: its stop cap wraps the ladder's policy and gates the dial.
+    const usage = new UsageMeter(config, {
+      scheduler,
+      emit,
+      log,
+      policy: recovery.policy,
+      markPlanned: (reason) => recovery.ladder.markNextForced("redial", reason),
+      ...(opts.cron ? { cron: opts.cron } : {}),
+    });
 
     const dataPlane = new DataPlane(config, { scheduler, log: log.child("net"), emit, ...(opts.netns ? { netns: opts.netns } : {}) });
     await dataPlane.open();
@@ -119,12 +136,14 @@ export async function startAgent(initialConfig: Config, opts: AgentOptions): Pro
       log,
       emit,
       ports,
-      recovery,
+      recovery: { policy: usage.policy, ladder: recovery.ladder },
+      holdDown: usage.holdDown,
       ...(opts.timing ? { timing: opts.timing } : {}),
     });
     teardown.add(() => commands.stop());
+    teardown.add(usage.attach(supervisor, dataPlane, events));
 
-    const health = wireHealth({ config, scheduler, log, emit, supervisor, dataPlane, ladder: recovery.ladder, ...(opts.cron ? { cron: opts.cron } : {}) });
+    const health = wireHealth({ config, scheduler, log, emit, supervisor, dataPlane, ladder: recovery.ladder, quiet: usage.quiet, ...(opts.cron ? { cron: opts.cron } : {}) });
     teardown.add(() => health.stop());
 
     let http: HttpWiring | null = null;
@@ -139,6 +158,7 @@ export async function startAgent(initialConfig: Config, opts: AgentOptions): Pro
         supervisor,
         ladder: recovery.ladder,
         log,
+        resumeUsage: () => usage.resume(),
       });
       const h = http;
       teardown.add(() => h.stop());
@@ -152,7 +172,7 @@ export async function startAgent(initialConfig: Config, opts: AgentOptions): Pro
     notifier.ready(systemdStatus.current);
     const wdInterval = watchdogIntervalMs();
     if (wdInterval !== null) {
-      teardown.add(startWatchdog({ intervalMs: wdInterval, scheduler, notifier, events, supervisor, ladder: recovery.ladder, log }));
+      teardown.add(startWatchdog({ intervalMs: wdInterval, scheduler, notifier, events, supervisor, ladder: recovery.ladder, log, heldUntil: (now) => usage.heldUntil(now) }));
     }
     teardown.add(() => {
       notifier.stopping("shutting down");

@@ -13,6 +13,7 @@ import { createHttpApp, startHttpServer, type HttpApp, type HttpServerHandle } f
 import { listenExposureWarning } from "../http/host-check.ts";
 import type { ModemSupervisor } from "../modem/supervisor.ts";
 import type { StatusModel } from "../status/model.ts";
+import type { OperatorActions } from "../status/actions.ts";
 import { ladderGuardedActions } from "./actions.ts";
 
 export interface HttpWiringDeps {
@@ -27,6 +28,8 @@ export interface HttpWiringDeps {
   supervisor: ModemSupervisor<DataBearer>;
   ladder: RecoveryLadder;
   log: Logger;
+  /** POST /actions/usage-resume (src/agent/usage.ts); absent: the route answers 503. */
+  resumeUsage?: OperatorActions["resumeUsage"];
 }
 
 export interface HttpWiring {
@@ -44,7 +47,7 @@ export function startHttp(d: HttpWiringDeps): HttpWiring {
     events: d.events,
     clock: d.clock,
     status: d.status,
-    actions: ladderGuardedActions(d.supervisor, d.ladder, d.clock),
+    actions: { ...ladderGuardedActions(d.supervisor, d.ladder, d.clock), ...(d.resumeUsage ? { resumeUsage: d.resumeUsage } : {}) },
     token: d.token,
     logger: log,
     listen,
