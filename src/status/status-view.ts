@@ -139,13 +139,13 @@ export interface StatusSnapshot {
     current: BringUpAttempt | null;
     lastConnection: BringUpAttempt | null;
   };
-  /** Data usage per SIM and billing cycle, caps, probe traffic (./usage.ts); null when not wired. */
-  usage: UsageStatus | null;
   /** Seconds since the agent started. */
   uptime: number;
   version: string;
   /** When this snapshot was taken. */
   now: string;
+  /** Data usage per SIM and billing cycle, caps, probe traffic (./usage.ts); null when not wired. */
+  usage: UsageStatus | null;
 }
 
 type Rec = Record<string, unknown>;
@@ -550,10 +550,10 @@ export class StatusView {
         actions: { ...this.actionCounts },
       },
       timeline: { current: cloneAttempt(this.current), lastConnection: cloneAttempt(this.lastConnection) },
-      usage: info.usage ?? null,
       uptime: Math.max(0, Math.floor((now - info.startedAt) / 1000)),
       version: info.version,
       now: new Date(now).toISOString(),
+      usage: info.usage ?? null,
     };
   }
 
