@@ -34,7 +34,12 @@ import { UsageLedger, UNKNOWN_SIM, type UsageEvent } from "../usage/ledger.ts";
 import { UsageFile, usageFilePath } from "../usage/store.ts";
 import { inDataMode } from "../modem/states.ts";
 import type { LinkState } from "../core/agent-events.ts";
-import type { DataPlane } from "./dataplane.ts";
+import type { IpTraffic } from "./dataplane.ts";
+
+/** What the meter reads of the data plane: its IP counters since the agent started. */
+export interface UsageCounters {
+  ipCounters(): Readonly<IpTraffic>;
+}
 
 /** How often the counters are read while the link is up (bounds a stop cap's overrun). */
 export const COUNT_POLL_MS = 10_000;
@@ -72,7 +77,7 @@ export class UsageMeter {
   private readonly saveEveryMs: number;
   private readonly timeZone: string;
   private supervisor: UsageSupervisor | null = null;
-  private dataPlane: DataPlane | null = null;
+  private dataPlane: UsageCounters | null = null;
   private seen = { bytesIn: 0, bytesOut: 0 };
   private savedRevision: number;
   private lastSaveAt: number;
@@ -80,6 +85,8 @@ export class UsageMeter {
   private pollTimer: CancelTimer | null = null;
   private readonly cycleTimer: WakeTimer;
   private detach: Array<() => void> = [];
+  /** After stop(): counts and saves still work, no timer is armed again. */
+  private stopped = false;
 
   constructor(
     private readonly config: Config,
@@ -124,7 +131,7 @@ export class UsageMeter {
   };
 
   /** Follow the supervisor and the data plane; returns the undo. */
-  attach(supervisor: UsageSupervisor, dataPlane: DataPlane, events: EventBus<EventBase>): () => void {
+  attach(supervisor: UsageSupervisor, dataPlane: UsageCounters, events: EventBus<EventBase>): () => void {
     this.supervisor = supervisor;
     this.dataPlane = dataPlane;
     this.seen = { ...dataPlane.ipCounters() };
@@ -200,10 +207,11 @@ export class UsageMeter {
 
   /** Final count and save (agent stop). */
   stop(): void {
+    this.stopped = true;
     for (const off of this.detach.splice(0)) off();
     this.disarmPoll();
-    this.cycleTimer.disarm();
     this.countNow();
+    this.cycleTimer.disarm();
     this.save();
   }
 
@@ -213,6 +221,7 @@ export class UsageMeter {
 
   private armPoll(): void {
     this.disarmPoll();
+    if (this.stopped) return;
     this.pollTimer = this.scheduler.setTimer(this.scheduler.now() + COUNT_POLL_MS, () => {
       this.pollTimer = null;
       this.countNow();
@@ -247,7 +256,7 @@ export class UsageMeter {
     const now = this.scheduler.now();
     for (const e of events) this.emit(e);
     if (events.length > 0) this.save();
-    this.cycleTimer.arm(this.ledger.nextDeadline(now));
+    if (!this.stopped) this.cycleTimer.arm(this.ledger.nextDeadline(now));
     const s = this.supervisor;
     const until = this.ledger.holdUntil(now);
     if (s && until !== null && inDataMode(s.state)) {
