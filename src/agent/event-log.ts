@@ -106,7 +106,7 @@ export function describeEvent(event: EventBase): LogLine | null {
     case "usage.resumed":
       return { level: "warn", component: "usage", text: `data caps lifted for this cycle by a person: ${e.lifted.join(", ")}` };
     case "usage.sim":
-      return { level: "info", component: "usage", text: `counting traffic for SIM ${maskId(e.iccid) ?? "unknown"}${e.previous ? ` (was ${maskId(e.previous)})` : ""}` };
+      return { level: "info", component: "usage", text: `counting traffic for SIM ${maskId(e.iccid) ?? "unknown"}${e.previous.iccid ? ` (was ${maskId(e.previous.iccid)})` : ""}` };
     case "usage.state-file":
       return { level: "error", component: "usage", text: e.message };
     case "health.quiet":

@@ -168,7 +168,8 @@ export class UsageMeter {
     if (events.length === 0) return { outcome: "done", message: "no data cap is reached in this cycle; nothing to resume" };
     this.handle(events);
     const lifted = events.flatMap((e) => (e.type === "usage.resumed" ? e.lifted : []));
-    if (s.state === "waiting" && this.policy.heldUntil(now) === null) {
+    // Only a wait that is the cap's own ends here: a ladder wait (a reset's spacing) is not a person's to skip this way.
+    if (s.state === "waiting" && this.policy.holding) {
       s.requestRedial();
       return { outcome: "started", message: `caps lifted for this cycle (${lifted.join(", ")}); dialling again` };
     }

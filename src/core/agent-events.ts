@@ -228,7 +228,8 @@ export interface UsageResumedEvent extends EventBase {
 export interface UsageSimEvent extends EventBase {
   type: "usage.sim";
   iccid: string | null;
-  previous: string | null;
+  /** The SIM counted before (nested so views mask its `iccid` like every other). */
+  previous: { iccid: string | null };
 }
 
 /** The usage file could not be read or written. */

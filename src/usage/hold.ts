@@ -20,7 +20,7 @@ export interface UsageHoldSource {
 
 export class UsageHoldPolicy implements RecoveryPolicy {
   /** The last decision was a hold: the redial that ends it is ours, not the ladder's escalation. */
-  private holding = false;
+  private isHolding = false;
 
   constructor(
     private readonly inner: RecoveryPolicy,
@@ -29,9 +29,14 @@ export class UsageHoldPolicy implements RecoveryPolicy {
     private readonly markPlanned?: (reason: string) => void,
   ) {}
 
+  /** The supervisor waits on this policy's hold (not on a ladder decision). */
+  get holding(): boolean {
+    return this.isHolding;
+  }
+
   /** While held: when the hold ends (for the watchdog's notion of progress); else null. */
   heldUntil(now: number): number | null {
-    return this.holding ? this.usage.holdUntil(now) : null;
+    return this.isHolding ? this.usage.holdUntil(now) : null;
   }
 
   onBringUpFailure(cause: Cause, now: number): RecoveryDecision {
@@ -43,13 +48,13 @@ export class UsageHoldPolicy implements RecoveryPolicy {
   }
 
   onNetworkBackoff(untilMs: number, now: number): RecoveryDecision {
-    this.holding = false;
+    this.isHolding = false;
     return this.inner.onNetworkBackoff(untilMs, now);
   }
 
   onActionStarted(action: RecoveryRung, now: number, forced: boolean): void {
-    if (this.holding && action === "redial") this.markPlanned?.("data usage: the cap no longer holds the link (new cycle or resumed)");
-    this.holding = false;
+    if (this.isHolding && action === "redial") this.markPlanned?.("data usage: the cap no longer holds the link (new cycle or resumed)");
+    this.isHolding = false;
     this.inner.onActionStarted(action, now, forced);
   }
 
@@ -58,7 +63,7 @@ export class UsageHoldPolicy implements RecoveryPolicy {
   }
 
   onConnected(now: number): void {
-    this.holding = false;
+    this.isHolding = false;
     this.inner.onConnected(now);
   }
 
@@ -68,10 +73,10 @@ export class UsageHoldPolicy implements RecoveryPolicy {
 
   private hold(cause: Cause, now: number): RecoveryDecision | null {
     if (cause.code !== "data-cap-reached") {
-      this.holding = false;
+      this.isHolding = false;
       return null;
     }
-    this.holding = true;
+    this.isHolding = true;
     const until = this.usage.holdUntil(now);
     // Lifted meanwhile (resumed, or the cycle ended during the hang-up): dial again now.
     if (until === null) return { action: "redial", notBefore: now, reason: "data cap lifted", watchRegistration: false };

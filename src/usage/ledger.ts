@@ -124,7 +124,7 @@ export class UsageLedger {
       const previous = this.sim;
       this.current = iccid;
       this.revision++;
-      this.pending.push({ type: "usage.sim", at: now, iccid, previous });
+      this.pending.push({ type: "usage.sim", at: now, iccid, previous: { iccid: previous } });
       this.rollOver(now);
       // A SIM already over a cap is reported at once (a restart or a switch back to it).
       this.crossings(now);

@@ -189,6 +189,19 @@ describe("usage meter (fake time, real usage file)", () => {
     expect((await h.meter.resume()).outcome).toBe("unavailable");
   });
 
+  test("resume during a ladder wait (not the cap's) lifts the cap but does not skip the ladder's spacing", async () => {
+    const h = setup('quiet_at = "1kB"');
+    h.ip.bytesIn = 1000;
+    h.sched.advance(COUNT_POLL_MS);
+    h.sup.linkDown();
+    // The link died of something else: the ladder decides the wait.
+    h.meter.policy.onLinkLost(cause("peer-dead"), h.sched.now());
+    expect(await h.meter.resume()).toMatchObject({ outcome: "done" });
+    expect(h.sup.redials).toBe(0);
+    expect(h.meter.quiet.decide(h.sched.now())).toBeNull();
+    h.detach();
+  });
+
   test("a SIM switch: the old SIM keeps its bytes, the new one counts from its own record", () => {
     const h = setup("");
     h.ip.bytesIn = 400;
@@ -196,6 +209,8 @@ describe("usage meter (fake time, real usage file)", () => {
     // The radio side switched slots and re-read the SIM: the modem's facts report the new ICCID.
     h.sup.identity.iccid = SIM_B;
     h.events.emit({ type: "modem.identity", at: h.sched.now(), iccid: SIM_B } as EventBase);
+    const switched = h.seen.find((e) => e.type === "usage.sim" && (e as EventBase & { iccid: string }).iccid === SIM_B);
+    expect(switched).toMatchObject({ previous: { iccid: SIM_A } });
     h.sup.linkUp();
     h.ip.bytesIn = 450;
     h.sched.advance(COUNT_POLL_MS);
