@@ -25,6 +25,7 @@ import { startHttp, type HttpWiring } from "./agent/http.ts";
 import { startWatchdog } from "./agent/watchdog.ts";
 import { startMqtt } from "./agent/mqtt.ts";
 import { ladderGuardedActions } from "./agent/actions.ts";
+import { UsageMeter } from "./agent/usage.ts";
 import { planReload } from "./agent/reload.ts";
 import { Teardown } from "./agent/teardown.ts";
 import type { ModemSupervisor, SupervisorTiming } from "./modem/supervisor.ts";
@@ -100,12 +101,28 @@ export async function startAgent(initialConfig: Config, opts: AgentOptions): Pro
     const httpToken = opts.noHttp ? null : tokenFromConfig(config);
     const notifier = opts.notifier ?? SdNotifier.fromEnv(process.env, log.child("systemd"));
     // The one status model: follows the bus from the first event; HTTP, STATUS= and status() read it.
-    const statusModel = new StatusModel({ clock: scheduler, version: VERSION, startedAt, counters: () => dataPlane.counters(), logger: log.child("status") });
+    const statusModel = new StatusModel({
+      clock: scheduler,
+      version: VERSION,
+      startedAt,
+      counters: () => dataPlane.counters(),
+      usage: () => usage.status(scheduler.now()),
+      logger: log.child("status"),
+    });
     teardown.add(statusModel.follow(events));
     const systemdStatus = new SystemdStatus(notifier, statusModel.view);
 
     const recovery = openRecoveryFromConfig(config, scheduler, emit);
     teardown.add(() => recovery.policy.stop());
+    // Data usage per SIM and cycle: its stop cap wraps the ladder's policy and gates the dial.
+    const usage = new UsageMeter(config, {
+      scheduler,
+      emit,
+      log,
+      policy: recovery.policy,
+      markPlanned: (reason) => recovery.ladder.markNextForced("redial", reason),
+      ...(opts.cron ? { cron: opts.cron } : {}),
+    });
 
     const dataPlane = new DataPlane(config, { scheduler, log: log.child("net"), emit, ...(opts.netns ? { netns: opts.netns } : {}) });
     await dataPlane.open();
@@ -121,16 +138,18 @@ export async function startAgent(initialConfig: Config, opts: AgentOptions): Pro
       log,
       emit,
       ports,
-      recovery,
+      recovery: { policy: usage.policy, ladder: recovery.ladder },
+      holdDown: usage.holdDown,
       ...(opts.timing ? { timing: opts.timing } : {}),
     });
     teardown.add(() => commands.stop());
+    teardown.add(usage.attach(supervisor, dataPlane, events));
 
-    const health = wireHealth({ config, scheduler, log, emit, supervisor, dataPlane, ladder: recovery.ladder, ...(opts.cron ? { cron: opts.cron } : {}) });
+    const health = wireHealth({ config, scheduler, log, emit, supervisor, dataPlane, ladder: recovery.ladder, quiet: usage.quiet, ...(opts.cron ? { cron: opts.cron } : {}) });
     teardown.add(() => health.stop());
 
     // One set of operator actions for every view that offers them (HTTP, MQTT), with the ladder's refusal rules.
-    const actions = ladderGuardedActions(supervisor, recovery.ladder, scheduler);
+    const actions = { ...ladderGuardedActions(supervisor, recovery.ladder, scheduler), resumeUsage: () => usage.resume() };
     let http: HttpWiring | null = null;
     if (!opts.noHttp) {
       http = startHttp({
@@ -158,7 +177,7 @@ export async function startAgent(initialConfig: Config, opts: AgentOptions): Pro
     notifier.ready(systemdStatus.current);
     const wdInterval = watchdogIntervalMs();
     if (wdInterval !== null) {
-      teardown.add(startWatchdog({ intervalMs: wdInterval, scheduler, notifier, events, supervisor, ladder: recovery.ladder, log }));
+      teardown.add(startWatchdog({ intervalMs: wdInterval, scheduler, notifier, events, supervisor, ladder: recovery.ladder, log, heldUntil: (now) => usage.heldUntil(now) }));
     }
     teardown.add(() => {
       notifier.stopping("shutting down");

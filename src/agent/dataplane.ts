@@ -6,6 +6,12 @@
  * mode every inbound packet is offered to the prober only. On link down it all
  * unwinds. Counters are kept as totals since the agent started (metrics never
  * go back).
+ *
+ * Besides the bearer's line counters (octets on the serial line: HDLC framing,
+ * escapes and LCP included), it counts the IP packets it moves each way: what
+ * a carrier bills, and what data usage (src/agent/usage.ts) counts. Inbound
+ * packets that are not our own probe answers are counted apart, for quiet
+ * liveness ("data was received through the link").
  */
 import type { Config } from "../config/schema.ts";
 import type { Cause } from "../core/cause.ts";
@@ -33,19 +39,30 @@ export class DataPlane {
    * on link up the new link is switched in under it.
    */
   private pump: PacketPump | null = null;
+  /** A packet the link accepted counts as sent. */
+  private countOut(sent: boolean, p: Uint8Array): boolean {
+    if (sent) {
+      this.ip.bytesOut += p.length;
+      this.ip.packetsOut++;
+    }
+    return sent;
+  }
   private pumpTun: TunDevice | null = null;
   private readonly pumpLink = new SwitchableIpLink();
   private iface: LinkInterface | null = null;
   /** Counters of the bearers that have gone down, summed. */
   private base: BearerCounters | null = null;
   private info: BearerUpInfo | null = null;
+  private readonly ip: IpTraffic = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, otherPacketsIn: 0 };
+  private offIpCount: (() => void) | null = null;
 
   constructor(
     private readonly config: Config,
     private readonly deps: { scheduler: Scheduler; log: Logger; emit: (e: EventBase) => void; netns?: string },
   ) {
     this.pinger = new InLinkPinger({ identifier: randomIdentifier() });
-    this.prober = new InLinkIcmpProber(this.pinger, (p) => this.bearer?.ip.sendIp(4, p) ?? false, deps.scheduler);
+    this.prober = new InLinkIcmpProber(this.pinger, (p) => this.countOut(this.bearer?.ip.sendIp(4, p) ?? false, p), deps.scheduler);
+    this.pumpLink.onSent = (p) => void this.countOut(true, p);
     if (config.link.mode === "tun") {
       this.iface = new LinkInterface({
         name: config.link.interface,
@@ -79,6 +96,10 @@ export class DataPlane {
     this.bearer = bearer;
     const link = bearer.ip;
     this.info = info;
+    this.offIpCount = link.onIp((_v, p) => {
+      this.ip.bytesIn += p.length;
+      this.ip.packetsIn++;
+    });
     this.pinger.setSource(info.ipv4?.local ?? null);
     if (this.iface && info.ipv4) {
       try {
@@ -92,7 +113,7 @@ export class DataPlane {
       }
     } else {
       this.unsubscribe = link.onIp((v, p) => {
-        if (v === 4) this.prober.offer(p);
+        if (!(v === 4 && this.prober.offer(p))) this.ip.otherPacketsIn++;
       });
     }
   }
@@ -104,6 +125,8 @@ export class DataPlane {
     this.info = null;
     this.unsubscribe?.();
     this.unsubscribe = null;
+    this.offIpCount?.();
+    this.offIpCount = null;
     this.prober.linkDown();
     this.pinger.setSource(null);
     this.pump?.setLinkOpen(false);
@@ -126,6 +149,11 @@ export class DataPlane {
     return this.base ? addCounters(null, this.base) : null;
   }
 
+  /** IP packets and bytes through the link since the agent started, both ways (what a carrier bills). */
+  ipCounters(): Readonly<IpTraffic> {
+    return { ...this.ip };
+  }
+
   /** The packet pump's counters since the TUN was opened (tun mode), or null. */
   pumpCounters() {
     return this.pump?.counters ?? null;
@@ -134,7 +162,17 @@ export class DataPlane {
   private pumpFor(tun: TunDevice): PacketPump {
     if (this.pump && this.pumpTun === tun) return this.pump;
     void this.pump?.stop();
-    this.pump = new PacketPump({ tun, link: this.pumpLink, scheduler: this.deps.scheduler, linkOpen: false, filter: (v, p) => v === 4 && this.prober.offer(p) });
+    this.pump = new PacketPump({
+      tun,
+      link: this.pumpLink,
+      scheduler: this.deps.scheduler,
+      linkOpen: false,
+      filter: (v, p) => {
+        const ours = v === 4 && this.prober.offer(p);
+        if (!ours) this.ip.otherPacketsIn++;
+        return ours;
+      },
+    });
     this.pumpTun = tun;
     this.pump.start();
     return this.pump;
@@ -148,6 +186,8 @@ export class DataPlane {
  */
 class SwitchableIpLink implements PacedIpLink {
   private current: PacedIpLink | null = null;
+  /** Told of every packet the current link accepted (the data plane's IP counters). */
+  onSent: ((packet: Uint8Array) => void) | null = null;
   private offCurrent: Array<() => void> = [];
   private readonly ipListeners = new Set<(version: IpVersion, packet: Uint8Array) => void>();
   private readonly drainListeners = new Set<() => void>();
@@ -172,7 +212,9 @@ class SwitchableIpLink implements PacedIpLink {
   }
 
   sendIp(version: IpVersion, packet: Uint8Array): boolean {
-    return this.current?.sendIp(version, packet) ?? false;
+    const sent = this.current?.sendIp(version, packet) ?? false;
+    if (sent) this.onSent?.(packet);
+    return sent;
   }
 
   onIp(cb: (version: IpVersion, packet: Uint8Array) => void): () => void {
@@ -188,6 +230,16 @@ class SwitchableIpLink implements PacedIpLink {
     this.drainListeners.add(fn);
     return () => this.drainListeners.delete(fn);
   }
+}
+
+/** IP traffic through the link (packets as IP datagrams, without PPP framing). */
+export interface IpTraffic {
+  bytesIn: number;
+  bytesOut: number;
+  packetsIn: number;
+  packetsOut: number;
+  /** Inbound packets that were not answers to the in-link ICMP probe: traffic that proves the link alive. */
+  otherPacketsIn: number;
 }
 
 /** a + b; an error kind only one of them has counts as 0 in the other. */

@@ -91,6 +91,26 @@ export function describeEvent(event: EventBase): LogLine | null {
       return { level: "warn", component: "serial", text: `port ${e.path} vanished${e.cause ? ` (${e.cause.hint})` : ""}` };
     case "serial.reopened":
       return { level: "info", component: "serial", text: `port ${e.path} is back and reopened` };
+    case "usage.cycle":
+      return {
+        level: "info",
+        component: "usage",
+        text: `billing cycle ${new Date(e.cycleStart).toISOString()} – ${new Date(e.cycleEnd).toISOString()}${e.iccid ? ` for SIM ${maskId(e.iccid)}` : ""}${e.previous ? `; the last cycle used ${e.previous.bytesIn + e.previous.bytesOut} bytes (in ${e.previous.bytesIn}, out ${e.previous.bytesOut})` : ""}`,
+      };
+    case "usage.cap":
+      return {
+        level: "warn",
+        component: "usage",
+        text: `data cap ${e.action} reached: ${e.bytesIn + e.bytesOut} of ${e.capBytes} bytes this cycle${e.iccid ? ` (SIM ${maskId(e.iccid)})` : ""}${e.action === "stop" ? `; the link stays down until ${new Date(e.cycleEnd).toISOString()} or POST /actions/usage-resume` : e.action === "quiet" ? "; active probes stop for this cycle" : ""}`,
+      };
+    case "usage.resumed":
+      return { level: "warn", component: "usage", text: `data caps lifted for this cycle by a person: ${e.lifted.join(", ")}` };
+    case "usage.sim":
+      return { level: "info", component: "usage", text: `counting traffic for SIM ${maskId(e.iccid) ?? "unknown"}${e.previous.iccid ? ` (was ${maskId(e.previous.iccid)})` : ""}` };
+    case "usage.state-file":
+      return { level: "error", component: "usage", text: e.message };
+    case "health.quiet":
+      return { level: "info", component: "health", text: e.quiet ? `active probes skipped: ${e.reason === "cap" ? "the quiet data cap holds" : "data arrives through the link (quiet liveness)"}` : "active probes run again" };
     default:
       return null;
   }

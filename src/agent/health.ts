@@ -14,6 +14,7 @@ import type { RecoveryLadder } from "../health/ladder.ts";
 import type { MaintenanceWindow } from "../health/maintenance.ts";
 import type { HealthMonitor } from "../health/monitor.ts";
 import type { CronOptions } from "../health/schedule.ts";
+import type { QuietLiveness } from "../health/quiet.ts";
 import { createHealthMonitor, createMaintenanceWindow } from "../health/setup.ts";
 import { isRegistered, registrationStatus } from "../modem/parse.ts";
 import type { ModemSupervisor } from "../modem/supervisor.ts";
@@ -28,6 +29,8 @@ export interface HealthWiringDeps {
   dataPlane: DataPlane;
   ladder: RecoveryLadder;
   cron?: CronOptions;
+  /** Quiet liveness and the data-usage quiet cap (src/health/quiet.ts). */
+  quiet?: QuietLiveness;
 }
 
 export interface HealthWiring {
@@ -54,7 +57,7 @@ export function wireHealth(d: HealthWiringDeps): HealthWiring {
       localAddress: () => dataPlane.localAddress,
       scheduler,
     },
-    { scheduler, onUnhealthy: (c) => supervisor.linkLost(c), emit: d.emit, log: d.log.child("health"), ...cron },
+    { scheduler, onUnhealthy: (c) => supervisor.linkLost(c), emit: d.emit, log: d.log.child("health"), ...cron, ...(d.quiet ? { quiet: d.quiet } : {}) },
   );
 
   supervisor.onLinkUp((info, bearer) => {

@@ -8,6 +8,7 @@
  * bring-up without anyone mutating the object the other parts hold.
  */
 import type { Config } from "../config/schema.ts";
+import type { Cause } from "../core/cause.ts";
 import type { Scheduler } from "../core/clock.ts";
 import type { DataBearer } from "../core/data-bearer.ts";
 import type { EventBase } from "../core/events.ts";
@@ -30,6 +31,8 @@ export interface ModemWiringDeps {
   ports: { openPort: () => Promise<BytePipe>; openControlPort: () => Promise<BytePipe | null>; hasControlPort?: () => boolean };
   recovery: { policy: RecoveryPolicy; ladder: RecoveryLadder };
   timing?: Partial<SupervisorTiming>;
+  /** Keeps the link down after the SIM step (the data-usage stop cap, src/agent/usage.ts). */
+  holdDown?: () => Cause | null;
 }
 
 export interface ModemWiring {
@@ -74,6 +77,7 @@ export function wireModem(d: ModemWiringDeps): ModemWiring {
       remember: (p) => recovery.ladder.rememberRejectedPin(p, scheduler.now()),
     },
     ...(d.timing ? { timing: d.timing } : {}),
+    ...(d.holdDown ? { holdDown: d.holdDown } : {}),
   });
   supervisorRef = supervisor;
   return { supervisor, commands, mux };

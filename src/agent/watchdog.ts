@@ -37,6 +37,8 @@ export interface WatchdogWiringDeps {
   supervisor: ModemSupervisor<DataBearer>;
   ladder: RecoveryLadder;
   log: Logger;
+  /** A wait the ladder does not know of: the data-usage stop cap's hold (src/agent/usage.ts). */
+  heldUntil?: (now: number) => number | null;
 }
 
 /** Starts the keep-alives; returns the stop for the teardown. */
@@ -59,7 +61,7 @@ export function startWatchdog(d: WatchdogWiringDeps): () => void {
           state: supervisor.state,
           stateSince,
           lastRxAt,
-          waitingUntil: d.ladder.pending()?.notBefore ?? null,
+          waitingUntil: d.heldUntil?.(now) ?? d.ladder.pending()?.notBefore ?? null,
           keepalive: bearer?.keepalive() ?? null,
         },
         now,

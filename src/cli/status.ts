@@ -13,6 +13,7 @@
  */
 import { EXIT } from "./exit-codes.ts";
 import type { StatusSnapshot } from "../status/status-view.ts";
+import { formatByteSize } from "../config/byte-size.ts";
 
 export const DEFAULT_STATUS_URL = "http://127.0.0.1:8080";
 
@@ -207,6 +208,34 @@ export function formatStatus(s: StatusSnapshot, now: number): string {
       rc.waitingReason && `waiting: ${rc.waitingReason}`,
     ]),
   );
+  const u = s.usage;
+  if (u) {
+    const capOf = u.caps.stop !== null ? ` of ${formatByteSize(u.caps.stop)} (${Math.min(100, Math.round((u.bytesTotal * 100) / u.caps.stop))} %)` : "";
+    const caps = (["warn", "quiet", "stop"] as const)
+      .filter((a) => u.caps[a] !== null)
+      .map((a) => `${a} ${formatByteSize(u.caps[a]!)}${u.reached.includes(a) ? (u.lifted.includes(a) ? " reached, resumed" : " REACHED") : ""}`);
+    row(
+      "Usage",
+      join([
+        `${formatByteSize(u.bytesTotal)}${capOf} this cycle (in ${formatByteSize(u.cycle.bytesIn)}, out ${formatByteSize(u.cycle.bytesOut)})`,
+        u.sim && `SIM ${u.sim}`,
+        `cycle ends ${ago(u.cycle.end, now)}`,
+        caps.length > 0 && `caps: ${caps.join(", ")}`,
+        u.heldUntil && `LINK HELD DOWN until ${u.heldUntil} (POST /actions/usage-resume to lift)`,
+        u.enforcing.quiet && "active probes off (quiet cap)",
+      ]),
+    );
+    const p = u.probes;
+    row(
+      "Probe traffic",
+      join([
+        `${formatByteSize(p.bytesLast24h)} in 24 h`,
+        p.bytesPerDayEstimate !== null && `${formatByteSize(p.bytesPerDayEstimate)}/day if every round probes`,
+        `${p.roundsActive} rounds probed, ${p.roundsSkipped} skipped${p.quiet ? ` (quiet: ${p.quiet})` : ""}`,
+        !p.bytesComplete && "HTTP probe bytes not counted",
+      ]),
+    );
+  }
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   return `cellkeep ${s.version}, up ${dur(s.uptime)}\n` + rows.map(([k, v]) => `${k.padEnd(width)}${v}`).join("\n") + "\n";
 }

@@ -7,6 +7,7 @@ import * as v from "valibot";
 import { Cron } from "croner";
 import { parseDuration } from "./duration.ts";
 import { isSupportedBaudRate } from "../core/baud.ts";
+import { parseByteSize } from "./byte-size.ts";
 
 const str = (what = "a string") => v.string(`expected ${what}`);
 const nonEmpty = () => v.pipe(str("a non-empty string"), v.trim(), v.minLength(1, "expected a non-empty string"));
@@ -317,6 +318,66 @@ const sim = v.strictObject({
   failover_after: v.optional(duration(60_000)),
 }, "expected a table");
 
+// ── [usage]: data usage per SIM and billing cycle, caps, quiet liveness (issue 17) ──
+
+/** A data amount: a whole number of bytes or a string such as "500MB", "1.5GB", "100MiB". */
+const byteSize = () =>
+  v.pipe(
+    v.union([v.number(), v.string()], 'expected a data amount such as "500MB", "1GB" or a number of bytes'),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const raw = dataset.value;
+      const n = typeof raw === "number" ? (Number.isSafeInteger(raw) ? raw : null) : parseByteSize(raw);
+      if (n === null || n < 1) {
+        addIssue({ message: `expected a data amount such as "500MB", "1GB", "100MiB" or a whole number of bytes, got ${JSON.stringify(raw)}` });
+        return NEVER;
+      }
+      return n;
+    }),
+  );
+
+/** An IANA time zone name the runtime knows ("Europe/Berlin", "UTC"). */
+const timeZone = () =>
+  v.pipe(
+    str("a time zone name"),
+    v.check((tz) => {
+      try {
+        new Intl.DateTimeFormat("en-US", { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'expected an IANA time zone name such as "Europe/Berlin" or "UTC"'),
+  );
+
+const usage = v.pipe(
+  v.strictObject({
+    /** The day of the month a billing cycle starts (local midnight); 29–31 mean the month's last day in shorter months. */
+    cycle_day: v.optional(int(1, 31), 1),
+    /** The zone whose midnight starts a cycle; default: the host's local zone. */
+    timezone: v.optional(timeZone()),
+    /** Default: usage.json beside recovery.state_file (the state directory). */
+    state_file: v.optional(nonEmpty()),
+    /** How often the counters are written while they change; a kill -9 or power loss loses at most this much traffic. */
+    save_every: v.optional(duration(10_000), "5m"),
+    /** Bytes (in + out) in a cycle after which a warning event is raised. */
+    warn_at: v.optional(byteSize()),
+    /** ... after which active probes (ICMP, DNS, HTTP) stop for the rest of the cycle. */
+    quiet_at: v.optional(byteSize()),
+    /** ... after which the link is hung up until the next cycle or POST /actions/usage-resume. */
+    stop_at: v.optional(byteSize()),
+    /** Skip the active probe round when data was received through the link since the previous round. */
+    quiet_liveness: v.optional(bool(), false),
+  }, "expected a table"),
+  v.forward(
+    v.partialCheck([["warn_at"], ["stop_at"]], (u) => u.warn_at === undefined || u.stop_at === undefined || u.warn_at < u.stop_at, "expected usage.warn_at below usage.stop_at (a warning after the hang-up comes too late)"),
+    ["warn_at"],
+  ),
+  v.forward(
+    v.partialCheck([["quiet_at"], ["stop_at"]], (u) => u.quiet_at === undefined || u.stop_at === undefined || u.quiet_at < u.stop_at, "expected usage.quiet_at below usage.stop_at"),
+    ["quiet_at"],
+  ),
+);
+
 export const ConfigSchema = v.strictObject({
   modem: v.optional(modem, {}),
   network,
@@ -330,6 +391,7 @@ export const ConfigSchema = v.strictObject({
   mqtt: v.optional(mqtt),
   radio: v.optional(radio, {}),
   sim: v.optional(sim, {}),
+  usage: v.optional(usage, {}),
 }, "expected a table");
 
 type Parsed = v.InferOutput<typeof ConfigSchema>;
@@ -378,4 +440,5 @@ export const DURATION_KEYS = new Set([
   "mqtt.reconnect_min",
   "mqtt.reconnect_max",
   "sim.failover_after",
+  "usage.save_every",
 ]);

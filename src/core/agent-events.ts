@@ -175,6 +175,8 @@ export interface HealthProbeEvent extends EventBase {
   loss: number | null;
   consecutiveFailures: number;
   detail?: string;
+  /** IP bytes this probe sent and received through the link, where known (HTTP: unknown). */
+  bytes?: number;
 }
 
 /**
@@ -267,6 +269,71 @@ export interface AgentLifecycleEvent extends EventBase {
   detail?: string;
 }
 
+/** What a data cap does when a SIM's traffic in a billing cycle reaches it (config usage.warn_at, quiet_at, stop_at). */
+export const USAGE_CAP_ACTIONS = ["warn", "quiet", "stop"] as const;
+export type UsageCapAction = (typeof USAGE_CAP_ACTIONS)[number];
+
+/** One SIM's traffic in one billing cycle (bytes through the link, both directions). */
+export interface UsageCycleTotals {
+  cycleStart: number;
+  cycleEnd: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** A new billing cycle began for the SIM being counted; `previous` is the cycle that ended. */
+export interface UsageCycleEvent extends EventBase {
+  type: "usage.cycle";
+  /** Full ICCID (views mask it); null when the modem did not report one. */
+  iccid: string | null;
+  cycleStart: number;
+  cycleEnd: number;
+  previous: UsageCycleTotals | null;
+}
+
+/** A SIM's traffic in this cycle reached a cap. */
+export interface UsageCapEvent extends EventBase {
+  type: "usage.cap";
+  iccid: string | null;
+  action: UsageCapAction;
+  capBytes: number;
+  bytesIn: number;
+  bytesOut: number;
+  cycleEnd: number;
+}
+
+/** A person lifted the caps reached in this cycle (POST /actions/usage-resume). */
+export interface UsageResumedEvent extends EventBase {
+  type: "usage.resumed";
+  iccid: string | null;
+  lifted: UsageCapAction[];
+}
+
+/** Traffic is now counted for another SIM (a SIM swap or a switch to the other slot). */
+export interface UsageSimEvent extends EventBase {
+  type: "usage.sim";
+  iccid: string | null;
+  /** The SIM counted before (nested so views mask its `iccid` like every other). */
+  previous: { iccid: string | null };
+}
+
+/** The usage file could not be read or written. */
+export interface UsageStateFileEvent extends EventBase {
+  type: "usage.state-file";
+  path: string;
+  problem: "corrupt" | "unreadable" | "write-failed";
+  message: string;
+  keptAs: string | null;
+}
+
+/** Active probes were skipped (quiet liveness or a quiet cap) or run again; emitted when that changes, not per round. */
+export interface HealthQuietEvent extends EventBase {
+  type: "health.quiet";
+  quiet: boolean;
+  /** "traffic" (data received since the previous round), "cap" (usage.quiet_at reached), or null when probing again. */
+  reason: "traffic" | "cap" | null;
+}
+
 export type AgentEvent =
   | ModemStateEvent
   | ModemIdentityEvent
@@ -285,4 +352,10 @@ export type AgentEvent =
   | LinkInterfaceEvent
   | SerialPortEvent
   | CmuxEvent
-  | AgentLifecycleEvent;
+  | AgentLifecycleEvent
+  | UsageCycleEvent
+  | UsageCapEvent
+  | UsageResumedEvent
+  | UsageSimEvent
+  | UsageStateFileEvent
+  | HealthQuietEvent;

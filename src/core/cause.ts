@@ -70,6 +70,8 @@ export const CAUSE_HINTS = {
   "mqtt-auth-rejected": "the MQTT broker refused the credentials or this client id (CONNACK bad username/password or not authorized); check mqtt.username, mqtt.password_file, the client certificate and the broker's ACL",
   "mqtt-tls-failed": "the TLS handshake with the MQTT broker failed (unknown CA, wrong host name, expired or rejected client certificate); check mqtt.ca_file, mqtt.cert_file and mqtt.key_file",
   "mqtt-refused": "the MQTT broker refused the connection (protocol version, server unavailable, or a client id in use); see the detail",
+  // data usage
+  "data-cap-reached": "this SIM's traffic in the billing cycle reached usage.stop_at; the link stays down until the next cycle or POST /actions/usage-resume",
   // cellkeep itself
   "agent-crashed": "cellkeep hit an internal error; it hung up, removed the interface and exits 70 so the service manager restarts it; please report the logged error",
   "stopped": "cellkeep was asked to stop",

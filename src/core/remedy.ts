@@ -118,6 +118,9 @@ const CLASS_OF: Readonly<Record<CauseCode, CauseClass>> = {
   // module really is hung, the bring-up that follows says so (modem-hung, a module fault).
   "command-failed": "local",
   "command-timeout": "local",
+  // A data cap is a person's decision (the plan, the limit): no reset or redial helps; the usage hold
+  // (src/usage/hold.ts) keeps the link down until the next cycle or a resume, before the ladder sees it.
+  "data-cap-reached": "operator",
   "agent-crashed": "local",
   stopped: "local",
 };

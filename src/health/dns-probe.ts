@@ -19,6 +19,8 @@ import type { Probe, ProbeOutcome } from "./probes.ts";
 const realScheduler = new RealScheduler();
 
 const TYPE_A = 1;
+/** IPv4 + UDP headers around a DNS message on the link. */
+const UDP_IP_OVERHEAD = 28;
 const CLASS_IN = 1;
 
 /** An RFC 1035 query for `name` (type A, recursion desired). */
@@ -94,21 +96,24 @@ export class DnsProbe implements Probe {
     let settle!: (o: ProbeOutcome) => void;
     const done = new Promise<ProbeOutcome>((r) => (settle = r));
     let sock: Bun.udp.Socket<"buffer"> | null = null;
-    const cancel = sched.setTimer(sched.now() + timeoutMs, () => settle({ ok: false, rttMs: null, loss: 1, detail: `no DNS answer within ${timeoutMs} ms` }));
+    // Every query sent and every answer that came back cost link bytes, ours or not.
+    let bytes = 0;
+    const cancel = sched.setTimer(sched.now() + timeoutMs, () => settle({ ok: false, rttMs: null, loss: 1, bytes, detail: `no DNS answer within ${timeoutMs} ms` }));
     try {
       const opened: Bun.udp.Socket<"buffer"> = await Bun.udpSocket({
         ...(source ? { hostname: source } : {}),
         socket: {
           data: (_s, buf, _port, addr) => {
+            bytes += UDP_IP_OVERHEAD + buf.length;
             const r = parseDnsResponse(buf);
             // Answers from elsewhere or with another ID are not ours (and are ignored, RFC 5452 §9.1).
             if (!r || r.id !== id || !servers.includes(addr)) return;
-            settle({ ok: true, rttMs: sched.now() - started, loss: 0, detail: `${rcodeName(r.rcode)}, ${r.answers} answer(s) from ${addr}` });
+            settle({ ok: true, rttMs: sched.now() - started, loss: 0, bytes, detail: `${rcodeName(r.rcode)}, ${r.answers} answer(s) from ${addr}` });
           },
         },
       });
       sock = opened;
-      for (const s of servers) opened.send(query, this.o.port ?? 53, s);
+      for (const s of servers) if (opened.send(query, this.o.port ?? 53, s)) bytes += UDP_IP_OVERHEAD + query.length;
       return await done;
     } catch (err) {
       return { ok: false, rttMs: null, loss: null, detail: `DNS query failed: ${(err as Error)?.message ?? err}` };

@@ -13,7 +13,8 @@ import { parseEcho, type InLinkPinger, type PingResult } from "../net/icmp.ts";
 import type { IcmpPingResult, IcmpProber } from "./probes.ts";
 
 export class InLinkIcmpProber implements IcmpProber {
-  private readonly waiters = new Map<number, (r: IcmpPingResult) => void>();
+  /** Per outstanding sequence: its resolver and the IP bytes of its request. */
+  private readonly waiters = new Map<number, { resolve: (r: IcmpPingResult) => void; sentBytes: number }>();
   private readonly timer: WakeTimer;
 
   constructor(
@@ -33,7 +34,7 @@ export class InLinkIcmpProber implements IcmpProber {
     }
     const sequence = parseEcho(packet)?.sequence;
     if (sequence === undefined) return Promise.resolve({ ok: false, rttMs: null, detail: "could not build the echo request" });
-    const result = new Promise<IcmpPingResult>((resolve) => this.waiters.set(sequence, resolve));
+    const result = new Promise<IcmpPingResult>((resolve) => this.waiters.set(sequence, { resolve, sentBytes: packet.length }));
     if (!this.send(packet)) {
       // Not on the wire: fail it now rather than wait for the timeout.
       this.pinger.abandonAll("link not open");
@@ -47,7 +48,7 @@ export class InLinkIcmpProber implements IcmpProber {
   offer(packet: Uint8Array): boolean {
     const r = this.pinger.handleReply(packet, this.scheduler.now());
     if (r === null) return false;
-    if (r !== "consumed") this.settle(r);
+    if (r !== "consumed") this.settle(r, packet.length);
     this.timer.arm(this.pinger.nextDeadline());
     return true;
   }
@@ -67,15 +68,17 @@ export class InLinkIcmpProber implements IcmpProber {
     this.timer.arm(this.pinger.nextDeadline());
   }
 
-  private settle(r: PingResult): void {
+  /** `replyBytes`: the size of the reply that settled it (0: timed out or abandoned). */
+  private settle(r: PingResult, replyBytes = 0): void {
     const w = this.waiters.get(r.sequence);
     if (!w) return;
     this.waiters.delete(r.sequence);
-    w({ ok: r.ok, rttMs: r.rttMs, ...(r.detail ? { detail: r.detail } : {}) });
+    w.resolve({ ok: r.ok, rttMs: r.rttMs, bytes: w.sentBytes + replyBytes, ...(r.detail ? { detail: r.detail } : {}) });
   }
 
+  /** Nothing went out (the link refused the packet): no bytes were spent. */
   private settleAll(r: IcmpPingResult): void {
-    for (const w of this.waiters.values()) w(r);
+    for (const w of this.waiters.values()) w.resolve({ ...r, bytes: 0 });
     this.waiters.clear();
   }
 }

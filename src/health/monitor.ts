@@ -20,6 +20,7 @@ import type { Logger } from "../core/log.ts";
 import type { FireSchedule } from "./schedule.ts";
 import type { Probe, ProbeOutcome } from "./probes.ts";
 import type { HealthUnhealthyEvent } from "./events.ts";
+import { ACTIVE_PROBE_KINDS, type QuietLiveness, type QuietReason } from "./quiet.ts";
 
 export interface HealthMonitorOptions {
   scheduler: Scheduler;
@@ -34,6 +35,8 @@ export interface HealthMonitorOptions {
   onUnhealthy: (cause: Cause, consecutiveFailures: number) => void;
   emit?: (event: HealthProbeEvent | HealthUnhealthyEvent) => void;
   log?: Logger;
+  /** Quiet liveness and the quiet cap (./quiet.ts): skips active probes, counts what probing costs. */
+  quiet?: QuietLiveness;
 }
 
 export interface ProbeReport extends ProbeOutcome {
@@ -45,6 +48,8 @@ export interface ProbeReport extends ProbeOutcome {
 export interface RoundResult {
   at: number;
   ok: boolean;
+  /** Why the active probes (ICMP, DNS, HTTP) were skipped this round, or null when they ran. */
+  skippedActive: QuietReason | null;
   /** Probes that ran (skipped ones are left out). */
   probes: ProbeReport[];
   consecutiveFailures: number;
@@ -91,6 +96,7 @@ export class HealthMonitor {
   setLinkUp(up: boolean): void {
     if (up === this.linkUp) return;
     this.linkUp = up;
+    this.o.quiet?.linkChanged();
     if (!up) {
       this.failuresInARow = 0;
       this.disarm();
@@ -156,8 +162,10 @@ export class HealthMonitor {
 
   private async round(): Promise<RoundResult> {
     const { scheduler, timeoutMs } = this.o;
-    const probes = typeof this.o.probes === "function" ? this.o.probes() : this.o.probes;
+    const all = typeof this.o.probes === "function" ? this.o.probes() : this.o.probes;
     const started = scheduler.now();
+    const skippedActive = this.o.quiet?.decide(started) ?? null;
+    const probes = skippedActive ? all.filter((p) => !ACTIVE_PROBE_KINDS.has(p.kind)) : all;
     const outcomes = await Promise.all(probes.map((p) => this.runOne(p, timeoutMs)));
     const reports: ProbeReport[] = [];
     probes.forEach((p, i) => {
@@ -169,8 +177,11 @@ export class HealthMonitor {
     // A round that ended after the link went down says nothing about the new link.
     const stillUp = this.linkUp;
     if (stillUp) this.failuresInARow = ok ? 0 : this.failuresInARow + 1;
-    const result: RoundResult = { at: started, ok, probes: reports, consecutiveFailures: this.failuresInARow };
+    const result: RoundResult = { at: started, ok, skippedActive, probes: reports, consecutiveFailures: this.failuresInARow };
     this.last = result;
+    const active = reports.filter((r) => ACTIVE_PROBE_KINDS.has(r.kind));
+    const bytes = active.reduce((n, r) => n + (r.bytes ?? 0), 0);
+    this.o.quiet?.roundEnded(now, skippedActive, bytes, active.every((r) => r.bytes !== undefined));
     for (const r of reports) {
       this.o.emit?.({
         type: "health.probe",
@@ -182,6 +193,7 @@ export class HealthMonitor {
         loss: r.loss,
         consecutiveFailures: this.failuresInARow,
         ...(r.detail !== undefined ? { detail: r.detail } : {}),
+        ...(r.bytes !== undefined ? { bytes: r.bytes } : {}),
       });
     }
     if (stillUp && !ok && this.failuresInARow % this.o.failures === 0) {

@@ -11,6 +11,8 @@ export interface ProbeOutcome {
   /** Fraction 0..1 lost in this probe, where meaningful. */
   loss: number | null;
   detail?: string;
+  /** IP bytes the probe sent and received through the link (requests + answers), where it can tell. */
+  bytes?: number;
 }
 
 export interface Probe {
@@ -33,6 +35,8 @@ export interface IcmpPingResult {
   ok: boolean;
   rttMs: number | null;
   detail?: string;
+  /** IP bytes of the echo request sent plus the reply received. */
+  bytes?: number;
 }
 
 /** What the ICMP probe needs: one echo to `target`, answered or timed out after `timeoutMs`. */
@@ -60,10 +64,12 @@ export class IcmpProbe implements Probe {
     const loss = (results.length - good.length) / results.length;
     const rttMs = good.length === 0 ? null : good.reduce((a, r) => a + (r.rttMs ?? 0), 0) / good.length;
     const firstBad = results.find((r) => !r.ok);
+    const bytes = results.reduce((n, r) => n + (r.bytes ?? 0), 0);
     return {
       ok: good.length > 0,
       rttMs,
       loss,
+      bytes,
       ...(good.length === 0 && firstBad?.detail ? { detail: firstBad.detail } : {}),
     };
   }

@@ -15,6 +15,7 @@ import { cronSchedule, probeScheduleFromConfig, type CronOptions } from "./sched
 import { IcmpProbe, LcpEchoProbe, ModemCheckProbe, type IcmpProber, type LcpEchoStatus, type ModemCheckResult, type Probe } from "./probes.ts";
 import { DnsProbe, HttpProbe } from "./dns-probe.ts";
 import type { RecoveryMaintenanceEvent } from "./events.ts";
+import type { QuietLiveness } from "./quiet.ts";
 
 export interface HealthDeps {
   /** In-link ICMP echo (InLinkIcmpProber); without it there are no ICMP probes. */
@@ -60,6 +61,8 @@ export interface MonitorWiring {
   emit?: HealthMonitorOptions["emit"];
   log?: Logger;
   cron?: CronOptions;
+  /** Quiet liveness and the quiet cap (./quiet.ts). */
+  quiet?: QuietLiveness;
 }
 
 export function createHealthMonitor(config: Config, deps: HealthDeps, w: MonitorWiring): HealthMonitor {
@@ -73,6 +76,7 @@ export function createHealthMonitor(config: Config, deps: HealthDeps, w: Monitor
     onUnhealthy: w.onUnhealthy,
     ...(w.emit ? { emit: w.emit } : {}),
     ...(w.log ? { log: w.log } : {}),
+    ...(w.quiet ? { quiet: w.quiet } : {}),
   });
 }
 

@@ -203,6 +203,7 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
         probesEnabled: status.probesEnabled,
         eventsTotal: deps.events.count(),
         sseClients: sse.clients,
+        usage: status.usage(),
       }),
       200,
       { "content-type": METRICS_CONTENT_TYPE, "cache-control": "no-store" },
@@ -226,7 +227,7 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
     return jsonText(c, { total: deps.events.count(), events: events.slice(-limit) }, 200, { "cache-control": "no-store" });
   });
 
-  const action = (name: "redial" | "reset-modem", run: (force: boolean) => Promise<ActionResult>) => async (c: Context) => {
+  const action = (name: "redial" | "reset-modem" | "usage-resume", run: (force: boolean) => Promise<ActionResult>) => async (c: Context) => {
     const auth = checkBearer(c.req.header("authorization"), deps.token);
     if (auth === "no-token-configured") {
       return problem(c, 403, "actions-disabled", "actions are disabled: set http.token_file in the config to enable them");
@@ -278,6 +279,11 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
   };
   app.post("/actions/redial", action("redial", (f) => deps.actions!.redial(f)));
   app.post("/actions/reset-modem", action("reset-modem", (f) => deps.actions!.resetModem(f)));
+  // Lifts the data caps reached this cycle (force means nothing here: a resume never bypasses the ladder).
+  app.post(
+    "/actions/usage-resume",
+    action("usage-resume", () => deps.actions!.resumeUsage?.() ?? Promise.resolve<ActionResult>({ outcome: "unavailable", message: "data usage is not counted by this agent" })),
+  );
 
   // Known paths with the wrong method: 405 with Allow, as JSON.
   const allow: [string, string][] = [
@@ -290,6 +296,7 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
     ["/events/stream", "GET"],
     ["/actions/redial", "POST"],
     ["/actions/reset-modem", "POST"],
+    ["/actions/usage-resume", "POST"],
   ];
   for (const [path, methods] of allow) {
     app.all(path, (c) => problem(c, 405, "method-not-allowed", `${path} accepts ${methods}`, { allow: methods }));

@@ -8,6 +8,8 @@
 import { LINK_STATES, RECOVERY_RUNGS } from "../core/agent-events.ts";
 import { RTT_BUCKETS_S, type StatusView } from "../status/status-view.ts";
 import type { PppCounters } from "../status/counters.ts";
+import type { UsageStatus } from "../status/usage.ts";
+import { USAGE_CAP_ACTIONS } from "../core/agent-events.ts";
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -20,6 +22,8 @@ export interface MetricsInput {
   probesEnabled: boolean;
   eventsTotal: number;
   sseClients: number;
+  /** Data usage and probe traffic (the /status usage block); absent or null: no usage metrics. */
+  usage?: UsageStatus | null;
 }
 
 type Labels = Record<string, string>;
@@ -59,6 +63,45 @@ class Exposition {
   text(): string {
     return this.lines.join("\n") + "\n";
   }
+}
+
+/** Data usage of the SIM in use this cycle, caps, every SIM's cycle, and probe traffic. */
+function renderUsage(x: Exposition, u: UsageStatus): void {
+  const ts = (iso: string) => Date.parse(iso) / 1000;
+  x.family("cellkeep_usage_cycle_bytes", "gauge", "IP bytes through the link in this billing cycle for the SIM in use, by direction (resets at the cycle start).")
+    .sample("cellkeep_usage_cycle_bytes", u.cycle.bytesIn, { direction: "in" })
+    .sample("cellkeep_usage_cycle_bytes", u.cycle.bytesOut, { direction: "out" });
+  x.family("cellkeep_usage_cycle_start_timestamp_seconds", "gauge", "Start of the current billing cycle (Unix time).")
+    .sample("cellkeep_usage_cycle_start_timestamp_seconds", ts(u.cycle.start));
+  x.family("cellkeep_usage_cycle_end_timestamp_seconds", "gauge", "End of the current billing cycle (Unix time).")
+    .sample("cellkeep_usage_cycle_end_timestamp_seconds", ts(u.cycle.end));
+  const caps = USAGE_CAP_ACTIONS.filter((a) => u.caps[a] !== null);
+  if (caps.length) {
+    x.family("cellkeep_usage_cap_bytes", "gauge", "Configured data caps per cycle (in + out), by action.");
+    for (const a of caps) x.sample("cellkeep_usage_cap_bytes", u.caps[a]!, { action: a });
+    x.family("cellkeep_usage_cap_reached", "gauge", "1 when this cycle's traffic reached the cap, by action.");
+    for (const a of caps) x.sample("cellkeep_usage_cap_reached", u.reached.includes(a) ? 1 : 0, { action: a });
+  }
+  x.family("cellkeep_usage_enforced", "gauge", "1 while a cap acts: quiet (active probes off), stop (link held down).")
+    .sample("cellkeep_usage_enforced", u.enforcing.quiet ? 1 : 0, { action: "quiet" })
+    .sample("cellkeep_usage_enforced", u.enforcing.stop ? 1 : 0, { action: "stop" });
+  x.family("cellkeep_usage_sim_cycle_bytes", "gauge", "IP bytes in each known SIM's last counted cycle (ICCID masked), by direction.");
+  for (const s of u.sims) {
+    x.sample("cellkeep_usage_sim_cycle_bytes", s.cycle.bytesIn, { sim: s.sim ?? "unknown", direction: "in" });
+    x.sample("cellkeep_usage_sim_cycle_bytes", s.cycle.bytesOut, { sim: s.sim ?? "unknown", direction: "out" });
+  }
+  const p = u.probes;
+  x.family("cellkeep_probe_bytes_total", "counter", "IP bytes of active health probes (requests and answers) since the agent started.")
+    .sample("cellkeep_probe_bytes_total", p.bytesTotal);
+  x.family("cellkeep_probe_bytes_last_24h", "gauge", "IP bytes of active health probes in the last 24 hours.")
+    .sample("cellkeep_probe_bytes_last_24h", p.bytesLast24h);
+  if (p.bytesPerDayEstimate !== null) {
+    x.family("cellkeep_probe_bytes_per_day", "gauge", "Probe bytes per day at the current schedule if every round probes (from the last probed round's packets).")
+      .sample("cellkeep_probe_bytes_per_day", p.bytesPerDayEstimate);
+  }
+  x.family("cellkeep_probe_rounds_total", "counter", "Health rounds by whether their active probes ran or were skipped (quiet liveness, quiet cap).")
+    .sample("cellkeep_probe_rounds_total", p.roundsActive, { active: "ran" })
+    .sample("cellkeep_probe_rounds_total", p.roundsSkipped, { active: "skipped" });
 }
 
 export function renderMetrics(m: MetricsInput): string {
@@ -164,6 +207,7 @@ export function renderMetrics(m: MetricsInput): string {
   x.family("cellkeep_sim_switches_total", "counter", "SIM slot switches after sim.failover_after without a connected link.")
     .sample("cellkeep_sim_switches_total", v.simSwitches);
   if (v.simSlot !== null) x.family("cellkeep_sim_slot", "gauge", "The SIM slot selected by the last switch (1 or 2).").sample("cellkeep_sim_slot", v.simSlot);
+  if (m.usage) renderUsage(x, m.usage);
 
   x.family("cellkeep_uptime_seconds", "gauge", "Seconds since the agent started.")
     .sample("cellkeep_uptime_seconds", Math.max(0, (m.now - m.startedAt) / 1000));

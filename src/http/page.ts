@@ -6,7 +6,7 @@
  * with textContent / SVG attributes, never as HTML, so an operator name or a
  * peer's message cannot inject markup.
  *
- * Stable hooks for tests and scripts: #state, #cause, #ipv4, #timeline,
+ * Stable hooks for tests and scripts: #state, #cause, #ipv4, #timeline, #usage,
  * svg.plot[data-points] (#plot-rsrp, #plot-sinr, #plot-rtt), #live.
  */
 
@@ -83,7 +83,23 @@ function render(s){
   txt("rung", rc.rung); txt("rfails", rc.consecutiveFailures);
   txt("next", rc.nextActionAt ? fmtTime(rc.nextActionAt) + " (" + fmtAgo(rc.nextActionAt) + ")" : null); txt("waiting", rc.waitingReason);
   txt("uptime", dur(s.uptime)); txt("version", s.version);
+  renderUsage(s.usage);
   renderTimeline(s.timeline || {});
+}
+function dec(n){ if (n === null || n === undefined) return null; var u = [[1e12,"TB"],[1e9,"GB"],[1e6,"MB"],[1e3,"kB"]]; for (var i = 0; i < u.length; i++) if (n >= u[i][0]) return (n/u[i][0]).toFixed(2).replace(/\.?0+$/, "") + " " + u[i][1]; return n + " B"; }
+function renderUsage(u){
+  if (!u){ ["usage","usim","ucycle","ucaps","uheld","uprev","uprobes"].forEach(function(id){ txt(id, null); }); return; }
+  var c = u.cycle, caps = u.caps;
+  var capped = caps.stop !== null ? " of " + dec(caps.stop) + " (" + Math.min(100, Math.round(u.bytesTotal * 100 / caps.stop)) + " %)" : "";
+  txt("usage", dec(u.bytesTotal) + capped + " — in " + dec(c.bytesIn) + ", out " + dec(c.bytesOut));
+  $("usage").setAttribute("data-bytes", String(u.bytesTotal));
+  txt("usim", u.sim);
+  txt("ucycle", fmtTime(c.start) + " – " + fmtTime(c.end) + " (day " + c.day + ", " + c.timezone + ")");
+  txt("ucaps", ["warn", "quiet", "stop"].filter(function(a){ return caps[a] !== null; }).map(function(a){ return a + " " + dec(caps[a]) + (u.reached.indexOf(a) >= 0 ? (u.lifted.indexOf(a) >= 0 ? " (reached, resumed)" : " (REACHED)") : ""); }).join(", ") || "none");
+  txt("uheld", u.heldUntil ? "link held down until " + fmtTime(u.heldUntil) : (u.enforcing.quiet ? "active probes off (quiet cap)" : "no"));
+  txt("uprev", u.previousCycle ? dec(u.previousCycle.bytesIn + u.previousCycle.bytesOut) + " (" + fmtTime(u.previousCycle.start) + " – " + fmtTime(u.previousCycle.end) + ")" : null);
+  var p = u.probes;
+  txt("uprobes", dec(p.bytesLast24h) + " in 24 h" + (p.bytesPerDayEstimate !== null ? ", " + dec(p.bytesPerDayEstimate) + "/day if every round probes" : "") + "; rounds " + p.roundsActive + " probed, " + p.roundsSkipped + " skipped" + (p.quiet ? " (quiet: " + p.quiet + ")" : "") + (p.bytesComplete ? "" : "; HTTP probe bytes not counted"));
 }
 function renderTimeline(t){
   var a = t.lastConnection || t.current, ol = $("timeline");
@@ -176,6 +192,9 @@ const BODY = `
 <section><h2>Health and recovery</h2><dl>
 <dt>Last probe</dt><dd id="probe">—</dd><dt>Probe failures</dt><dd id="probefails">—</dd><dt>Ladder rung</dt><dd id="rung">—</dd>
 <dt>Failures</dt><dd id="rfails">—</dd><dt>Next action</dt><dd id="next">—</dd><dt>Waiting</dt><dd id="waiting">—</dd></dl></section>
+<section><h2>Data usage (this SIM, this cycle)</h2><dl>
+<dt>Used</dt><dd id="usage">—</dd><dt>SIM</dt><dd id="usim">—</dd><dt>Cycle</dt><dd id="ucycle">—</dd><dt>Caps</dt><dd id="ucaps">—</dd>
+<dt>Held</dt><dd id="uheld">—</dd><dt>Last cycle</dt><dd id="uprev">—</dd><dt>Probe traffic</dt><dd id="uprobes">—</dd></dl></section>
 <section class="wide"><h2>Signal, last 24 h</h2>
 <svg id="plot-rsrp" class="plot" viewBox="0 0 600 170" role="img" aria-label="RSRP"></svg>
 <svg id="plot-sinr" class="plot" viewBox="0 0 600 170" role="img" aria-label="SINR"></svg></section>

@@ -26,7 +26,7 @@ import { attach, defineContext, definePdpContext, dial, readModuleIdentity, regi
 import { createModemContext, tunedProfile, type ModemContext } from "./context.ts";
 import { DataCall } from "./data-call.ts";
 import type { ModemEvent } from "./events.ts";
-import { causeOf, NetworkBackoff } from "./failures.ts";
+import { causeOf, NetworkBackoff, StepFailure } from "./failures.ts";
 import { hangupTiming } from "./hangup.ts";
 import type { Interrupt } from "./interrupts.ts";
 import { checkModem } from "./modem-check.ts";
@@ -260,6 +260,9 @@ export class ModemSupervisor<B extends DataBearer = DataBearer> {
     await this.identify();
     this.to("sim", null);
     await unlockSim(this.ctx);
+    // A data cap (usage.stop_at) keeps the link down; asked once the SIM (its ICCID) is known.
+    const held = this.deps.holdDown?.();
+    if (held) throw new StepFailure(held.code, held.detail);
     this.to("registering", null);
     // The radio policy before registration: it decides where the modem looks (every bring-up, so after every reset).
     await applyRadioPolicy(this.ctx);

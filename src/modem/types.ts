@@ -3,6 +3,7 @@
  * bearer it runs after CONNECT is only the DataBearer interface from core),
  * and what it reports. Types only (plus defaults).
  */
+import type { Cause } from "../core/cause.ts";
 import type { Scheduler } from "../core/clock.ts";
 import type { CreateBearer, DataBearer } from "../core/data-bearer.ts";
 import type { Logger } from "../core/log.ts";
@@ -83,6 +84,12 @@ export interface SupervisorDeps<B extends DataBearer = DataBearer> {
    * brings the PUK lock closer. Without it the memory lasts one process.
    */
   pinMemory?: PinMemory;
+  /**
+   * Asked after the SIM step, before registering and dialling: a cause keeps
+   * the link down (the bring-up fails with it and the policy decides the wait).
+   * The data-usage cap uses it (src/usage/hold.ts).
+   */
+  holdDown?: () => Cause | null;
 }
 
 /** A salted fingerprint of a rejected PIN; the PIN itself is never stored. */

@@ -32,4 +32,9 @@ export interface OperatorActions {
   redial(force: boolean): Promise<ActionResult>;
   /** Reset the modem module (AT+CFUN=1,1 or the profile's reset). `force` bypasses backoff. */
   resetModem(force: boolean): Promise<ActionResult>;
+  /**
+   * Lift the data caps reached in this billing cycle (usage.quiet_at, stop_at) and,
+   * when the stop cap holds the link down, dial again. Absent where data usage is not wired.
+   */
+  resumeUsage?(): Promise<ActionResult>;
 }

@@ -10,6 +10,7 @@ import type { Clock } from "../core/clock.ts";
 import type { EventBase, EventBus } from "../core/events.ts";
 import { nullLogger, type Logger } from "../core/log.ts";
 import type { PppCounters } from "./counters.ts";
+import type { UsageStatus } from "./usage.ts";
 import { StatusView, type StatusSnapshot, type StatusViewOptions } from "./status-view.ts";
 
 /** What the agent supplies beside the events. */
@@ -27,6 +28,8 @@ export interface StatusSources {
   probesEnabled?: boolean;
   /** Where a failing counters callback is reported. */
   logger?: Logger;
+  /** Data usage and probe traffic pulled when a snapshot is taken; absent: /status shows null. */
+  usage?: () => UsageStatus | null;
 }
 
 export type StatusHealth = { healthy: boolean; reason: string };
@@ -38,6 +41,7 @@ export class StatusModel {
   readonly probesEnabled: boolean;
   private readonly clock: Clock;
   private readonly pullCounters: (() => PppCounters | null) | undefined;
+  private readonly pullUsage: (() => UsageStatus | null) | undefined;
   private readonly log: Logger;
 
   constructor(sources: StatusSources, options: StatusViewOptions = {}) {
@@ -47,6 +51,7 @@ export class StatusModel {
     this.startedAt = sources.startedAt;
     this.probesEnabled = sources.probesEnabled ?? true;
     this.pullCounters = sources.counters;
+    this.pullUsage = sources.usage;
     this.log = sources.logger ?? nullLogger;
   }
 
@@ -66,9 +71,19 @@ export class StatusModel {
     }
   }
 
+  /** Data usage now; null without a source or when it fails (logged). */
+  usage(): UsageStatus | null {
+    try {
+      return this.pullUsage?.() ?? null;
+    } catch (err) {
+      this.log.warn("usage callback failed", { error: String(err) });
+      return null;
+    }
+  }
+
   /** The /status document as of now. */
   snapshot(): StatusSnapshot {
-    return this.view.snapshot(this.clock.now(), { version: this.version, startedAt: this.startedAt, counters: this.counters() });
+    return this.view.snapshot(this.clock.now(), { version: this.version, startedAt: this.startedAt, counters: this.counters(), usage: this.usage() });
   }
 
   /** Healthy = connected and (with probes configured) the last probe on this connection succeeded. */

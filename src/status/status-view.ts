@@ -14,6 +14,7 @@ import type { EventBase } from "../core/events.ts";
 import { BucketRing, type BucketPoint } from "./bucket-ring.ts";
 import { maskId } from "../core/mask.ts";
 import type { PppCounters } from "./counters.ts";
+import type { UsageStatus } from "./usage.ts";
 
 /** States of a bring-up in progress; entering one of these from any other state starts a new attempt. */
 const BRINGUP_STATES = new Set<string>(["syncing", "sim", "registering", "attaching", "dialing", "negotiating"]);
@@ -186,6 +187,8 @@ export interface StatusSnapshot {
     /** false: the module has one slot (AT+QDSIM unsupported); null: not asked yet. */
     dualSim: boolean | null;
   };
+  /** Data usage per SIM and billing cycle, caps, probe traffic (./usage.ts); null when not wired. */
+  usage: UsageStatus | null;
 }
 
 type Rec = Record<string, unknown>;
@@ -633,7 +636,7 @@ export class StatusView {
     return p.ok ? { healthy: true, reason: "ok" } : { healthy: false, reason: "probe-failed" };
   }
 
-  snapshot(now: number, info: { version: string; startedAt: number; counters: PppCounters | null }): StatusSnapshot {
+  snapshot(now: number, info: { version: string; startedAt: number; counters: PppCounters | null; usage?: UsageStatus | null }): StatusSnapshot {
     const k = info.counters;
     const p = this.lastProbe;
     return {
@@ -706,6 +709,7 @@ export class StatusView {
         lastSimSwitchAt: iso(this.failover.lastSimSwitchAt),
         dualSim: this.failover.dualSim,
       },
+      usage: info.usage ?? null,
     };
   }
 

@@ -38,7 +38,8 @@ describe("in-link ICMP prober (on the net engineer's InLinkPinger)", () => {
     await flush(); // the request crosses the memory link
     s.sched.advance(120);
     await flush(); // the reply crosses back
-    expect(await result).toEqual({ ok: true, rttMs: 120 });
+    // 60 bytes: a 20-byte IPv4 header, 8 bytes of ICMP and 32 of payload; the reply mirrors it.
+    expect(await result).toEqual({ ok: true, rttMs: 120, bytes: 60 + 60 });
     expect(s.toTun).toHaveLength(0);
     expect(s.prober.pendingCount()).toBe(0);
     expect(s.sched.pendingCount()).toBe(0);
@@ -52,7 +53,8 @@ describe("in-link ICMP prober (on the net engineer's InLinkPinger)", () => {
     s.sched.advance(1999);
     expect(s.prober.pendingCount()).toBe(3);
     s.sched.advance(1);
-    expect(await out).toEqual({ ok: false, rttMs: null, loss: 1, detail: "timeout" });
+    // Three requests went out and cost their bytes even though nothing came back.
+    expect(await out).toEqual({ ok: false, rttMs: null, loss: 1, bytes: 3 * 60, detail: "timeout" });
     expect(s.sched.pendingCount()).toBe(0);
   });
 
@@ -63,12 +65,12 @@ describe("in-link ICMP prober (on the net engineer's InLinkPinger)", () => {
     await flush();
     s.sched.advance(0);
     await flush();
-    expect(await answered).toEqual({ ok: true, rttMs: 0 });
+    expect(await answered).toEqual({ ok: true, rttMs: 0, bytes: 120 });
     expect(s.prober.pendingCount()).toBe(1);
     s.sched.advance(4999);
     expect(s.prober.pendingCount()).toBe(1);
     s.sched.advance(1);
-    expect(await silent).toEqual({ ok: false, rttMs: null, detail: "timeout" });
+    expect(await silent).toEqual({ ok: false, rttMs: null, bytes: 60, detail: "timeout" });
     expect(s.prober.pendingCount()).toBe(0);
     expect(s.sched.pendingCount()).toBe(0);
   });

@@ -207,9 +207,10 @@ describe("probes", () => {
       { ok: false, rttMs: null, detail: "timeout" },
     ];
     const p = new IcmpProbe({ ping: async () => answers[i++]! }, "9.9.9.9", 4);
-    expect(await p.run(1000)).toEqual({ ok: true, rttMs: 20, loss: 0.5 });
+    // The fake prober reports no byte counts: the probe adds up none.
+    expect(await p.run(1000)).toEqual({ ok: true, rttMs: 20, loss: 0.5, bytes: 0 });
     const dead = new IcmpProbe({ ping: async () => ({ ok: false, rttMs: null, detail: "unreachable from 10.0.0.1 (code 1)" }) }, "9.9.9.9", 2);
-    expect(await dead.run(1000)).toEqual({ ok: false, rttMs: null, loss: 1, detail: "unreachable from 10.0.0.1 (code 1)" });
+    expect(await dead.run(1000)).toEqual({ ok: false, rttMs: null, loss: 1, bytes: 0, detail: "unreachable from 10.0.0.1 (code 1)" });
     const throwing = new IcmpProbe({ ping: async () => { throw new Error("boom"); } }, "9.9.9.9");
     expect(await throwing.run(1000)).toMatchObject({ ok: false, detail: "boom" });
   });
