@@ -504,7 +504,10 @@ export class StatusView {
     return p.ok ? { healthy: true, reason: "ok" } : { healthy: false, reason: "probe-failed" };
   }
 
-  snapshot(now: number, info: { version: string; startedAt: number; counters: PppCounters | null }): StatusSnapshot {
+  snapshot(now: number, info: { version: string; startedAt: number; counters: PppCounters | null; wallOffsetMs?: number }): StatusSnapshot {
+    // Times are kept on agent (monotonic) time; shown on the system clock as it reads now (src/core/clock.ts).
+    const off = info.wallOffsetMs ?? 0;
+    const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms + off).toISOString());
     const k = info.counters;
     const p = this.lastProbe;
     return {
@@ -549,7 +552,7 @@ export class StatusView {
       timeline: { current: cloneAttempt(this.current), lastConnection: cloneAttempt(this.lastConnection) },
       uptime: Math.max(0, Math.floor((now - info.startedAt) / 1000)),
       version: info.version,
-      now: new Date(now).toISOString(),
+      now: new Date(now + off).toISOString(),
     };
   }
 
