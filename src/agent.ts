@@ -24,6 +24,8 @@ import { wireHealth } from "./agent/health.ts";
 import { startHttp, type HttpWiring } from "./agent/http.ts";
 import { startWatchdog } from "./agent/watchdog.ts";
 import { planReload } from "./agent/reload.ts";
+import { wireSms } from "./agent/sms.ts";
+import { wireNetworkTime } from "./agent/time.ts";
 import { Teardown } from "./agent/teardown.ts";
 import type { ModemSupervisor, SupervisorTiming } from "./modem/supervisor.ts";
 import { openRecoveryFromConfig } from "./health/persistent-ladder.ts";
@@ -48,6 +50,8 @@ export interface AgentOverrides {
   cron?: CronOptions;
   /** tun mode: configure the interface inside this network namespace (tests). */
   netns?: string;
+  /** Replaces clock_settime for time.set_system_clock (tests never step this machine's clock). */
+  setClock?: (wallMs: number) => number;
 }
 
 export interface AgentOptions extends AgentOverrides {
@@ -126,6 +130,12 @@ export async function startAgent(initialConfig: Config, opts: AgentOptions): Pro
 
     const health = wireHealth({ config, scheduler, log, emit, supervisor, dataPlane, ladder: recovery.ladder, ...(opts.cron ? { cron: opts.cron } : {}) });
     teardown.add(() => health.stop());
+
+    // Out of band (issue 17): the network's time and SMS control, on the supervisor's side channel.
+    const networkTime = wireNetworkTime({ config, scheduler, supervisor, events, log, ...(opts.setClock ? { setClock: opts.setClock } : {}) });
+    teardown.add(() => networkTime.stop());
+    const sms = wireSms({ config, scheduler, supervisor, recovery, status: statusModel, events, runCommand: (c) => commands.run(c), log });
+    if (sms) teardown.add(() => sms.stop());
 
     let http: HttpWiring | null = null;
     if (!opts.noHttp) {

@@ -57,6 +57,9 @@ export const CAUSE_HINTS = {
   "reset-undelivered": "a module reset by AT command could not reach the module (it does not answer AT); the next reset is the hardware one (recovery.power_cycle)",
   "command-failed": "recovery.power_cycle or recovery.reboot_command failed (non-zero exit, killed, or could not start); run it by hand to see why: the module may not have been reset",
   "command-timeout": "recovery.power_cycle or recovery.reboot_command did not finish within recovery.command_timeout; its process group was killed; check the helper (a relay or hub that does not answer?)",
+  // modem time and SMS control (issue 17)
+  "clock-set-failed": "time.set_system_clock could not set the system clock (clock_settime); cellkeep needs CAP_SYS_TIME, and systemd's ProtectClock= must be off",
+  "sms-send-failed": "the modem did not send the SMS reply (AT+CMGS failed); check the SIM's SMS service and the service-centre number (AT+CSCA?)",
   // cellkeep itself
   "agent-crashed": "cellkeep hit an internal error; it hung up, removed the interface and exits 70 so the service manager restarts it; please report the logged error",
   "stopped": "cellkeep was asked to stop",

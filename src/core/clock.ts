@@ -42,6 +42,12 @@ export function monotonicNow(): number {
   return WALL_ANCHOR + (performance.now() - MONO_ANCHOR);
 }
 
+/** A scheduler with a wall clock: its own, or (a scheduler that has none) one that agrees with agent time. */
+export function withWallClock(s: Scheduler): Scheduler & WallClock {
+  if (s.wallNow) return s as Scheduler & WallClock;
+  return { now: () => s.now(), setTimer: (at, fn) => s.setTimer(at, fn), wallNow: () => s.now() };
+}
+
 /** How far the system clock has been stepped since start (wall − agent), for a clock that knows both; 0 otherwise. */
 export function wallOffset(clock: Clock & Partial<WallClock>): number {
   return clock.wallNow ? clock.wallNow() - clock.now() : 0;

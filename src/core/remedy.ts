@@ -100,6 +100,8 @@ const CLASS_OF: Readonly<Record<CauseCode, CauseClass>> = {
   // module really is hung, the bring-up that follows says so (modem-hung, a module fault).
   "command-failed": "local",
   "command-timeout": "local",
+  "clock-set-failed": "local",
+  "sms-send-failed": "local",
   "agent-crashed": "local",
   stopped: "local",
 };
