@@ -85,7 +85,7 @@ describe("GET /status", () => {
     expect(r.status).toBe(200);
     expect(r.headers.get("content-type")).toContain("application/json");
     const s = await r.json();
-    expect(Object.keys(s)).toEqual(["state", "since", "cause", "modem", "registration", "signal", "ppp", "link", "health", "recovery", "timeline", "uptime", "version", "now"]);
+    expect(Object.keys(s)).toEqual(["state", "since", "cause", "modem", "registration", "signal", "ppp", "link", "health", "recovery", "timeline", "time", "sms", "uptime", "version", "now"]);
     expect(Object.keys(s.modem)).toEqual(["manufacturer", "model", "firmware", "imei", "imsi", "iccid", "profile", "port"]);
     expect(Object.keys(s.registration)).toEqual(["stat", "status", "act", "operator", "band", "tac", "cell", "at"]);
     expect(Object.keys(s.signal)).toEqual(["rssi", "rsrp", "rsrq", "sinr", "act", "at"]);

@@ -6,6 +6,8 @@ import { NETWORK_COMMANDS } from "./network.ts";
 import { PACKET_COMMANDS } from "./packet.ts";
 import { QUECTEL_EXTENSIONS } from "./quectel.ts";
 import { SIM_COMMANDS } from "./sim.ts";
+import { SMS_COMMANDS } from "./sms.ts";
+import { CLOCK_COMMANDS } from "./clock.ts";
 import { type CommandGroup, type CommandTable, commandTable } from "./table.ts";
 
 export const COMMAND_GROUPS: Readonly<Record<string, CommandGroup>> = {
@@ -16,6 +18,8 @@ export const COMMAND_GROUPS: Readonly<Record<string, CommandGroup>> = {
   packet: PACKET_COMMANDS,
   call: CALL_COMMANDS,
   quectel: QUECTEL_EXTENSIONS,
+  sms: SMS_COMMANDS,
+  clock: CLOCK_COMMANDS,
 };
 
 export const QUECTEL_COMMANDS: CommandTable = commandTable(...Object.values(COMMAND_GROUPS));
