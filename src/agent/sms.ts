@@ -25,7 +25,7 @@ import { ladderGuardedActions } from "./actions.ts";
 export interface SmsWiringDeps {
   config: Config;
   scheduler: Scheduler;
-  supervisor: ModemSupervisor;
+  supervisor: Pick<ModemSupervisor, "sideChannel" | "state" | "requestRedial" | "requestModemReset">;
   recovery: { policy: RecoveryPolicy; ladder: RecoveryLadder };
   status: StatusModel;
   events: EventBus<EventBase>;
