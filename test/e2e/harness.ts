@@ -61,6 +61,8 @@ export interface RigOptions {
   /** Sim behaviour overrides (scaled ms), e.g. expected credentials. */
   behaviour?: SimulatorOnPtyOptions["behaviour"];
   tables?: ConfigParts["tables"];
+  /** TOML after every table (tables the rig has no defaults for, e.g. [sms]). */
+  tail?: string;
   timing?: Partial<SupervisorTiming>;
   overrides?: AgentOverrides;
   /** Reuse a directory (and so the state file) of an earlier rig. */
@@ -102,7 +104,7 @@ export async function startRig(o: RigOptions): Promise<Rig> {
       behaviour: { ...(o.scenarios.some((s) => s.startsWith("wrong-credentials")) ? {} : { auth: { username: "e2e", password: "e2e-secret" } }), ...o.behaviour },
     });
   const simEvents = new EventRecorder<SimEvent>(sim.modem.events);
-  const toml = configToml({ port: sim.path, stateFile, ...(o.tables ? { tables: o.tables } : {}) });
+  const toml = configToml({ port: sim.path, stateFile, ...(o.tables ? { tables: o.tables } : {}), ...(o.tail ? { tail: o.tail } : {}) });
   let config: Config;
   try {
     config = parseConfig(toml);
