@@ -37,10 +37,17 @@ export interface WallClock {
 const WALL_ANCHOR = Date.now();
 const MONO_ANCHOR = performance.now();
 
-/** Agent time now (see Clock): the process's start time on the system clock plus monotonic time elapsed. */
+/** Agent time now (see Clock): the process's start time on the system clock plus monotonic time elapsed, whole ms. */
 export function monotonicNow(): number {
-  return WALL_ANCHOR + (performance.now() - MONO_ANCHOR);
+  return WALL_ANCHOR + Math.floor(performance.now() - MONO_ANCHOR);
 }
+
+/**
+ * Steps of the system clock smaller than this are not counted: the two clocks
+ * are read a moment apart and rounded differently, so their difference
+ * jitters by a millisecond or so; a time saved and read back must not move by it.
+ */
+export const WALL_STEP_MIN_MS = 1000;
 
 /** A scheduler with a wall clock: its own, or (a scheduler that has none) one that agrees with agent time. */
 export function withWallClock(s: Scheduler): Scheduler & WallClock {
@@ -50,7 +57,8 @@ export function withWallClock(s: Scheduler): Scheduler & WallClock {
 
 /** How far the system clock has been stepped since start (wall − agent), for a clock that knows both; 0 otherwise. */
 export function wallOffset(clock: Clock & Partial<WallClock>): number {
-  return clock.wallNow ? clock.wallNow() - clock.now() : 0;
+  const d = clock.wallNow ? clock.wallNow() - clock.now() : 0;
+  return Math.abs(d) < WALL_STEP_MIN_MS ? 0 : d;
 }
 
 /** Cancels a timer; calling it twice is harmless. */
