@@ -27,6 +27,8 @@ import { startMqtt } from "./agent/mqtt.ts";
 import { ladderGuardedActions } from "./agent/actions.ts";
 import { UsageMeter } from "./agent/usage.ts";
 import { planReload } from "./agent/reload.ts";
+import { wireSms } from "./agent/sms.ts";
+import { wireNetworkTime } from "./agent/time.ts";
 import { Teardown } from "./agent/teardown.ts";
 import type { ModemSupervisor, SupervisorTiming } from "./modem/supervisor.ts";
 import { openRecoveryFromConfig } from "./health/persistent-ladder.ts";
@@ -51,6 +53,8 @@ export interface AgentOverrides {
   cron?: CronOptions;
   /** tun mode: configure the interface inside this network namespace (tests). */
   netns?: string;
+  /** Replaces clock_settime for time.set_system_clock (tests never step this machine's clock). */
+  setClock?: (wallMs: number) => number;
 }
 
 export interface AgentOptions extends AgentOverrides {
@@ -150,6 +154,12 @@ export async function startAgent(initialConfig: Config, opts: AgentOptions): Pro
 
     // One set of operator actions for every view that offers them (HTTP, MQTT), with the ladder's refusal rules.
     const actions = { ...ladderGuardedActions(supervisor, recovery.ladder, scheduler), resumeUsage: () => usage.resume() };
+    // Out of band (issue 17): the network's time and SMS control, on the supervisor's side channel.
+    const networkTime = wireNetworkTime({ config, scheduler, supervisor, events, log, ...(opts.setClock ? { setClock: opts.setClock } : {}) });
+    teardown.add(() => networkTime.stop());
+    const sms = wireSms({ config, scheduler, supervisor, recovery, status: statusModel, events, runCommand: (c) => commands.run(c), log });
+    if (sms) teardown.add(() => sms.stop());
+
     let http: HttpWiring | null = null;
     if (!opts.noHttp) {
       http = startHttp({

@@ -111,6 +111,20 @@ export function describeEvent(event: EventBase): LogLine | null {
       return { level: "error", component: "usage", text: e.message };
     case "health.quiet":
       return { level: "info", component: "health", text: e.quiet ? `active probes skipped: ${e.reason === "cap" ? "the quiet data cap holds" : "data arrives through the link (quiet liveness)"}` : "active probes run again" };
+    case "time.network":
+      return { level: "debug", component: "time", text: `network time ${new Date(e.networkTime).toISOString()} (${e.source}); the system clock is ${(e.offsetMs / 1000).toFixed(1)} s ${e.offsetMs >= 0 ? "ahead" : "behind"}` };
+    case "time.system-clock":
+      return e.result === "set"
+        ? { level: "warn", component: "time", text: `system clock set (${e.reason}): ${new Date(e.from).toISOString()} → ${new Date(e.to).toISOString()}` }
+        : { level: "warn", component: "time", text: `could not set the system clock (${e.reason}): ${e.cause?.code ?? "?"}${e.cause?.detail ? ` (${e.cause.detail})` : ""}; hint: ${e.cause?.hint ?? ""}` };
+    case "sms.command":
+      return { level: "warn", component: "sms", text: `command ${e.command}${e.force ? " force" : ""} from ${e.from}: ${e.outcome}: ${e.message}` };
+    case "sms.rejected":
+      return { level: "info", component: "sms", text: `SMS from ${e.from ?? "?"} deleted: ${e.reason}` };
+    case "sms.reply":
+      return e.ok
+        ? { level: "info", component: "sms", text: `reply to ${e.to}: ${e.sent} SMS sent` }
+        : { level: "warn", component: "sms", text: `reply to ${e.to} failed after ${e.sent} of ${e.parts} SMS: ${e.detail ?? "?"}` };
     default:
       return null;
   }

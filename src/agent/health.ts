@@ -6,7 +6,7 @@
  * resets (the ladder owns the network back-off rule).
  */
 import type { Config } from "../config/schema.ts";
-import type { Scheduler } from "../core/clock.ts";
+import { wallOffset, type Scheduler } from "../core/clock.ts";
 import type { DataBearer } from "../core/data-bearer.ts";
 import type { EventBase } from "../core/events.ts";
 import type { Logger } from "../core/log.ts";
@@ -42,7 +42,8 @@ export interface HealthWiring {
 
 export function wireHealth(d: HealthWiringDeps): HealthWiring {
   const { config, scheduler, supervisor, dataPlane } = d;
-  const cron = d.cron ? { cron: d.cron } : {};
+  // Cron patterns name calendar times; timers run on the monotonic agent clock (src/core/clock.ts).
+  const cron = { cron: { ...d.cron, wallOffset: () => wallOffset(scheduler) } };
   const monitor = createHealthMonitor(
     config,
     {

@@ -151,15 +151,15 @@ export class AtChannel {
     );
   }
 
-  /** Send a command; resolves with its final result (never rejects). */
-  command(command: string, timeoutMs = this.defaultTimeoutMs): Promise<AtResponse> {
+  /** Send a command; resolves with its final result (never rejects). `body`: text for the "> " prompt (AtRequest.body). */
+  command(command: string, timeoutMs = this.defaultTimeoutMs, body?: string): Promise<AtResponse> {
     const now = this.scheduler.now();
     if (this.detached || !this.pipe.isOpen) {
       return Promise.resolve({ command, status: "aborted", lines: [], detail: "port closed", sentAt: now, doneAt: now });
     }
     return new Promise((resolve) => {
       this.afterInput(() => {
-        const id = this.core.submit({ command, timeoutMs }, now);
+        const id = this.core.submit(body === undefined ? { command, timeoutMs } : { command, timeoutMs, body }, now);
         this.waiters.set(id, resolve);
       });
     });

@@ -34,6 +34,12 @@ export interface AtRequest {
   command: string;
   /** Time limit from sending to the final result (ms). */
   timeoutMs: number;
+  /**
+   * Text for the modem's "> " prompt (AT+CMGS, 3GPP TS 27.005 §3.5.1): sent
+   * when the prompt arrives, ended with Ctrl-Z. Ctrl-Z and ESC inside it are
+   * dropped: either would end the text early or cancel it.
+   */
+  body?: string;
 }
 
 export interface AtResponse {
@@ -96,6 +102,8 @@ interface InFlight extends Pending {
   /** Intermediate lines dropped over the limit. */
   dropped: number;
   prefix: string | null;
+  /** The body went out after the prompt. */
+  bodySent: boolean;
 }
 
 interface Refused extends Pending {
@@ -203,6 +211,7 @@ export class AtChannelCore {
       i++;
       this.stats.garbageBytes = this.splitter.garbageBytes;
       if (line !== null) this.onLine(line, now);
+      else if (this.inFlight?.req.body !== undefined && !this.inFlight.bodySent && this.splitter.pending().trim() === ">") this.sendBody(this.inFlight);
     }
   }
 
@@ -380,6 +389,13 @@ export class AtChannelCore {
     this.emitUrc(urcName(line) ?? finalName(line), line, now);
   }
 
+  /** The prompt "> " came (it ends no line): the text, then Ctrl-Z. */
+  private sendBody(f: InFlight): void {
+    f.bodySent = true;
+    this.splitter.reset();
+    this.sink.write(enc.encode(f.req.body!.replace(/[\x1a\x1b]/g, "") + "\x1a"));
+  }
+
   private emitUrc(name: string | null, line: string, now: number): void {
     this.stats.urcs++;
     this.sink.urc({ name, line, at: now });
@@ -425,6 +441,7 @@ export class AtChannelCore {
       lines: [],
       dropped: 0,
       prefix: commandPrefix(next.req.command),
+      bodySent: false,
     };
     this.lastCommand = next.req.command;
     this.stats.commands++;

@@ -12,6 +12,7 @@ import { MAX_FILE_BYTES, decodeUtf8, permissionWarning, readBounded, readSecretF
 import { formatDuration, parseDuration } from "./duration.ts";
 import { registerSecret } from "../core/log.ts";
 import { commandSecrets, redactCommand } from "../core/redact.ts";
+import { registerSmsSecret, resolveSmsSecret } from "./sms-secret.ts";
 
 export interface ConfigIssue {
   /** Dotted key path, e.g. "network.apn"; "" for file-level problems. */
@@ -72,6 +73,7 @@ function inlineSecrets(config: Config): string[] {
   const held: string[] = [];
   if (config.auth.password_file === undefined && config.auth.password !== "") held.push("auth.password");
   if (config.modem.pin !== undefined) held.push("modem.pin");
+  if (config.sms.secret_file === undefined && config.sms.secret !== undefined) held.push("sms.secret");
   if (urlPassword(config.health.http_url) !== null) held.push("a password in health.http_url");
   return held;
 }
@@ -173,8 +175,13 @@ export function loadConfigText(text: string, file = "cellkeep.toml"): LoadResult
     fileWarnings.push(...m.warnings);
     mqttPassword = m.password;
   }
+  const smsSecret = resolveSmsSecret(out.sms);
+  for (const i of smsSecret.issues) issues.push({ ...i, line: at(i.path) });
+  fileWarnings.push(...smsSecret.warnings);
   if (issues.length > 0) return { ok: false, file, issues: sortIssues(issues) };
 
+  out.sms.secret = smsSecret.secret;
+  registerSmsSecret(smsSecret.secret);
   registerSecret(password);
   registerSecret(mqttPassword);
   // The PIN only ever travels in AT+CPIN="<pin>" (masked by redactCommand as well). Registered
@@ -363,6 +370,7 @@ export function renderEffectiveConfig(config: Config): string {
   if (auth.password !== undefined && auth.password !== "") auth.password = "***";
   else delete auth.password;
   if (view.modem!.pin !== undefined) view.modem!.pin = "***";
+  if (view.sms!.secret !== undefined) view.sms!.secret = "***";
   const health = view.health!;
   if (typeof health.http_url === "string" && urlPassword(health.http_url)) {
     const u = new URL(health.http_url);

@@ -378,6 +378,46 @@ const usage = v.pipe(
   ),
 );
 
+// ── [time] and [sms] (issue 17: modem time, SMS control) ─────────────────────
+
+const time = v.strictObject({
+  /** Set the system clock from the network's time when it is unset (before 2024) or off by more than max_offset. */
+  set_system_clock: v.optional(bool(), false),
+  /** How far the system clock may be from the network's time before it counts as far off (the network's time has 1 s resolution). */
+  max_offset: v.optional(duration(10_000), "2m"),
+  /** Read the network's time (AT+QLTS, AT+CCLK?) this often; "0s": only when a NITZ URC announces it. */
+  poll_interval: v.optional(
+    v.pipe(
+      duration(0),
+      v.check((ms) => ms === 0 || ms >= 60_000, 'expected "0s" (off) or a duration of at least "1m"'),
+    ),
+    "6h",
+  ),
+}, "expected a table");
+
+/** An SMS sender as the modem shows it: international "+<digits>" (spaces and dashes allowed, "00" for "+"). */
+const phoneNumber = () =>
+  v.pipe(
+    str("a phone number"),
+    v.check((s) => /^(\+|00)[0-9][0-9 -]{4,19}$/.test(s.trim()), 'expected an international phone number such as "+491701234567"'),
+  );
+
+const sms = v.strictObject({
+  /** Senders whose SMS may run a command; empty: SMS control is off. */
+  allow_from: v.optional(v.array(phoneNumber(), "expected a list of phone numbers"), []),
+  /** The word an SMS must start with. Prefer secret_file. */
+  secret: v.optional(v.pipe(str("a secret"), v.regex(/^\S{8,64}$/, "expected a secret of 8 to 64 characters without spaces"))),
+  secret_file: v.optional(nonEmpty()),
+  /** Commands (from allowed senders) taken per hour; more are deleted unanswered. */
+  max_per_hour: v.optional(int(1, 60), 6),
+  /** An SMS older than this (service-centre time) is deleted without running: e.g. a "reboot" queued while the gateway was off. */
+  max_age: v.optional(duration(60_000), "15m"),
+  /** Read the SMS store this often besides on +CMTI (a URC can be missed while PPP holds the only port). */
+  poll_interval: v.optional(duration(5_000), "1m"),
+  /** SMS parts a reply may take at most (each 153 characters; numbered "1/3"). */
+  max_reply_parts: v.optional(int(1, 5), 3),
+}, "expected a table");
+
 export const ConfigSchema = v.strictObject({
   modem: v.optional(modem, {}),
   network,
@@ -392,6 +432,8 @@ export const ConfigSchema = v.strictObject({
   radio: v.optional(radio, {}),
   sim: v.optional(sim, {}),
   usage: v.optional(usage, {}),
+  time: v.optional(time, {}),
+  sms: v.optional(sms, {}),
 }, "expected a table");
 
 type Parsed = v.InferOutput<typeof ConfigSchema>;
@@ -441,4 +483,8 @@ export const DURATION_KEYS = new Set([
   "mqtt.reconnect_max",
   "sim.failover_after",
   "usage.save_every",
+  "time.max_offset",
+  "time.poll_interval",
+  "sms.max_age",
+  "sms.poll_interval",
 ]);

@@ -334,7 +334,77 @@ export interface HealthQuietEvent extends EventBase {
   reason: "traffic" | "cap" | null;
 }
 
+// ── Modem time and SMS control (issue 17) ───────────────────────────────────
+
+/** Where the network's time was read: a NITZ URC that carried it, AT+QLTS, or the module clock (AT+CCLK?). */
+export type NetworkTimeSource = "nitz" | "qlts" | "cclk";
+
+export interface TimeNetworkEvent extends EventBase {
+  type: "time.network";
+  source: NetworkTimeSource;
+  /** The network's time (UTC, epoch ms) at the moment of reading. */
+  networkTime: number;
+  /** System clock minus network time, ms: positive = the system clock is ahead. */
+  offsetMs: number;
+}
+
+export interface TimeSystemClockEvent extends EventBase {
+  type: "time.system-clock";
+  result: "set" | "failed";
+  /** unset: the system clock read a year before 2024; far-off: more than time.max_offset from the network's time. */
+  reason: "unset" | "far-off";
+  /** System clock before and (intended) after, epoch ms. */
+  from: number;
+  to: number;
+  /** How it was set: clock_settime(CLOCK_REALTIME) through libc. */
+  method: "clock_settime";
+  cause: Cause | null;
+}
+
+/** The commands an SMS may carry. */
+export const SMS_COMMANDS = ["status", "redial", "reset", "reboot"] as const;
+export type SmsCommand = (typeof SMS_COMMANDS)[number];
+
+/** Why an SMS was deleted without running anything. */
+export const SMS_REJECT_REASONS = ["unknown-sender", "bad-secret", "unknown-command", "rate-limited", "stale", "unreadable"] as const;
+export type SmsRejectReason = (typeof SMS_REJECT_REASONS)[number];
+
+export interface SmsCommandEvent extends EventBase {
+  type: "sms.command";
+  /** The sender, masked (first 5 and last 2 characters). */
+  from: string;
+  command: SmsCommand;
+  force: boolean;
+  /** The action's outcome (status/actions.ts ActionOutcome), "done" for status. */
+  outcome: string;
+  /** One line for a person; never the secret (the SMS text is not carried). */
+  message: string;
+}
+
+export interface SmsRejectedEvent extends EventBase {
+  type: "sms.rejected";
+  /** The sender, masked; null when the message could not be read. */
+  from: string | null;
+  reason: SmsRejectReason;
+}
+
+export interface SmsReplyEvent extends EventBase {
+  type: "sms.reply";
+  /** The recipient, masked. */
+  to: string;
+  /** SMS sent / the reply needed. */
+  sent: number;
+  parts: number;
+  ok: boolean;
+  detail?: string;
+}
+
 export type AgentEvent =
+  | TimeNetworkEvent
+  | TimeSystemClockEvent
+  | SmsCommandEvent
+  | SmsRejectedEvent
+  | SmsReplyEvent
   | ModemStateEvent
   | ModemIdentityEvent
   | ModemRegistrationEvent

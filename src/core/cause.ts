@@ -72,6 +72,9 @@ export const CAUSE_HINTS = {
   "mqtt-refused": "the MQTT broker refused the connection (protocol version, server unavailable, or a client id in use); see the detail",
   // data usage
   "data-cap-reached": "this SIM's traffic in the billing cycle reached usage.stop_at; the link stays down until the next cycle or POST /actions/usage-resume",
+  // modem time and SMS control (issue 17)
+  "clock-set-failed": "time.set_system_clock could not set the system clock (clock_settime); cellkeep needs CAP_SYS_TIME, and systemd's ProtectClock= must be off",
+  "sms-send-failed": "the modem did not send the SMS reply (AT+CMGS failed); check the SIM's SMS service and the service-centre number (AT+CSCA?)",
   // cellkeep itself
   "agent-crashed": "cellkeep hit an internal error; it hung up, removed the interface and exits 70 so the service manager restarts it; please report the logged error",
   "stopped": "cellkeep was asked to stop",

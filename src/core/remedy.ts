@@ -121,6 +121,8 @@ const CLASS_OF: Readonly<Record<CauseCode, CauseClass>> = {
   // A data cap is a person's decision (the plan, the limit): no reset or redial helps; the usage hold
   // (src/usage/hold.ts) keeps the link down until the next cycle or a resume, before the ladder sees it.
   "data-cap-reached": "operator",
+  "clock-set-failed": "local",
+  "sms-send-failed": "local",
   "agent-crashed": "local",
   stopped: "local",
 };

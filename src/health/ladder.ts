@@ -654,7 +654,16 @@ export class RecoveryLadder implements RecoveryPolicy {
  */
 export function rebaseIfClockWentBack(s: LadderSnapshot, now: number): LadderSnapshot {
   if (s.updatedAt <= now) return s;
-  const d = now - s.updatedAt;
+  return shiftSnapshot(s, now - s.updatedAt);
+}
+
+/**
+ * Every time in the snapshot moved by `d` ms: from agent time to the wall
+ * clock and back at the state file (src/health/state-file.ts), and for the
+ * rebase above.
+ */
+export function shiftSnapshot(s: LadderSnapshot, d: number): LadderSnapshot {
+  if (d === 0) return s;
   const shift = (t: number | null) => (t === null ? null : t + d);
   return {
     ...s,
@@ -662,7 +671,7 @@ export function rebaseIfClockWentBack(s: LadderSnapshot, now: number): LadderSna
     connectedSince: shift(s.connectedSince),
     pending: s.pending ? { ...s.pending, notBefore: s.pending.notBefore + d } : null,
     resetUndo: s.resetUndo ? { ...s.resetUndo, lastResetAt: shift(s.resetUndo.lastResetAt) } : null,
-    updatedAt: now,
+    updatedAt: s.updatedAt + d,
   };
 }
 

@@ -5,7 +5,7 @@
  * returned `policy` is what the modem supervisor consults.
  */
 import type { Config } from "../config/schema.ts";
-import { WakeTimer, type Scheduler } from "../core/clock.ts";
+import { WakeTimer, wallOffset, type Scheduler } from "../core/clock.ts";
 import type { Cause } from "../core/cause.ts";
 import type { RecoveryRung } from "../core/agent-events.ts";
 import type { RecoveryDecision, RecoveryPolicy } from "../core/recovery-policy.ts";
@@ -19,12 +19,14 @@ export interface PersistentLadderOptions {
   ladder: LadderOptions;
   /** Current time (the agent's Scheduler.now). */
   now: () => number;
+  /** wall − agent time now: the state file holds wall-clock times (src/health/state-file.ts). */
+  wallOffset?: () => number;
   /** recovery.state, recovery.action and recovery.state-file events. */
   emit?: (event: LadderEvent | RecoveryStateFileEvent) => void;
 }
 
 export function openPersistentLadder(o: PersistentLadderOptions): { ladder: RecoveryLadder; file: LadderStateFile } {
-  const file = new LadderStateFile(o.stateFile, { ...(o.emit ? { onEvent: o.emit } : {}), now: o.now });
+  const file = new LadderStateFile(o.stateFile, { ...(o.emit ? { onEvent: o.emit } : {}), now: o.now, ...(o.wallOffset ? { wallOffset: o.wallOffset } : {}) });
   const initial = file.load();
   const ladder = new RecoveryLadder(o.ladder, initial, o.now(), {
     ...(o.emit ? { emit: o.emit } : {}),
@@ -94,6 +96,7 @@ export function openRecoveryFromConfig(
     stateFile: config.recovery.state_file,
     ladder: ladderOptionsFromConfig(config.recovery),
     now: () => scheduler.now(),
+    wallOffset: () => wallOffset(scheduler),
     ...(emit ? { emit } : {}),
   });
   return { policy: new ScheduledLadder(ladder, scheduler), ladder, file };

@@ -19,14 +19,26 @@ export interface FireSchedule {
 export interface CronOptions {
   /** IANA zone for the pattern ("UTC", "Europe/Berlin"); default: the host's local zone, like cron. */
   timezone?: string;
+  /**
+   * wall − agent time now (src/core/clock.ts): a cron pattern names calendar
+   * times, the timers run on agent time. Default 0 (the clocks agree).
+   */
+  wallOffset?: () => number;
 }
 
-/** A cron pattern (5 fields, or 6 with seconds first), computed with croner. */
+/**
+ * A cron pattern (5 fields, or 6 with seconds first), computed with croner.
+ * Times in and out are agent time; the pattern is matched on the wall clock
+ * as it reads when the next time is computed (a later step of the system
+ * clock moves the fire time after it, when the schedule is armed again).
+ */
 export function cronSchedule(pattern: string, opts: CronOptions = {}): FireSchedule {
   const cron = new Cron(pattern, opts.timezone ? { timezone: opts.timezone } : {});
   return {
     next(after: number): number | null {
-      return cron.nextRun(new Date(after))?.getTime() ?? null;
+      const off = opts.wallOffset?.() ?? 0;
+      const wall = cron.nextRun(new Date(after + off))?.getTime();
+      return wall === undefined ? null : wall - off;
     },
     description: `cron ${pattern}`,
   };

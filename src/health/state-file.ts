@@ -13,10 +13,21 @@
  *
  * A corrupt or unreadable file is reported with a clear message, moved aside to
  * `<file>.corrupt` for a person to look at, and replaced by a fresh state.
+ *
+ * Times: the running ladder counts on agent (monotonic) time, which ends with
+ * the process; the file must mean the same after a restart or a reboot, so
+ * it holds wall-clock times. They are converted at this boundary with the
+ * step of the system clock at that moment (`wallOffset`): a clock step while
+ * cellkeep runs changes no wait, and the next save writes the times on the
+ * stepped clock. Across a reboot the saved times are all that is left: a
+ * clock that reads earlier than the file's save time (no RTC) is handled by
+ * the ladder's rebase (each wait keeps what remained of it); a clock that
+ * reads later counts the time the gateway was down as waited, which is the
+ * vendor's intent (the module was not reset meanwhile).
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { parseLadderSnapshot, type LadderSnapshot } from "./ladder.ts";
+import { parseLadderSnapshot, shiftSnapshot, type LadderSnapshot } from "./ladder.ts";
 import type { RecoveryStateFileEvent } from "./events.ts";
 
 export interface StateFileOptions {
@@ -24,6 +35,8 @@ export interface StateFileOptions {
   onEvent?: (event: RecoveryStateFileEvent) => void;
   /** For event timestamps. */
   now?: () => number;
+  /** wall − agent time now (src/core/clock.ts); default 0. The file holds wall-clock times. */
+  wallOffset?: () => number;
 }
 
 function errCode(err: unknown): string {
@@ -61,7 +74,7 @@ export class LadderStateFile {
     try {
       parsed = JSON.parse(text);
       const snap = parseLadderSnapshot(parsed);
-      if (typeof snap !== "string") return snap;
+      if (typeof snap !== "string") return shiftSnapshot(snap, -(this.opts.wallOffset?.() ?? 0));
       problem = snap;
     } catch (err) {
       problem = `not valid JSON: ${(err as Error).message}`;
@@ -80,7 +93,7 @@ export class LadderStateFile {
     const tmp = `${this.path}.${process.pid}.tmp`;
     try {
       this.ensureDir();
-      const data = JSON.stringify(snapshot, null, 2) + "\n";
+      const data = JSON.stringify(shiftSnapshot(snapshot, this.opts.wallOffset?.() ?? 0), null, 2) + "\n";
       // 0600: the file may hold the fingerprint of a rejected SIM PIN; only the agent reads it.
       const fd = openSync(tmp, "w", 0o600);
       try {

@@ -5,7 +5,7 @@
  * `promtool check metrics` passes. Label values are escaped per the format
  * (backslash, double quote, newline).
  */
-import { LINK_STATES, RECOVERY_RUNGS } from "../core/agent-events.ts";
+import { LINK_STATES, RECOVERY_RUNGS, SMS_REJECT_REASONS } from "../core/agent-events.ts";
 import { RTT_BUCKETS_S, type StatusView } from "../status/status-view.ts";
 import type { PppCounters } from "../status/counters.ts";
 import type { UsageStatus } from "../status/usage.ts";
@@ -208,6 +208,25 @@ export function renderMetrics(m: MetricsInput): string {
     .sample("cellkeep_sim_switches_total", v.simSwitches);
   if (v.simSlot !== null) x.family("cellkeep_sim_slot", "gauge", "The SIM slot selected by the last switch (1 or 2).").sample("cellkeep_sim_slot", v.simSlot);
   if (m.usage) renderUsage(x, m.usage);
+  // Modem time and SMS control (issue 17).
+  const t = v.networkTimeNow;
+  if (t.offsetMs !== null) {
+    x.family("cellkeep_time_offset_seconds", "gauge", "System clock minus the network's time at the last reading (NITZ, AT+QLTS, AT+CCLK), seconds.")
+      .sample("cellkeep_time_offset_seconds", t.offsetMs / 1000, { source: t.source ?? "" });
+  }
+  x.family("cellkeep_system_clock_sets_total", "counter", "Attempts to set the system clock from the network's time (time.set_system_clock), by result.")
+    .sample("cellkeep_system_clock_sets_total", v.clockSets.set, { result: "set" })
+    .sample("cellkeep_system_clock_sets_total", v.clockSets.failed, { result: "failed" });
+  x.family("cellkeep_sms_commands_total", "counter", "SMS commands run, by command and outcome.");
+  for (const [key, n] of [...v.smsCommands].sort()) {
+    const [command, outcome] = key.split(" ") as [string, string];
+    x.sample("cellkeep_sms_commands_total", n, { command, outcome });
+  }
+  x.family("cellkeep_sms_rejected_total", "counter", "SMS deleted without running anything, by reason.");
+  for (const reason of SMS_REJECT_REASONS) x.sample("cellkeep_sms_rejected_total", v.smsRejected.get(reason) ?? 0, { reason });
+  x.family("cellkeep_sms_replies_total", "counter", "SMS replies, by result.")
+    .sample("cellkeep_sms_replies_total", v.smsReplies.ok, { result: "ok" })
+    .sample("cellkeep_sms_replies_total", v.smsReplies.failed, { result: "failed" });
 
   x.family("cellkeep_uptime_seconds", "gauge", "Seconds since the agent started.")
     .sample("cellkeep_uptime_seconds", Math.max(0, (m.now - m.startedAt) / 1000));

@@ -39,6 +39,7 @@ import { pollRegistrationQuietly, RegistrationReturn } from "./registration-watc
 import { SignalPoller } from "./signal-poller.ts";
 import { SimFailover } from "./sim-failover.ts";
 import { switchSimSlot } from "./sim-switch.ts";
+import { sideChannel } from "./side-channel.ts";
 import { holdsCall, inDataMode, isAllowedTransition } from "./states.ts";
 import { DEFAULT_TIMING, type ModemIdentity, type ModemPollResult, type SupervisorDeps, type SupervisorTiming } from "./types.ts";
 
@@ -214,6 +215,15 @@ export class ModemSupervisor<B extends DataBearer = DataBearer> {
    */
   pollModem(): Promise<ModemPollResult> {
     return checkModem(this.ctx, () => this._state);
+  }
+
+  /**
+   * An AT channel for SMS control and the network's time now (side-channel.ts):
+   * the control port, or the idle data port while no call is being made; null
+   * when neither may be used now.
+   */
+  sideChannel(): Promise<AtChannel | null> {
+    return sideChannel(this.ctx, () => this._state);
   }
 
   // ───────────────────────────── main loop ─────────────────────────────

@@ -11,6 +11,8 @@
  *                     result (at-responses.ts words it)
  *   pending command:  AT+CGATT=1 / AT+QPOWD answer later; bytes typed
  *                     meanwhile wait and run afterwards
+ *   text entry:       AT+CMGS prompts "> "; what follows up to Ctrl-Z is
+ *                     the message (ESC cancels), then the command answers
  *   URCs:             held while a command runs, sent after its result,
  *                     dropped where the host says none may go (data mode, off)
  */
@@ -54,6 +56,8 @@ export class AtInterpreter {
   private heldUrcs: string[] = [];
   /** A command line is being executed: URCs wait until its final result. */
   private executing = false;
+  /** After a "> " prompt: the command line, its text so far, and what answers it. */
+  private entry: { line: string; text: number[]; submit: (text: string, now: number) => CmdResult } | null = null;
   private readonly enc = new TextEncoder();
 
   constructor(
@@ -69,6 +73,7 @@ export class AtInterpreter {
     this.line = [];
     this.held = [];
     this.pending = null;
+    this.entry = null;
     this.heldUrcs = [];
   }
 
@@ -76,6 +81,7 @@ export class AtInterpreter {
   dropInput(): void {
     this.line = [];
     this.held = [];
+    this.entry = null;
   }
 
   get pendingKind(): PendingCommand["kind"] | null {
@@ -84,7 +90,7 @@ export class AtInterpreter {
 
   /** Nothing is running and nothing half typed: the only time line noise can come (garbage). */
   get idle(): boolean {
-    return this.pending === null && this.line.length === 0;
+    return this.pending === null && this.entry === null && this.line.length === 0;
   }
 
   /** Bytes from the DTE in command or online-command mode. */
@@ -95,7 +101,7 @@ export class AtInterpreter {
   /** An unsolicited result code: held while a command runs. */
   urc(text: string): void {
     if (!this.host.urcsAllowed()) return;
-    if (this.pending || this.executing) {
+    if (this.pending || this.executing || this.entry) {
       this.heldUrcs.push(text);
       return;
     }
@@ -157,6 +163,7 @@ export class AtInterpreter {
       this.held.push(b);
       return;
     }
+    if (this.entry) return this.textByte(b, now);
     if (this.settings.echo) this.host.output(Uint8Array.of(b));
     if (b === CR) {
       const text = String.fromCharCode(...this.line).trim();
@@ -204,7 +211,26 @@ export class AtInterpreter {
     this.executing = false;
     // Information responses of every command, in order, then one final result.
     for (const r of results) if ("info" in r && r.info) this.info(r.info);
+    if (last.kind === "prompt") {
+      this.entry = { line: text, text: [], submit: last.submit };
+      this.host.output(this.enc.encode("\r\n> "));
+      return;
+    }
     this.finishLine(text, last, now);
+  }
+
+  /** A byte of message text after the prompt: Ctrl-Z sends, ESC cancels, the rest is kept (bounded). */
+  private textByte(b: number, now: number): void {
+    const e = this.entry!;
+    if (b === 0x1a || b === 0x1b) {
+      this.entry = null;
+      const r = b === 0x1a ? e.submit(String.fromCharCode(...e.text), now) : ({ kind: "ok" } as const);
+      if ("info" in r && r.info) this.info(r.info);
+      this.finishLine(e.line, r, now);
+      return;
+    }
+    if (this.settings.echo) this.host.output(Uint8Array.of(b));
+    if (e.text.length < MAX_LINE) e.text.push(b);
   }
 
   private execute(cmd: string, now: number): CmdResult {
@@ -243,6 +269,7 @@ export class AtInterpreter {
       case "connect":
         return CONNECT_TEXT;
       case "later":
+      case "prompt":
         return null;
     }
   }

@@ -26,7 +26,9 @@ export type CmdResult =
   | { kind: "final"; text: string; info?: string[] }
   | { kind: "later"; pending: PendingCommand; info?: string[] }
   | { kind: "connect"; cid: number }
-  | { kind: "reset" };
+  | { kind: "reset" }
+  /** "> ": the DTE types text ended by Ctrl-Z (AT+CMGS, 27.005 §3.5.1); `submit` answers it. ESC cancels (OK, nothing sent). */
+  | { kind: "prompt"; submit: (text: string, now: number) => CmdResult };
 
 /**
  * Split the part after "AT" into commands: extended commands are separated

@@ -34,6 +34,8 @@ import { RadioModel, type RadioTimer } from "./radio.ts";
 import type { SimBehaviour } from "./scenario.ts";
 import { TimerTable } from "./timers.ts";
 import { UnheardLines } from "./unheard.ts";
+import { SimSms } from "./sms-store.ts";
+import { formatModemTime } from "../at/time-text.ts";
 
 type TimerKind = "boot" | "powerdown" | RadioTimer | "pending" | "escape" | FaultTimer;
 
@@ -69,6 +71,8 @@ export class ModemCore {
   private readonly parts: ModemParts;
   private readonly pdn: PdnModel;
   private readonly contexts = new PdpContexts();
+  /** SMS storage, text-mode settings and the network's clock (issue 17). */
+  readonly sms = new SimSms();
   private readonly faults: FaultPlan;
   private readonly channel: ModemChannel;
   private readonly unheard = new UnheardLines();
@@ -125,7 +129,7 @@ export class ModemCore {
       },
       opts.now,
     );
-    const parts = { behaviour: b, model: MODEL_TEXT[b.model], radio: this.radio, contexts: this.contexts, pdn: this.pdn };
+    const parts = { behaviour: b, model: MODEL_TEXT[b.model], radio: this.radio, contexts: this.contexts, pdn: this.pdn, sms: this.sms };
     this.parts = parts;
     const core = this;
     this.channel = new ModemChannel(parts, QUECTEL_COMMANDS, b.guardMs, {
@@ -191,6 +195,29 @@ export class ModemCore {
   powerCycle(now: number): void {
     this.advance(now);
     this.reboot(now, "power-cycle");
+  }
+
+  /**
+   * The network delivers an SMS: stored, and announced by +CMTI when AT+CNMI
+   * asks for it and the module is on. Returns the index, or null (off, or
+   * the storage is full: the network would keep it).
+   */
+  deliverSms(from: string, text: string, now: number): number | null {
+    this.advance(now);
+    if (this.power !== "on") return null;
+    const index = this.sms.deliver(from, text, now);
+    if (index !== null && this.sms.cnmiMt === 1) this.channel.urc(`+CMTI: "SM",${index}`);
+    return index;
+  }
+
+  /** The network sends NITZ: +CTZE with its zone and local time (27.007 +CTZR=2 style). */
+  sendNitz(now: number): void {
+    this.advance(now);
+    if (this.power !== "on") return;
+    this.sms.nitz = true;
+    const local = formatModemTime(this.sms.networkTime(now), this.sms.zoneQuarters, true);
+    const zone = local.slice(-3);
+    this.channel.urc(`+CTZE: "${zone}",0,"${local.slice(0, -3)}"`);
   }
 
   /**
@@ -264,6 +291,7 @@ export class ModemCore {
     this.hung = false;
     this.faults.booting();
     this.channel.reset();
+    this.sms.reset();
     this.radio.reset();
     this.unheard.reset();
     this.pdn.reset();

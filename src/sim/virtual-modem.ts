@@ -137,6 +137,25 @@ export class VirtualModem {
     return ok;
   }
 
+  /** The network delivers an SMS (stored, +CMTI announced); the index, or null when off or full. */
+  deliverSms(from: string, text: string): number | null {
+    const i = this.core.deliverSms(from, text, this.scheduler.now());
+    this.flush();
+    return i;
+  }
+
+  /** The SMS the agent sent (AT+CMGS), oldest first. */
+  get sentSms(): readonly { to: string; text: string; at: number }[] {
+    return this.core.sms.sent;
+  }
+
+  /** Set the network's time (UTC ms, from now on) and send it by NITZ (+CTZE). */
+  setNetworkTime(utcMs: number, nitzUrc = true): void {
+    this.core.sms.clockOffsetMs = utcMs - this.scheduler.now();
+    if (nitzUrc) this.core.sendNitz(this.scheduler.now());
+    this.flush();
+  }
+
   /** Stop timers and detach; the modem is gone. */
   stop(): void {
     this.stopped = true;

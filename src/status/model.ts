@@ -6,7 +6,7 @@
  * only the agent has (the clock, the version, the start time, the link
  * counters), so a snapshot is the same whichever view asks for it.
  */
-import type { Clock } from "../core/clock.ts";
+import { wallOffset, type Clock } from "../core/clock.ts";
 import type { EventBase, EventBus } from "../core/events.ts";
 import { nullLogger, type Logger } from "../core/log.ts";
 import type { PppCounters } from "./counters.ts";
@@ -83,7 +83,13 @@ export class StatusModel {
 
   /** The /status document as of now. */
   snapshot(): StatusSnapshot {
-    return this.view.snapshot(this.clock.now(), { version: this.version, startedAt: this.startedAt, counters: this.counters(), usage: this.usage() });
+    return this.view.snapshot(this.clock.now(), {
+      version: this.version,
+      startedAt: this.startedAt,
+      counters: this.counters(),
+      usage: this.usage(),
+      wallOffsetMs: wallOffset(this.clock),
+    });
   }
 
   /** Healthy = connected and (with probes configured) the last probe on this connection succeeded. */

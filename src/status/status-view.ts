@@ -155,6 +155,30 @@ export interface StatusSnapshot {
     current: BringUpAttempt | null;
     lastConnection: BringUpAttempt | null;
   };
+  /** The network's time (issue 17): NITZ, AT+QLTS or the module clock. */
+  time: {
+    /** The network's time when last read (UTC). */
+    network: string | null;
+    source: string | null;
+    /** System clock minus network time at that reading, ms (positive: the system clock is ahead). */
+    offsetMs: number | null;
+    readAt: string | null;
+    /** How far the system clock was stepped since cellkeep started (NTP, NITZ, a person); waits ignore it. */
+    clockStepMs: number;
+    /** When cellkeep last set the system clock (time.set_system_clock), and how the last attempt ended. */
+    systemClockSetAt: string | null;
+    systemClockResult: "set" | "failed" | null;
+    systemClockCause: CauseView | null;
+  };
+  /** SMS control (issue 17): counts since start and the last command. */
+  sms: {
+    commands: number;
+    rejected: number;
+    rejectedBy: Record<string, number>;
+    replies: number;
+    replyFailures: number;
+    last: { at: string | null; from: string; command: string; force: boolean; outcome: string; message: string } | null;
+  };
   /** Seconds since the agent started. */
   uptime: number;
   version: string;
@@ -281,6 +305,15 @@ export class StatusView {
   simSwitches = 0;
   readonly probeResults = new Map<string, { ok: number; failed: number }>();
   readonly rtt = new Map<string, ProbeHistogram>();
+  // modem time and SMS control (issue 17)
+  private netTime = { network: null as number | null, source: null as string | null, offsetMs: null as number | null, at: null as number | null };
+  private clockSet = { at: null as number | null, result: null as "set" | "failed" | null, cause: null as CauseView | null };
+  readonly clockSets = { set: 0, failed: 0 };
+  /** Commands by "command outcome", rejections by reason, replies by result. */
+  readonly smsCommands = new Map<string, number>();
+  readonly smsRejected = new Map<string, number>();
+  readonly smsReplies = { ok: 0, failed: 0 };
+  private smsLast: { atMs: number; from: string; command: string; force: boolean; outcome: string; message: string } | null = null;
   /** Events folded in, and those ignored as unknown. */
   applied = 0;
   ignored = 0;
@@ -559,6 +592,33 @@ export class StatusView {
       case "serial.vanished":
         this.step(at, e.type, `port vanished: ${str(e.path) ?? "?"}`);
         return;
+      case "time.network":
+        this.netTime = { network: num(e.networkTime), source: str(e.source), offsetMs: num(e.offsetMs), at };
+        return;
+      case "time.system-clock": {
+        const result = e.result === "set" || e.result === "failed" ? e.result : null;
+        if (!result) return;
+        this.clockSets[result]++;
+        this.clockSet = { at, result, cause: causeOf(e.cause) };
+        return;
+      }
+      case "sms.command": {
+        const command = str(e.command) ?? "?";
+        const outcome = str(e.outcome) ?? "?";
+        const key = `${command} ${outcome}`;
+        this.smsCommands.set(key, (this.smsCommands.get(key) ?? 0) + 1);
+        this.smsLast = { atMs: at, from: str(e.from) ?? "", command, force: e.force === true, outcome, message: str(e.message) ?? "" };
+        return;
+      }
+      case "sms.rejected": {
+        const reason = str(e.reason) ?? "unknown";
+        this.smsRejected.set(reason, (this.smsRejected.get(reason) ?? 0) + 1);
+        return;
+      }
+      case "sms.reply":
+        if (e.ok === true) this.smsReplies.ok++;
+        else this.smsReplies.failed++;
+        return;
       default:
         this.applied--;
         this.ignored++;
@@ -636,7 +696,10 @@ export class StatusView {
     return p.ok ? { healthy: true, reason: "ok" } : { healthy: false, reason: "probe-failed" };
   }
 
-  snapshot(now: number, info: { version: string; startedAt: number; counters: PppCounters | null; usage?: UsageStatus | null }): StatusSnapshot {
+  snapshot(now: number, info: { version: string; startedAt: number; counters: PppCounters | null; usage?: UsageStatus | null; wallOffsetMs?: number }): StatusSnapshot {
+    // Times are kept on agent (monotonic) time; shown on the system clock as it reads now (src/core/clock.ts).
+    const off = info.wallOffsetMs ?? 0;
+    const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms + off).toISOString());
     const k = info.counters;
     const p = this.lastProbe;
     return {
@@ -688,9 +751,30 @@ export class StatusView {
         actions: { ...this.actionCounts },
       },
       timeline: { current: cloneAttempt(this.current), lastConnection: cloneAttempt(this.lastConnection) },
+      time: {
+        // The network's time is UTC as read: not shifted like the agent's own times.
+        network: this.netTime.network === null ? null : new Date(this.netTime.network).toISOString(),
+        source: this.netTime.source,
+        offsetMs: this.netTime.offsetMs,
+        readAt: iso(this.netTime.at),
+        clockStepMs: off,
+        systemClockSetAt: iso(this.clockSet.result === "set" ? this.clockSet.at : null),
+        systemClockResult: this.clockSet.result,
+        systemClockCause: this.clockSet.cause ? { ...this.clockSet.cause } : null,
+      },
+      sms: {
+        commands: [...this.smsCommands.values()].reduce((a, b) => a + b, 0),
+        rejected: [...this.smsRejected.values()].reduce((a, b) => a + b, 0),
+        rejectedBy: Object.fromEntries(this.smsRejected),
+        replies: this.smsReplies.ok,
+        replyFailures: this.smsReplies.failed,
+        last: this.smsLast
+          ? { at: iso(this.smsLast.atMs), from: this.smsLast.from, command: this.smsLast.command, force: this.smsLast.force, outcome: this.smsLast.outcome, message: this.smsLast.message }
+          : null,
+      },
       uptime: Math.max(0, Math.floor((now - info.startedAt) / 1000)),
       version: info.version,
-      now: new Date(now).toISOString(),
+      now: new Date(now + off).toISOString(),
       radio: {
         policy: this.radio.policy,
         settings: this.radio.settings.map((x) => ({ ...x })),
@@ -746,6 +830,10 @@ export class StatusView {
   }
   get recoveryNow(): Readonly<typeof this.recovery> {
     return this.recovery;
+  }
+  /** The last reading of the network's time (for /metrics). */
+  get networkTimeNow(): Readonly<typeof this.netTime> {
+    return this.netTime;
   }
   /** PPP phase and addresses as last reported (no counters: those are pulled at snapshot time). */
   get pppNow(): Readonly<typeof this.ppp> {

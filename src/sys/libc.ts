@@ -53,6 +53,7 @@ const SYMBOLS = {
   socket: { args: [i32, i32, i32], returns: i32 },
   sendto: { args: [i32, P, usize, i32, P, u32], returns: i64 },
   eventfd: { args: [u32, i32], returns: i32 },
+  clock_settime: { args: [i32, P], returns: i32 },
   __errno_location: { args: [], returns: P },
   strerror: { args: [i32], returns: P },
 } as const;
@@ -253,6 +254,22 @@ export const EFD_CLOEXEC = 0x80000;
 /** eventfd(2): a counter fd to wake a thread waiting in poll(2). */
 export function eventfd(initval: number, flags: number): number {
   return load().symbols.eventfd(initval, flags);
+}
+
+/** clockid_t CLOCK_REALTIME (asm-generic). */
+export const CLOCK_REALTIME = 0;
+
+/**
+ * clock_settime(CLOCK_REALTIME): step the system clock to `epochMs`. struct
+ * timespec on LP64 is { i64 tv_sec; i64 tv_nsec } (16 bytes). Needs
+ * CAP_SYS_TIME (EPERM without; systemd's ProtectClock=yes also denies it).
+ */
+export function clockSetRealtime(epochMs: number): number {
+  const ts = new BigInt64Array(2);
+  const ms = Math.floor(epochMs);
+  ts[0] = BigInt(Math.floor(ms / 1000));
+  ts[1] = BigInt((ms - Math.floor(ms / 1000) * 1000) * 1_000_000);
+  return load().symbols.clock_settime(CLOCK_REALTIME, ptr(ts));
 }
 
 export type { Pointer };

@@ -61,7 +61,7 @@ export interface RigOptions {
   /** Sim behaviour overrides (scaled ms), e.g. expected credentials. */
   behaviour?: SimulatorOnPtyOptions["behaviour"];
   tables?: ConfigParts["tables"];
-  /** TOML after every table (tables the rig has no defaults for, e.g. [radio] or [usage]). */
+  /** TOML after every table (tables the rig has no defaults for, e.g. [radio], [usage] or [sms]). */
   tail?: string;
   timing?: Partial<SupervisorTiming>;
   overrides?: AgentOverrides;

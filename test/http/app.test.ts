@@ -85,7 +85,7 @@ describe("GET /status", () => {
     expect(r.status).toBe(200);
     expect(r.headers.get("content-type")).toContain("application/json");
     const s = await r.json();
-    expect(Object.keys(s)).toEqual(["state", "since", "cause", "modem", "registration", "signal", "ppp", "mux", "link", "health", "recovery", "timeline", "uptime", "version", "now", "radio", "failover", "usage"]);
+    expect(Object.keys(s)).toEqual(["state", "since", "cause", "modem", "registration", "signal", "ppp", "mux", "link", "health", "recovery", "timeline", "time", "sms", "uptime", "version", "now", "radio", "failover", "usage"]);
     expect(s.mux).toEqual({ state: "off", frameSize: null, dlcis: [], counts: null, lastFault: null, recovered: null, since: null });
     expect(Object.keys(s.modem)).toEqual(["manufacturer", "model", "firmware", "imei", "imsi", "iccid", "profile", "port"]);
     expect(Object.keys(s.registration)).toEqual(["stat", "status", "act", "operator", "band", "tac", "cell", "at"]);

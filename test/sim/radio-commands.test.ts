@@ -15,6 +15,7 @@ import { ICCID, ICCID2, IMSI, IMSI2, MODEL_TEXT } from "../../src/sim/quectel-te
 import { RadioModel, type RadioTimer } from "../../src/sim/radio.ts";
 import { resolveBehaviour } from "../../src/sim/scenario.ts";
 import { TimerTable } from "../../src/sim/timers.ts";
+import { SimSms } from "../../src/sim/sms-store.ts";
 
 const call: CallControl = { mode: "command" as SimMode, inCall: false, ipUp: false, hangUp() {}, resume() {} };
 
@@ -32,7 +33,7 @@ class Bench {
     );
     radio.reset();
     radio.radioOn(0);
-    this.m = { behaviour: b, model: MODEL_TEXT[b.model], settings: new ChannelSettings(), radio, contexts: new PdpContexts(), pdn: new PdnModel(b), call };
+    this.m = { behaviour: b, model: MODEL_TEXT[b.model], settings: new ChannelSettings(), radio, contexts: new PdpContexts(), pdn: new PdnModel(b), call, sms: new SimSms() };
   }
   at(cmd: string): CmdResult {
     return runCommand(QUECTEL_COMMANDS, cmd, this.m, this.now);

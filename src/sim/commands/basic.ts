@@ -65,10 +65,6 @@ export const BASIC_COMMANDS: CommandGroup = {
     }
     return ok();
   },
-  // Flow control, character set, SMS format, time-zone updates: accepted, not modelled.
+  // Flow control: accepted, not modelled. (Character set, SMS format and the clock: sms.ts, clock.ts.)
   "+IFC": accepted,
-  "+CSCS": accepted,
-  "+CMGF": accepted,
-  "+CTZU": accepted,
-  "+CCLK": () => ok(['+CCLK: "26/01/01,00:00:00+00"']),
 };

@@ -7,6 +7,8 @@ import { PACKET_COMMANDS } from "./packet.ts";
 import { QUECTEL_EXTENSIONS } from "./quectel.ts";
 import { RADIO_CONFIG_COMMANDS } from "./radio.ts";
 import { SIM_COMMANDS } from "./sim.ts";
+import { SMS_COMMANDS } from "./sms.ts";
+import { CLOCK_COMMANDS } from "./clock.ts";
 import { type CommandGroup, type CommandTable, commandTable } from "./table.ts";
 
 export const COMMAND_GROUPS: Readonly<Record<string, CommandGroup>> = {
@@ -18,6 +20,8 @@ export const COMMAND_GROUPS: Readonly<Record<string, CommandGroup>> = {
   call: CALL_COMMANDS,
   quectel: QUECTEL_EXTENSIONS,
   radio: RADIO_CONFIG_COMMANDS,
+  sms: SMS_COMMANDS,
+  clock: CLOCK_COMMANDS,
 };
 
 export const QUECTEL_COMMANDS: CommandTable = commandTable(...Object.values(COMMAND_GROUPS));

@@ -19,6 +19,7 @@ import type { PdpContexts } from "../pdp.ts";
 import { CME, type ModelText } from "../quectel-text.ts";
 import type { RadioModel } from "../radio.ts";
 import type { SimBehaviour } from "../scenario.ts";
+import type { SimSms } from "../sms-store.ts";
 
 /** What the commands that steer a data call (ATD's mode check, ATH, ATO, AT+CGACT?) see of it. */
 export interface CallControl {
@@ -46,6 +47,8 @@ export interface AtContext {
   /** Whether the network accepts a call; the AT+CEER report. */
   readonly pdn: PdnModel;
   readonly call: CallControl;
+  /** SMS storage, text-mode settings and the network's clock (sms-store.ts). */
+  readonly sms: SimSms;
 }
 
 export type CommandHandler = (cmd: ParsedCommand, modem: AtContext, now: number) => CmdResult;
