@@ -25,8 +25,9 @@
  * reads later counts the time the gateway was down as waited, which is the
  * vendor's intent (the module was not reset meanwhile).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { errorCode, moveAside, replaceFileDurably } from "../sys/durable-file.ts";
 import { parseLadderSnapshot, shiftSnapshot, type LadderSnapshot } from "./ladder.ts";
 import type { RecoveryStateFileEvent } from "./events.ts";
 
@@ -37,10 +38,6 @@ export interface StateFileOptions {
   now?: () => number;
   /** wall − agent time now (src/core/clock.ts); default 0. The file holds wall-clock times. */
   wallOffset?: () => number;
-}
-
-function errCode(err: unknown): string {
-  return (err as { code?: string }).code ?? (err as Error).message ?? String(err);
 }
 
 export class LadderStateFile {
@@ -60,12 +57,12 @@ export class LadderStateFile {
     try {
       text = readFileSync(this.path, "utf8");
     } catch (err) {
-      const code = errCode(err);
+      const code = errorCode(err);
       if (code === "ENOENT") {
         this.ensureDir();
         return null;
       }
-      const keptAs = this.moveAside();
+      const keptAs = moveAside(this.path, true);
       this.report("unreadable", `cannot read the recovery state file (${code}); starting with a fresh recovery state${keptAs ? `, the old file is kept as ${keptAs}` : ""}`, keptAs);
       return null;
     }
@@ -79,7 +76,7 @@ export class LadderStateFile {
     } catch (err) {
       problem = `not valid JSON: ${(err as Error).message}`;
     }
-    const keptAs = this.moveAside();
+    const keptAs = moveAside(this.path, true);
     this.report(
       "corrupt",
       `the recovery state file is corrupt (${problem}); the backoff history is lost and starts over${keptAs ? `; the bad file is kept as ${keptAs}` : ""}`,
@@ -90,29 +87,14 @@ export class LadderStateFile {
 
   /** Write atomically; returns false (and reports once per distinct error) on failure. */
   save(snapshot: LadderSnapshot): boolean {
-    const tmp = `${this.path}.${process.pid}.tmp`;
     try {
-      this.ensureDir();
       const data = JSON.stringify(shiftSnapshot(snapshot, this.opts.wallOffset?.() ?? 0), null, 2) + "\n";
       // 0600: the file may hold the fingerprint of a rejected SIM PIN; only the agent reads it.
-      const fd = openSync(tmp, "w", 0o600);
-      try {
-        writeSync(fd, data);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, this.path);
-      this.syncDir();
+      replaceFileDurably(this.path, data, 0o600);
       this.lastWriteError = null;
       return true;
     } catch (err) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // the temp file may not exist; nothing to clean
-      }
-      const code = errCode(err);
+      const code = errorCode(err);
       if (code !== this.lastWriteError) {
         this.lastWriteError = code;
         this.report(
@@ -130,40 +112,6 @@ export class LadderStateFile {
       mkdirSync(dirname(this.path), { recursive: true, mode: 0o755 });
     } catch {
       // reported by the write that follows
-    }
-  }
-
-  /** Make the rename durable. Some file systems (FUSE, some network mounts) refuse fsync on a directory: the file is written, so that is not an error. */
-  private syncDir(): void {
-    let fd: number;
-    try {
-      fd = openSync(dirname(this.path), "r");
-    } catch {
-      return;
-    }
-    try {
-      fsyncSync(fd);
-    } catch (err) {
-      const code = errCode(err);
-      if (code !== "EINVAL" && code !== "ENOTSUP" && code !== "EBADF") throw err;
-    } finally {
-      closeSync(fd);
-    }
-  }
-
-  /** Keep the bad file for a person as `<path>.corrupt` (replacing an older one); returns its name or null. */
-  private moveAside(): string | null {
-    const keptAs = `${this.path}.corrupt`;
-    try {
-      renameSync(this.path, keptAs);
-      return keptAs;
-    } catch {
-      try {
-        unlinkSync(this.path);
-      } catch {
-        // nothing more we can do; the next save replaces it by rename anyway
-      }
-      return null;
     }
   }
 

@@ -21,7 +21,8 @@
  * file: a new state directory starts a new seq range that receivers do not
  * mistake for repeats.
  */
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { replaceFileDurably } from "../sys/durable-file.ts";
 import { dirname } from "node:path";
 
 export interface QueuedRecord {
@@ -157,18 +158,8 @@ export class EventQueue {
   /** Rewrite the file with only the pending records once done lines outnumber them (and are many). */
   private maybeRewrite(): void {
     if (this.deadLines < 1000 || this.deadLines < this.records.length) return;
-    const tmp = `${this.path}.tmp`;
-    const fd = openSync(tmp, "w", 0o640);
-    try {
-      const text = [markLine(this.epoch, this.floor, this.dropped), ...this.records.map((r) => JSON.stringify(r))].map((l) => `${l}\n`).join("");
-      const data = Buffer.from(text);
-      let off = 0;
-      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.path);
+    const text = [markLine(this.epoch, this.floor, this.dropped), ...this.records.map((r) => JSON.stringify(r))].map((l) => `${l}\n`).join("");
+    replaceFileDurably(this.path, text, 0o640);
     closeSync(this.fd);
     this.fd = openSync(this.path, "a", 0o640);
     this.deadLines = 0;
