@@ -21,6 +21,7 @@ import { actionText, statusText } from "../sms/reply.ts";
 import { SmsService, type SmsActionReply } from "../sms/service.ts";
 import type { CommandResult } from "../sys/command.ts";
 import { ladderGuardedActions } from "./actions.ts";
+import { startUrcService } from "./urc-service.ts";
 
 export interface SmsWiringDeps {
   config: Config;
@@ -89,15 +90,5 @@ export function wireSms(d: SmsWiringDeps): { service: SmsService; stop(): void }
       }
     },
   });
-  const off = d.events.on((e) => {
-    if (e.type === "modem.urc") service.onUrc(String((e as EventBase & { line?: unknown }).line ?? ""));
-  });
-  service.start();
-  return {
-    service,
-    stop() {
-      off();
-      service.stop();
-    },
-  };
+  return startUrcService(d.events, service);
 }

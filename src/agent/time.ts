@@ -15,6 +15,7 @@ import type { Logger } from "../core/log.ts";
 import { clockSetFailure, NetworkTimeService } from "../modem/network-time.ts";
 import type { ModemSupervisor } from "../modem/supervisor.ts";
 import { clockSetRealtime, errno, errnoName } from "../sys/libc.ts";
+import { startUrcService } from "./urc-service.ts";
 
 export interface TimeWiringDeps {
   config: Config;
@@ -42,15 +43,5 @@ export function wireNetworkTime(d: TimeWiringDeps): { service: NetworkTimeServic
     emit: (e) => d.events.emit(e),
     log: d.log.child("time"),
   });
-  const off = d.events.on((e) => {
-    if (e.type === "modem.urc") service.onUrc(String((e as EventBase & { line?: unknown }).line ?? ""));
-  });
-  service.start();
-  return {
-    service,
-    stop() {
-      off();
-      service.stop();
-    },
-  };
+  return startUrcService(d.events, service);
 }

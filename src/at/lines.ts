@@ -148,3 +148,24 @@ export class LineSplitter {
     this.buf = "";
   }
 }
+
+/**
+ * The comma-separated parameters of an AT command or response
+ * ("1,\"IP\",\"apn\"" → ["1", "IP", "apn"]): quotes removed, commas inside
+ * quotes kept, spaces around a field trimmed (a field still open in quotes at
+ * the end keeps its spaces: they were inside the quotes).
+ */
+export function splitQuotedFields(s: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  let quoted = false;
+  for (const ch of s) {
+    if (ch === '"') quoted = !quoted;
+    else if (ch === "," && !quoted) {
+      out.push(cur.trim());
+      cur = "";
+    } else cur += ch;
+  }
+  out.push(quoted ? cur : cur.trim());
+  return out;
+}

@@ -326,12 +326,33 @@ export interface UsageStateFileEvent extends EventBase {
   keptAs: string | null;
 }
 
+/** Why a probe round skipped its active probes: data arrived through the link (quiet liveness), or usage.quiet_at holds. */
+export type QuietReason = "traffic" | "cap";
+
+/** Probe traffic as /status and metrics show it (health/quiet.ts measures it, status/ shows it). */
+export interface ProbeTraffic {
+  /** usage.quiet_liveness */
+  quietLiveness: boolean;
+  /** Why the last round skipped its active probes, or null when it ran them. */
+  quiet: QuietReason | null;
+  roundsActive: number;
+  roundsSkipped: number;
+  /** IP bytes of probe requests and answers since the agent started. */
+  bytesTotal: number;
+  /** ... in the last 24 hours. */
+  bytesLast24h: number;
+  /** Bytes per day at the current schedule with every round active (from the last active round's packets); null before one ran. */
+  bytesPerDayEstimate: number | null;
+  /** False when a probe could not count its bytes (HTTP): the figures are then a lower bound. */
+  bytesComplete: boolean;
+}
+
 /** Active probes were skipped (quiet liveness or a quiet cap) or run again; emitted when that changes, not per round. */
 export interface HealthQuietEvent extends EventBase {
   type: "health.quiet";
   quiet: boolean;
   /** "traffic" (data received since the previous round), "cap" (usage.quiet_at reached), or null when probing again. */
-  reason: "traffic" | "cap" | null;
+  reason: QuietReason | null;
 }
 
 // ── Modem time and SMS control (issue 17) ───────────────────────────────────

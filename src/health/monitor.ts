@@ -20,7 +20,8 @@ import type { Logger } from "../core/log.ts";
 import type { FireSchedule } from "./schedule.ts";
 import type { Probe, ProbeOutcome } from "./probes.ts";
 import type { HealthUnhealthyEvent } from "./events.ts";
-import { ACTIVE_PROBE_KINDS, type QuietLiveness, type QuietReason } from "./quiet.ts";
+import type { QuietReason } from "../core/agent-events.ts";
+import { ACTIVE_PROBE_KINDS, type QuietLiveness } from "./quiet.ts";
 
 export interface HealthMonitorOptions {
   scheduler: Scheduler;

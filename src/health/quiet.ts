@@ -15,13 +15,11 @@
  * estimate per day at the current schedule) is kept here from the bytes the
  * probes report. Pure: `now` comes in.
  */
-import type { HealthQuietEvent, ProbeKind } from "../core/agent-events.ts";
+import type { HealthQuietEvent, ProbeKind, ProbeTraffic, QuietReason } from "../core/agent-events.ts";
 import type { FireSchedule } from "./schedule.ts";
 
 /** Probes that send through the link (and cost data). */
 export const ACTIVE_PROBE_KINDS: ReadonlySet<ProbeKind> = new Set<ProbeKind>(["icmp", "dns", "http"]);
-
-export type QuietReason = "traffic" | "cap";
 
 export interface QuietLivenessOptions {
   /** usage.quiet_liveness */
@@ -34,23 +32,6 @@ export interface QuietLivenessOptions {
   schedule?: FireSchedule;
   /** "health.quiet" when rounds start or stop skipping their active probes (not once per round). */
   emit?: (e: HealthQuietEvent) => void;
-}
-
-/** Probe traffic as /status and metrics show it. */
-export interface ProbeTrafficView {
-  quietLiveness: boolean;
-  /** Why the last round skipped its active probes, or null when it ran them. */
-  quiet: QuietReason | null;
-  roundsActive: number;
-  roundsSkipped: number;
-  /** IP bytes of probe requests and answers since the agent started. */
-  bytesTotal: number;
-  /** ... in the last 24 hours. */
-  bytesLast24h: number;
-  /** The last round that ran its active probes, times the rounds per day of the schedule (every round active); null before one ran. */
-  bytesPerDayEstimate: number | null;
-  /** False when a probe could not count its bytes (HTTP): the figures are then a lower bound. */
-  bytesComplete: boolean;
 }
 
 const HOUR_MS = 3_600_000;
@@ -118,7 +99,7 @@ export class QuietLiveness {
     if (changed) this.o.emit?.({ type: "health.quiet", at: now, quiet: skipped !== null, reason: skipped });
   }
 
-  view(now: number): ProbeTrafficView {
+  view(now: number): ProbeTraffic {
     // Hour buckets overlapping the last 24 h: the figure covers at most 25 hours, never less than 24.
     const from = Math.floor((now - 24 * HOUR_MS) / HOUR_MS) * HOUR_MS;
     let last24h = 0;

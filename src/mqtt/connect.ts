@@ -9,15 +9,19 @@ import { isIP } from "node:net";
 import type { IClientOptions } from "mqtt";
 import { cause, type Cause } from "../core/cause.ts";
 
-export interface BrokerLogin {
+/** Where the broker is and how to prove who we are: from the [mqtt] table (settings.ts). */
+export interface BrokerAccess {
   broker: string;
-  clientId: string;
   username: string | null;
   password: string | null;
   caFile: string | null;
   certFile: string | null;
   keyFile: string | null;
   keepaliveMs: number;
+}
+
+export interface BrokerLogin extends BrokerAccess {
+  clientId: string;
   connectTimeoutMs?: number;
   will?: { topic: string; payload: string; qos: 0 | 1 | 2; retain: boolean };
 }

@@ -5,17 +5,11 @@
  */
 import { dirname, join } from "node:path";
 import type { Config, MqttConfig } from "../config/schema.ts";
+import type { BrokerAccess } from "./connect.ts";
 
-export interface MqttSettings {
-  broker: string;
+export interface MqttSettings extends BrokerAccess {
   clientIdTemplate: string;
   prefixTemplate: string;
-  username: string | null;
-  password: string | null;
-  caFile: string | null;
-  certFile: string | null;
-  keyFile: string | null;
-  keepaliveMs: number;
   metricsIntervalMs: number;
   statusIntervalMs: number;
   statusHoldoffMs: number;

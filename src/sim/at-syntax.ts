@@ -4,6 +4,7 @@
  * line goes into an event. Pure string functions, no state; and the shape of
  * a command's result.
  */
+import { splitQuotedFields } from "../at/lines.ts";
 
 /** Longest command line a module keeps (BG96: 1024 characters incl. "AT"); longer input is cut. */
 export const MAX_LINE = 1024;
@@ -101,24 +102,8 @@ export function parseCommand(cmd: string): ParsedCommand | null {
   const m = /^(\+[A-Z0-9]+)(=\?|\?|=(.*))?$/s.exec(upper);
   if (!m) return null;
   const form: CommandForm = m[2] === undefined ? "exec" : m[2] === "?" ? "read" : m[2] === "=?" ? "test" : "set";
-  const args = form === "set" ? splitArgs(cmd.slice(cmd.indexOf("=") + 1)) : [];
+  const args = form === "set" ? splitQuotedFields(cmd.slice(cmd.indexOf("=") + 1)) : [];
   return { name: m[1]!, form, args, rest: "" };
-}
-
-/** Split "1,\"IP\",\"apn\"" into ["1","IP","apn"] (quotes removed, commas inside quotes kept). */
-export function splitArgs(s: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let quoted = false;
-  for (const ch of s) {
-    if (ch === '"') quoted = !quoted;
-    else if (ch === "," && !quoted) {
-      out.push(cur.trim());
-      cur = "";
-    } else cur += ch;
-  }
-  out.push(quoted ? cur : cur.trim());
-  return out;
 }
 
 /** Default S-register values (V.250 §6.2/6.3), 3-digit as modems print them. */

@@ -12,6 +12,7 @@
  * the GSM 7-bit alphabet holds, so a part is one 160-character SMS.
  */
 import { parseModemTime } from "../at/time-text.ts";
+import { splitQuotedFields } from "../at/lines.ts";
 
 export interface StoredSms {
   /** Index in the modem's message storage (for AT+CMGR / AT+CMGD). */
@@ -39,21 +40,6 @@ export function normalizeNumber(n: string): string {
   return s.startsWith("00") ? `+${s.slice(2)}` : s;
 }
 
-/** Comma-separated fields, quotes removed, commas inside quotes kept. */
-function fields(s: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let quoted = false;
-  for (const ch of s) {
-    if (ch === '"') quoted = !quoted;
-    else if (ch === "," && !quoted) {
-      out.push(cur.trim());
-      cur = "";
-    } else cur += ch;
-  }
-  out.push(cur.trim());
-  return out;
-}
 
 function sentAtOf(scts: string | undefined): number | null {
   if (!scts) return null;
@@ -85,7 +71,7 @@ export function parseCmgl(lines: readonly string[]): StoredSms[] {
     const m = /^\+CMGL:\s*(.*)$/.exec(line);
     if (m) {
       close();
-      cur = { head: fields(m[1]!), body: [] };
+      cur = { head: splitQuotedFields(m[1]!), body: [] };
     } else if (cur) cur.body.push(line);
   }
   close();
@@ -96,7 +82,7 @@ export function parseCmgl(lines: readonly string[]): StoredSms[] {
 export function parseCmgr(index: number, lines: readonly string[]): StoredSms | null {
   const i = lines.findIndex((l) => l.startsWith("+CMGR:"));
   if (i < 0) return null;
-  const [stat, oa, , scts] = fields(lines[i]!.slice(6));
+  const [stat, oa, , scts] = splitQuotedFields(lines[i]!.slice(6));
   return { index, stat: stat ?? "", from: normalizeNumber(fromUcs2Hex(oa ?? "")), text: bodyOf(lines.slice(i + 1)), sentAt: sentAtOf(scts) };
 }
 

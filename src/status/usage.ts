@@ -5,29 +5,13 @@
  * packet), like the link counters. ICCIDs are masked (src/core/mask.ts).
  * Field names are a contract: add, never rename.
  */
-import type { UsageCapAction } from "../core/agent-events.ts";
+import type { ProbeTraffic, UsageCapAction } from "../core/agent-events.ts";
 
 export interface UsageCycleView {
   start: string;
   end: string;
   bytesIn: number;
   bytesOut: number;
-}
-
-export interface ProbeTrafficStatus {
-  /** usage.quiet_liveness */
-  quietLiveness: boolean;
-  /** Why the last round skipped its active probes ("traffic", "cap"), or null when it ran them. */
-  quiet: "traffic" | "cap" | null;
-  roundsActive: number;
-  roundsSkipped: number;
-  /** IP bytes of probe requests and answers since the agent started. */
-  bytesTotal: number;
-  bytesLast24h: number;
-  /** Bytes per day at the current schedule with every round active (from the last active round's packets); null before one ran. */
-  bytesPerDayEstimate: number | null;
-  /** False when a probe cannot count its bytes (HTTP): the figures are a lower bound. */
-  bytesComplete: boolean;
 }
 
 export interface UsageStatus {
@@ -49,5 +33,5 @@ export interface UsageStatus {
   sims: Array<{ sim: string | null; cycle: UsageCycleView }>;
   /** When the counts were last written to the usage file. */
   savedAt: string | null;
-  probes: ProbeTrafficStatus;
+  probes: ProbeTraffic;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { CellkeepError } from "../../src/core/cause.ts";
-import { maskSecrets, parseCommand, splitArgs, splitCommands } from "../../src/sim/at-syntax.ts";
+import { maskSecrets, parseCommand, splitCommands } from "../../src/sim/at-syntax.ts";
+import { splitQuotedFields } from "../../src/at/lines.ts";
 import { SCENARIO_HELP, SCENARIO_NAMES, parseScenario, resolveBehaviour } from "../../src/sim/scenario.ts";
 
 describe("scenario specs", () => {
@@ -89,8 +90,8 @@ describe("AT syntax", () => {
   });
 
   test("split arguments, quotes removed", () => {
-    expect(splitArgs('1,"IP","internet.test"')).toEqual(["1", "IP", "internet.test"]);
-    expect(splitArgs('"a,b",2')).toEqual(["a,b", "2"]);
+    expect(splitQuotedFields('1,"IP","internet.test"')).toEqual(["1", "IP", "internet.test"]);
+    expect(splitQuotedFields('"a,b",2')).toEqual(["a,b", "2"]);
   });
 
   test("parse one command: basic name and rest in upper case; extended form and arguments with their case kept", () => {
