@@ -19,6 +19,7 @@ import type { CarrierWatch } from "../bearer/carrier-watch.ts";
 import { enterCmux } from "../cmux/entry.ts";
 import { MuxPcapFile, muxPcapPath } from "../cmux/pcap.ts";
 import type { CmuxSession, CmuxWatchOptions } from "../cmux/session.ts";
+import { StepFailure } from "../modem/failures.ts";
 import { cmuxCommand, resolveProfile } from "../modem/profiles.ts";
 
 export interface MuxPorts {
@@ -114,6 +115,9 @@ export function wireMux(plain: MuxPorts, d: MuxWiringDeps): MuxWiring {
       }
       pcap?.close();
       if (serial.isOpen) await serial.close().catch(() => undefined);
+      // A refusal is the modem's final word: the supervisor ends the bring-up with it at once
+      // instead of retrying the open as it does for a port that vanished.
+      if (err instanceof CellkeepError && err.causeInfo.code === "cmux-rejected") throw new StepFailure(err.causeInfo.code, err.causeInfo.detail);
       throw err;
     }
     session.onFault((c) => d.onFault(c));
