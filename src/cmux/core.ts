@@ -140,6 +140,11 @@ export class CmuxCore {
     return this.channels.get(dlci)?.queued ?? 0;
   }
 
+  /** True while the peer holds our UIH on this DLCI (FCoff for all, or MSC FC for this one). */
+  holding(dlci: number): boolean {
+    return this.flowOff || (this.channels.get(dlci)?.held ?? false);
+  }
+
   get flowStopped(): boolean {
     return this.flowOff;
   }
@@ -287,6 +292,8 @@ export class CmuxCore {
       if (dlci !== 0) this.sink.closed?.(dlci, true);
     }
     this.pending = [];
+    this.out = [];
+    this.outBytes = 0;
     this.ended = true;
     this.decoder.reset();
   }
