@@ -51,6 +51,8 @@ export interface CmuxSink {
   controlTimeout?(type: MsgTypeName): void;
   /** Every frame, both ways, raw with flags (pcap); only called when set. */
   trace?(dir: "in" | "out", raw: Uint8Array): void;
+  /** Responder role: true to answer this SABM with DM (the module refuses the DLCI). */
+  refuse?(dlci: number): boolean;
   /** Octets outside any frame (plain text from a modem that left the mux, or noise). */
   garbage?(data: Uint8Array): void;
   /** A frame refused by the decoder (bad FCS, malformed, oversize), counted in `counters`. */
@@ -329,7 +331,7 @@ export class CmuxCore {
       return;
     }
     const ch = this.channel(dlci);
-    if (dlci !== 0 && this.state(0) !== "open") {
+    if ((dlci !== 0 && this.state(0) !== "open") || this.sink.refuse?.(dlci)) {
       this.emitFrame(dlci, "DM", true, false);
       return;
     }

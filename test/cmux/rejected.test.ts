@@ -1,9 +1,10 @@
 /**
- * modem.mux = "cmux" against a modem that answers ERROR to AT+CMUX, on fake
- * time: the supervisor (with the mux wiring of src/agent/mux.ts and the real
- * recovery ladder) names cmux-rejected right after the refusal, without the
- * port-return retries a vanished port gets (60 s by default), and the
- * ladder treats it as an operator fault: slow retries, never a reset.
+ * modem.mux = "cmux" against a modem whose mux will not start, on fake time:
+ * the supervisor (with the mux wiring of src/agent/mux.ts and the real
+ * recovery ladder) names the cause right after the module's answer, without
+ * the port-return retries a vanished port gets (60 s by default), and the
+ * ladder treats it by its class: a refused AT+CMUX is an operator fault
+ * (slow retries, never a reset); DM or no UA to SABM a module fault.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { wireMux } from "../../src/agent/mux.ts";
@@ -29,6 +30,10 @@ interface Rig {
   muxEvents: EventBase[];
   /** Plain port opens (each one a new attempt to enter the mux). */
   opens: number;
+  /** `opens` when the first failure was reported (the ladder may act at once after it). */
+  opensAtFailure: number | null;
+  /** The module's mux state then: in mux mode, close-downs taken. */
+  moduleAtFailure: { inMux: boolean; closedDown: number } | null;
 }
 
 let live: Rig[] = [];
@@ -42,11 +47,11 @@ afterEach(async () => {
   live = [];
 });
 
-function rig(scenarios: string[]): Rig {
+function rig(scenarios: string[], recovery = ""): Rig {
   const sched = new ManualScheduler();
   const sim = createInProcessModem({ scheduler: sched, scenarios, booted: true });
-  const config = testConfig('[modem]\nport = "/dev/ttyS0"\ncontrol_port = "none"\nmux = "cmux"\n');
-  const r: Rig = { sched, sim, sup: null as unknown as ModemSupervisor, modemEvents: [], ladderEvents: [], muxEvents: [], opens: 0 };
+  const config = testConfig(`[modem]\nport = "/dev/ttyS0"\ncontrol_port = "none"\nmux = "cmux"\n${recovery}`);
+  const r: Rig = { sched, sim, sup: null as unknown as ModemSupervisor, modemEvents: [], ladderEvents: [], muxEvents: [], opens: 0, opensAtFailure: null, moduleAtFailure: null };
   const mux = wireMux(
     {
       openPort: async () => {
@@ -57,7 +62,7 @@ function rig(scenarios: string[]): Rig {
     },
     { config: () => config, scheduler: sched, log: nullLogger, emit: (e) => r.muxEvents.push(e), onFault: (c) => r.sup.linkLost(c) },
   );
-  const ladder = new RecoveryLadder({ backoffMs: [0, 10 * M, 30 * M, 60 * M], dialFailures: 3, stableAfterMs: 10 * M, powerCycle: false, reboot: false }, null, sched.now(), {
+  const ladder = new RecoveryLadder({ backoffMs: [0, 10 * M, 30 * M, 60 * M], dialFailures: 3, stableAfterMs: 10 * M, powerCycle: recovery.includes("power_cycle"), reboot: false }, null, sched.now(), {
     emit: (e) => r.ladderEvents.push(e),
   });
   r.sup = new ModemSupervisor({
@@ -66,7 +71,13 @@ function rig(scenarios: string[]): Rig {
     openPort: mux.openPort,
     openControlPort: mux.openControlPort,
     policy: ladder,
-    emit: (e) => r.modemEvents.push(e),
+    emit: (e) => {
+      r.modemEvents.push(e);
+      if (e.type === "modem.state" && e.cause && r.opensAtFailure === null) {
+        r.opensAtFailure = r.opens;
+        r.moduleAtFailure = { inMux: sim.modem.cmux?.inMux ?? false, closedDown: sim.modem.cmux?.stats.closedDown ?? 0 };
+      }
+    },
     createBearer: upAtOnce,
   });
   live.push(r);
@@ -86,7 +97,7 @@ describe("a modem that refuses AT+CMUX (modem.mux = cmux)", () => {
     const first = failures(r)[0]!;
     expect(first.code).toBe("cmux-rejected");
     // One port open, one AT+CMUX, and the cause before even one port retry would have run.
-    expect(r.opens).toBe(1);
+    expect(r.opensAtFailure).toBe(1);
     expect(first.at - t0).toBeLessThan(DEFAULT_TIMING.portRetryMs);
     expect(r.sim.modem.cmux?.inMux).toBe(false);
   });
@@ -107,5 +118,38 @@ describe("a modem that refuses AT+CMUX (modem.mux = cmux)", () => {
     const rungs = r.ladderEvents.filter((e): e is RecoveryActionEvent => e.type === "recovery.action").map((e) => e.rung);
     expect(rungs.filter((x) => x !== "redial")).toEqual([]);
     expect(r.opens).toBe(5);
+  });
+});
+
+describe("a modem whose mux does not start after AT+CMUX OK", () => {
+  test("DM to SABM on the data DLCI: cmux-no-answer at once, one open, then the module rung (power cycle)", async () => {
+    const r = rig(["cmux-dm"], '[recovery]\npower_cycle = "relay modem"\n');
+    const t0 = r.sched.now();
+    r.sup.start();
+    expect(await runUntil(r.sched, () => failures(r).length > 0, 2 * DEFAULT_TIMING.portReturnTimeoutMs)).toBe(true);
+    const first = failures(r)[0]!;
+    expect(first.code).toBe("cmux-no-answer");
+    const failed = r.modemEvents.find((e) => e.type === "modem.state" && e.cause) as { cause: { detail?: string } };
+    expect(failed.cause.detail).toContain("DLCI 2: the module answered DM");
+    expect(r.opensAtFailure).toBe(1);
+    expect(first.at - t0).toBeLessThan(DEFAULT_TIMING.portRetryMs);
+    // The session that did start was closed down: the module is back in command mode.
+    expect(r.moduleAtFailure).toEqual({ inMux: false, closedDown: 1 });
+    const state = r.ladderEvents.filter((e): e is RecoveryStateEvent => e.type === "recovery.state").at(-1)!;
+    expect(state.causeClass).toBe("module");
+    const rungs = r.ladderEvents.filter((e): e is RecoveryActionEvent => e.type === "recovery.action").map((e) => e.rung);
+    expect(rungs[0]).toBe("power-cycle");
+  });
+
+  test("no UA to SABM: cmux-no-answer after N2 retries of T1, one open", async () => {
+    const r = rig(["cmux-no-ua"]);
+    const t0 = r.sched.now();
+    r.sup.start();
+    expect(await runUntil(r.sched, () => failures(r).length > 0, 2 * DEFAULT_TIMING.portReturnTimeoutMs)).toBe(true);
+    const first = failures(r)[0]!;
+    expect(first.code).toBe("cmux-no-answer");
+    expect(r.opensAtFailure).toBe(1);
+    // T1 × (N2 + 1) = 400 ms of SABMs, not the 60 s port-return wait.
+    expect(first.at - t0).toBeLessThan(DEFAULT_TIMING.portRetryMs);
   });
 });
