@@ -19,6 +19,7 @@ import type { CarrierWatch } from "../bearer/carrier-watch.ts";
 import { enterCmux } from "../cmux/entry.ts";
 import { MuxPcapFile, muxPcapPath } from "../cmux/pcap.ts";
 import type { CmuxSession, CmuxWatchOptions } from "../cmux/session.ts";
+import { StepFailure } from "../modem/failures.ts";
 import { cmuxCommand, resolveProfile } from "../modem/profiles.ts";
 
 export interface MuxPorts {
@@ -114,7 +115,7 @@ export function wireMux(plain: MuxPorts, d: MuxWiringDeps): MuxWiring {
       }
       pcap?.close();
       if (serial.isOpen) await serial.close().catch(() => undefined);
-      throw err;
+      throw final(err);
     }
     session.onFault((c) => d.onFault(c));
     session.onEnd(() => {
@@ -127,7 +128,7 @@ export function wireMux(plain: MuxPorts, d: MuxWiringDeps): MuxWiring {
       return data;
     } catch (err) {
       await session.close().catch(() => undefined);
-      throw err;
+      throw final(err);
     }
   }
 
@@ -166,6 +167,18 @@ export function wireMux(plain: MuxPorts, d: MuxWiringDeps): MuxWiring {
       };
     },
   };
+}
+
+/**
+ * The port opened and the module answered (or failed to) at the mux level: a
+ * refused AT+CMUX, DM or no UA to SABM, nothing after the close-down and the
+ * escape. Waiting for the port to come back cannot change that, so the
+ * supervisor ends the bring-up with the cause at once (a StepFailure) and the
+ * ladder treats it by its class; a port that really closed stays retryable.
+ */
+function final(err: unknown): unknown {
+  if (err instanceof CellkeepError && !(err instanceof StepFailure) && err.causeInfo.code.startsWith("cmux-")) return new StepFailure(err.causeInfo.code, err.causeInfo.detail);
+  return err;
 }
 
 function zeroCounts() {

@@ -51,6 +51,8 @@ export interface CmuxSink {
   controlTimeout?(type: MsgTypeName): void;
   /** Every frame, both ways, raw with flags (pcap); only called when set. */
   trace?(dir: "in" | "out", raw: Uint8Array): void;
+  /** Responder role: true to answer this SABM with DM (the module refuses the DLCI). */
+  refuse?(dlci: number): boolean;
   /** Octets outside any frame (plain text from a modem that left the mux, or noise). */
   garbage?(data: Uint8Array): void;
   /** A frame refused by the decoder (bad FCS, malformed, oversize), counted in `counters`. */
@@ -138,6 +140,11 @@ export class CmuxCore {
   /** UIH octets held by flow control for a DLCI (FCoff, MSC FC). */
   queued(dlci: number): number {
     return this.channels.get(dlci)?.queued ?? 0;
+  }
+
+  /** True while the peer holds our UIH on this DLCI (FCoff for all, or MSC FC for this one). */
+  holding(dlci: number): boolean {
+    return this.flowOff || (this.channels.get(dlci)?.held ?? false);
   }
 
   get flowStopped(): boolean {
@@ -287,6 +294,8 @@ export class CmuxCore {
       if (dlci !== 0) this.sink.closed?.(dlci, true);
     }
     this.pending = [];
+    this.out = [];
+    this.outBytes = 0;
     this.ended = true;
     this.decoder.reset();
   }
@@ -322,7 +331,7 @@ export class CmuxCore {
       return;
     }
     const ch = this.channel(dlci);
-    if (dlci !== 0 && this.state(0) !== "open") {
+    if ((dlci !== 0 && this.state(0) !== "open") || this.sink.refuse?.(dlci)) {
       this.emitFrame(dlci, "DM", true, false);
       return;
     }

@@ -144,6 +144,13 @@ const enum St {
  * Streaming frame scanner. `maxInfo` is the negotiated N1 (frames longer than
  * it are refused, so a corrupt length octet cannot make the decoder swallow a
  * stream of good frames while it waits for 32 KiB).
+ *
+ * A refused oversize frame is one error: the basic option does not escape
+ * flags inside the information field, so hunting through it finds phantom
+ * frames; failures inside the extent its length declared are not counted
+ * again, and a flag exactly where it says the frame ends resyncs there. The
+ * first good frame ends that extent early (a length that was only line noise
+ * must not hide the errors of a noisy line).
  */
 export class FrameDecoder {
   readonly counters: DecoderCounters = { frames: 0, badFcs: 0, garbageBytes: 0, oversize: 0, malformed: 0 };
@@ -153,6 +160,9 @@ export class FrameDecoder {
   private infoLen = 0;
   private infoStart = 0;
   private garbage: number[] = [];
+  /** Octets seen so far, and the position of the closing flag an oversize frame declared (0: none). */
+  private pos = 0;
+  private oversizeEnd = 0;
 
   constructor(
     private readonly sink: DecoderSink,
@@ -171,6 +181,7 @@ export class FrameDecoder {
     this.flushGarbage();
     this.st = St.Hunt;
     this.n = 0;
+    this.oversizeEnd = 0;
   }
 
   push(data: Uint8Array): void {
@@ -179,11 +190,18 @@ export class FrameDecoder {
   }
 
   private byte(b: number): void {
+    this.pos++;
+    if (this.oversizeEnd !== 0 && this.pos >= this.oversizeEnd) {
+      const end = this.pos === this.oversizeEnd;
+      this.oversizeEnd = 0;
+      // The oversize frame's own closing flag: whatever phantom was being parsed ends here.
+      if (end && b === FLAG) return this.begin();
+    }
     switch (this.st) {
       case St.Hunt:
         if (b === FLAG) {
           this.begin();
-        } else {
+        } else if (this.oversizeEnd === 0) {
           this.garbage.push(b);
           this.counters.garbageBytes++;
         }
@@ -238,7 +256,13 @@ export class FrameDecoder {
   }
 
   private lengthKnown(len: number): void {
-    if (len > this.maxInfo) return this.fail("oversize");
+    if (len > this.maxInfo) {
+      if (this.oversizeEnd !== 0) return this.fail("oversize");
+      this.fail("oversize");
+      // Information, FCS and the closing flag still to come.
+      this.oversizeEnd = this.pos + len + 2;
+      return;
+    }
     this.infoLen = len;
     this.infoStart = this.n;
     this.st = len === 0 ? St.Fcs : St.Info;
@@ -249,8 +273,11 @@ export class FrameDecoder {
    * may open the next one, so it is not thrown away.
    */
   private fail(why: "malformed" | "oversize" | "badFcs", b?: number): void {
-    this.counters[why]++;
-    this.sink.rejected?.(why, this.buf.slice(0, this.n));
+    // Inside an oversize frame's extent: a phantom made of its information octets, not a new error.
+    if (this.oversizeEnd === 0) {
+      this.counters[why]++;
+      this.sink.rejected?.(why, this.buf.slice(0, this.n));
+    }
     this.st = St.Hunt;
     this.n = 0;
     if (b === FLAG) this.begin();
@@ -269,6 +296,8 @@ export class FrameDecoder {
       return this.fail("badFcs");
     }
     this.put(FLAG);
+    // A good frame: the stream is in sync again (and an oversize length that was only noise stops muting errors).
+    this.oversizeEnd = 0;
     this.counters.frames++;
     const raw = this.buf.slice(0, this.n);
     const frame: Frame = { dlci: addr >> 2, cr: (addr & 2) !== 0, type, pf: (ctrl & PF) !== 0, info: raw.subarray(headerEnd, infoEnd) };

@@ -51,6 +51,7 @@ export interface CmuxSessionOptions {
  * then the serial port), as closing a plain port would.
  */
 class DlciPipe extends PipeBase {
+  private readonly drainListeners = new Set<() => void>();
   constructor(
     readonly dlci: number,
     private readonly session: CmuxSession,
@@ -74,7 +75,17 @@ class DlciPipe extends PipeBase {
     return this.session.heldFor(this.dlci) + (this.serial.backlogBytes?.() ?? 0);
   }
   onDrain(fn: () => void): () => void {
-    return this.serial.onDrain?.(fn) ?? (() => {});
+    this.drainListeners.add(fn);
+    const offSerial = this.serial.onDrain?.(fn);
+    return () => {
+      this.drainListeners.delete(fn);
+      offSerial?.();
+    };
+  }
+  /** What flow control held went out (the serial line may not report a drain of its own for it). */
+  drained(): void {
+    if (this.closed) return;
+    for (const fn of this.drainListeners) fn();
   }
   push(data: Uint8Array): void {
     if (!this.closed) this.deliver(data);
@@ -334,7 +345,11 @@ export class CmuxSession {
     const limit = this.watch.silentAfterMs;
     if (limit <= 0) return null;
     let next: number | null = null;
-    for (const [dlci, since] of this.awaiting) {
+    for (const [dlci, first] of this.awaiting) {
+      // The module asked us to hold this DLCI (FC): its silence is its own request, not a hang.
+      // The clock starts again once it lets our data through.
+      const since = this.core.holding(dlci) ? now : first;
+      if (since !== first) this.awaiting.set(dlci, since);
       const due = since + limit;
       if (now < due) {
         next = next === null ? due : Math.min(next, due);
@@ -361,16 +376,19 @@ export class CmuxSession {
     for (const pipe of [...this.pipes.values()]) pipe.end(reason);
     this.pipes.clear();
     this.emitState("cmux.state", "closed", reason);
+    // The last answers (UA to the module's DISC on DLCI 0, the response to its CLD) go out before the port closes.
+    this.flushOutput();
     if (this.serial.isOpen) void this.serial.close();
     for (const fn of this.endListeners) fn(reason);
   }
 
   private step(fn: () => void): void {
     if (this.ended) return;
+    const held = [...this.pipes.values()].filter((p) => this.core.queued(p.dlci) > 0);
     fn();
-    const out = this.core.takeOutput();
-    if (out.length > 0 && this.serial.isOpen) this.serial.write(out);
+    this.flushOutput();
     if (this.ended) return;
+    for (const p of held) if (this.core.queued(p.dlci) === 0) p.drained();
     const now = this.opts.scheduler.now();
     const silentAt = this.checkSilent(now);
     const coreAt = this.core.nextDeadline();
@@ -378,6 +396,11 @@ export class CmuxSession {
     if (silentAt !== null && (at === null || silentAt < at)) at = silentAt;
     if (this.countsDirty && now - this.countsEmittedAt >= 1000) this.emitState("cmux.counts");
     this.wake.arm(at);
+  }
+
+  private flushOutput(): void {
+    const out = this.core.takeOutput();
+    if (out.length > 0 && this.serial.isOpen) this.serial.write(out);
   }
 
   private emitState(type: CmuxEvent["type"], state?: CmuxEvent["state"], c: Cause | null = null): void {

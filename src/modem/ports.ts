@@ -14,6 +14,7 @@ import type { Interrupts } from "./interrupts.ts";
 import type { ModemProfile } from "./profiles.ts";
 
 export interface ModemPortsDeps {
+  /** Throws a CellkeepError while the port is away (retried), a StepFailure when retrying cannot help. */
   openPort: () => Promise<BytePipe>;
   openControlPort?: () => Promise<BytePipe | null>;
   scheduler: Scheduler;
@@ -65,6 +66,9 @@ export class ModemPorts {
         this.data = ch;
         return;
       } catch (err) {
+        // The opener reached the modem and got a final answer (e.g. it refused AT+CMUX):
+        // waiting for the port to come back cannot change that, so the step ends with it now.
+        if (err instanceof StepFailure) throw err;
         last = causeOf(err, this.d.log);
         this.d.log.debug("port open failed", { cause: last.code });
       }

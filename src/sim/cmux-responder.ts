@@ -11,6 +11,7 @@
  *   cmux               accept AT+CMUX (the rest imply it)
  *   cmux-reject        AT+CMUX answers ERROR
  *   cmux-no-ua         accept AT+CMUX, never answer SABM
+ *   cmux-dm            accept AT+CMUX and DLCI 0, answer DM to SABM on the data DLCI
  *   cmux-stuck         start already in mux mode (left there by an earlier run)
  *   cmux-at-silent:S   S seconds after CONNECT, the AT DLCIs stop answering (PPP keeps flowing)
  *   cmux-dcd-drop:S    S seconds after CONNECT, MSC with DCD off on DLCI 2 (once)
@@ -25,11 +26,12 @@ import { ChannelSettings } from "./at-responses.ts";
 import type { ModemCore } from "./modem-core.ts";
 import type { ScenarioSpec } from "./scenario.ts";
 
-export const CMUX_SCENARIOS = ["cmux", "cmux-reject", "cmux-no-ua", "cmux-stuck", "cmux-at-silent", "cmux-dcd-drop", "cmux-garbage"] as const;
+export const CMUX_SCENARIOS = ["cmux", "cmux-reject", "cmux-no-ua", "cmux-dm", "cmux-stuck", "cmux-at-silent", "cmux-dcd-drop", "cmux-garbage"] as const;
 
 export interface CmuxFaults {
   reject: boolean;
   noUa: boolean;
+  dmData: boolean;
   stuck: boolean;
   atSilentAfterMs: number | null;
   dcdDropAfterMs: number | null;
@@ -46,7 +48,7 @@ export const SIM_DATA_DLCI = 2;
 export function splitCmuxScenarios(items: readonly (string | ScenarioSpec)[], timeScale = 1): { faults: CmuxFaults | null; rest: (string | ScenarioSpec)[] } {
   const rest: (string | ScenarioSpec)[] = [];
   let faults: CmuxFaults | null = null;
-  const f = (): CmuxFaults => (faults ??= { reject: false, noUa: false, stuck: false, atSilentAfterMs: null, dcdDropAfterMs: null, garbageEveryMs: null });
+  const f = (): CmuxFaults => (faults ??= { reject: false, noUa: false, dmData: false, stuck: false, atSilentAfterMs: null, dcdDropAfterMs: null, garbageEveryMs: null });
   for (const item of items) {
     if (typeof item !== "string") {
       rest.push(item);
@@ -71,6 +73,9 @@ export function splitCmuxScenarios(items: readonly (string | ScenarioSpec)[], ti
         break;
       case "cmux-no-ua":
         f().noUa = true;
+        break;
+      case "cmux-dm":
+        f().dmData = true;
         break;
       case "cmux-stuck":
         f().stuck = true;
@@ -168,6 +173,8 @@ export class CmuxResponder {
     this.lastNow = now;
     if (this.mux) {
       this.mux.receive(data, now);
+      // cmux-no-ua: the module's mux never says a word.
+      if (this.faults.noUa) this.mux?.takeOutput();
       this.afterMux(now);
       return;
     }
@@ -286,6 +293,7 @@ export class CmuxResponder {
           if (dlci !== 0) this.mux?.sendSignals(dlci, { ...SIGNALS_READY, dv: false }, this.lastNow);
         },
         closeDown: () => this.leave("close-down"),
+        refuse: (dlci) => this.faults.dmData && dlci === SIM_DATA_DLCI,
       },
     );
   }

@@ -116,6 +116,28 @@ describe("frame decoding", () => {
     expect(counters.oversize).toBe(1);
     expect(frames.map((f) => f.info[0])).toEqual([9]);
   });
+
+  test("an oversize frame whose information holds flag octets is one error, and the frame right after it arrives", () => {
+    // Phantom frames start at every 0xf9 inside; one of them looks like a UIH with a long length that would run past the end.
+    const info = Uint8Array.from({ length: 200 }, (_, i) => (i % 9 === 0 ? 0xf9 : i === 190 ? 0x0b : i === 191 ? 0xef : i === 192 ? 0x41 : 0x55));
+    const big = encodeFrame({ dlci: 2, cr: true, type: "UIH", pf: false, info });
+    const small = encodeFrame({ dlci: 2, cr: true, type: "UIH", pf: false, info: Uint8Array.of(9) });
+    const { frames, counters, garbage } = decodeAll(Uint8Array.from([...big, ...small, ...small]), 127);
+    expect(counters).toMatchObject({ oversize: 1, malformed: 0, badFcs: 0, garbageBytes: 0, frames: 2 });
+    expect(garbage).toEqual([]);
+    expect(frames.map((f) => f.info[0])).toEqual([9, 9]);
+  });
+
+  test("an oversize length that was line noise stops muting errors at the next good frame", () => {
+    const small = encodeFrame({ dlci: 2, cr: true, type: "UIH", pf: false, info: Uint8Array.of(9) });
+    // Length octets 0x00 0xff: 32640 octets declared.
+    const noisy = Uint8Array.of(0xf9, 0x0b, 0xef, 0x00, 0xff, 1, 2, 3);
+    const badFcs = small.slice();
+    badFcs[badFcs.length - 2] = badFcs[badFcs.length - 2]! ^ 0xff;
+    const { frames, counters } = decodeAll(Uint8Array.from([...noisy, ...small, ...badFcs, ...badFcs]), 127);
+    expect(frames.length).toBe(1);
+    expect(counters).toMatchObject({ oversize: 1, badFcs: 2 });
+  });
 });
 
 describe("control messages", () => {
