@@ -11,7 +11,7 @@
  * and the lengths, not those. UIH frames stay valid: their FCS covers only
  * the header (27.010 §5.2.1.6).
  */
-import { closeSync, constants as fsConstants, fstatSync, openSync, writeSync } from "node:fs";
+import { CaptureFile } from "../sys/capture-file.ts";
 
 export const LINKTYPE_MUX27010 = 236;
 
@@ -53,37 +53,22 @@ export function muxPcapRecord(dir: "in" | "out", raw: Uint8Array, atMs: number):
 
 /** Appends records to a file (created 0600, never through a symlink); a write error closes it. */
 export class MuxPcapFile {
-  private fd: number | null;
+  private readonly file: CaptureFile;
   records = 0;
-  errors = 0;
+  /** Opened with the same safety rules as ppp.pcap (src/sys/capture-file.ts). */
   constructor(readonly path: string) {
-    const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fsConstants;
-    this.fd = openSync(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o600);
-    if (fstatSync(this.fd).size === 0) this.write(muxPcapGlobalHeader());
+    this.file = new CaptureFile(path, muxPcapGlobalHeader(), "ppp.pcap");
+  }
+  get errors(): number {
+    return this.file.errors;
   }
   record(dir: "in" | "out", raw: Uint8Array, atMs: number): void {
-    if (this.fd === null) return;
-    this.write(muxPcapRecord(dir, raw, atMs));
+    if (!this.file.isOpen) return;
+    this.file.append(muxPcapRecord(dir, raw, atMs));
     this.records++;
   }
   close(): void {
-    if (this.fd === null) return;
-    try {
-      closeSync(this.fd);
-    } catch {
-      // already gone
-    }
-    this.fd = null;
-  }
-  private write(data: Uint8Array): void {
-    if (this.fd === null) return;
-    try {
-      let off = 0;
-      while (off < data.length) off += writeSync(this.fd, data, off, data.length - off);
-    } catch {
-      this.errors++;
-      this.close();
-    }
+    this.file.close();
   }
 }
 

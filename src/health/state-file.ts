@@ -27,7 +27,7 @@
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { errorCode, moveAside, replaceFileDurably } from "../sys/durable-file.ts";
+import { DurableSaver, errorCode, moveAside } from "../sys/durable-file.ts";
 import { parseLadderSnapshot, shiftSnapshot, type LadderSnapshot } from "./ladder.ts";
 import type { RecoveryStateFileEvent } from "./events.ts";
 
@@ -41,7 +41,8 @@ export interface StateFileOptions {
 }
 
 export class LadderStateFile {
-  private lastWriteError: string | null = null;
+  // 0600: the file may hold the fingerprint of a rejected SIM PIN; only the agent reads it.
+  private readonly saver: DurableSaver;
   private readonly now: () => number;
 
   constructor(
@@ -49,6 +50,9 @@ export class LadderStateFile {
     private readonly opts: StateFileOptions = {},
   ) {
     this.now = opts.now ?? Date.now;
+    this.saver = new DurableSaver(path, 0o600, (code) =>
+      this.report("write-failed", `cannot write the recovery state file (${code}); a restart now would forget the backoff. Check recovery.state_file and ReadWritePaths=`, null),
+    );
   }
 
   /** The saved snapshot, or null (first start, or a bad file that was reported and moved aside). Never throws. */
@@ -87,25 +91,9 @@ export class LadderStateFile {
 
   /** Write atomically; returns false (and reports once per distinct error) on failure. */
   save(snapshot: LadderSnapshot): boolean {
-    try {
-      const data = JSON.stringify(shiftSnapshot(snapshot, this.opts.wallOffset?.() ?? 0), null, 2) + "\n";
-      // 0600: the file may hold the fingerprint of a rejected SIM PIN; only the agent reads it.
-      replaceFileDurably(this.path, data, 0o600);
-      this.lastWriteError = null;
-      return true;
-    } catch (err) {
-      const code = errorCode(err);
-      if (code !== this.lastWriteError) {
-        this.lastWriteError = code;
-        this.report(
-          "write-failed",
-          `cannot write the recovery state file (${code}); a restart now would forget the backoff. Check recovery.state_file and ReadWritePaths=`,
-          null,
-        );
-      }
-      return false;
-    }
+    return this.saver.save(JSON.stringify(shiftSnapshot(snapshot, this.opts.wallOffset?.() ?? 0), null, 2) + "\n");
   }
+
 
   private ensureDir(): void {
     try {

@@ -20,7 +20,7 @@
  * CHAP, IPCP, IPV6CP, CCP...), no IPv4/IPv6 datagram; a Protocol-Reject that
  * quotes one keeps its length with the quoted packet zeroed.
  */
-import { closeSync, constants as fsConstants, fchmodSync, fstatSync, openSync, writeSync } from "node:fs";
+import { CaptureFile } from "../sys/capture-file.ts";
 import type { Direction } from "./types.ts";
 import { PROTO } from "./types.ts";
 
@@ -168,71 +168,37 @@ export class PcapBuffer implements PcapSink {
  * file is complete up to the last frame if the agent is killed. A write error
  * disables recording (counted in `errors`) rather than disturbing the link.
  *
- * The agent runs as root and the path comes from the config: the file is
- * opened with O_NOFOLLOW (a symlink planted at the path could otherwise make
- * root append to, and chmod, any file), must be a regular file (a FIFO or a
- * device such as /dev/null is refused, O_NONBLOCK so a FIFO cannot hang the
- * open), and is set to mode 0600 every time, an existing file included: it
- * holds addresses, user names and (with payload) traffic. The constructor
+ * The file is opened by src/sys/capture-file.ts (O_NOFOLLOW, regular files
+ * only, mode 0600 every time: it holds addresses, user names and, with
+ * payload, traffic). The constructor
  * throws an Error with a message for a person; PppLink turns it into a
  * `ppp.link.pcap-error` event and runs without recording.
  */
 export class PcapFile implements PcapSink {
-  private fd: number | null;
+  private readonly file: CaptureFile;
   records = 0;
-  errors = 0;
   /** Datagrams left out (payload: false). */
   skipped = 0;
   constructor(
     readonly path: string,
     private readonly opts: PcapOptions = {},
   ) {
-    const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fsConstants;
-    let fd: number;
-    try {
-      fd = openSync(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o600);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ELOOP") throw new Error(`${path} is a symbolic link; the pcap file is never opened through one (set ppp.pcap to the real path)`);
-      if (code === "ENXIO") throw new Error(`${path} is not a regular file (a FIFO); set ppp.pcap to a file`);
-      throw err;
-    }
-    try {
-      if (!fstatSync(fd).isFile()) throw new Error(`${path} is not a regular file; set ppp.pcap to a file`);
-      fchmodSync(fd, 0o600);
-    } catch (err) {
-      closeSync(fd);
-      throw err;
-    }
-    this.fd = fd;
-    if (fstatSync(fd).size === 0) this.write(pcapGlobalHeader());
+    this.file = new CaptureFile(path, pcapGlobalHeader(), "ppp.pcap");
+  }
+  /** Writes that failed (recording stops after the first). */
+  get errors(): number {
+    return this.file.errors;
   }
   record(dir: Direction, protocol: number, info: Uint8Array, atMs: number): void {
-    if (this.fd === null) return;
+    if (!this.file.isOpen) return;
     if (this.opts.payload === false && !isControlProtocol(protocol)) {
       this.skipped++;
       return;
     }
-    this.write(pcapRecord(dir, protocol, info, atMs, PCAP_SNAPLEN, this.opts));
+    this.file.append(pcapRecord(dir, protocol, info, atMs, PCAP_SNAPLEN, this.opts));
     this.records++;
   }
   close(): void {
-    if (this.fd === null) return;
-    try {
-      closeSync(this.fd);
-    } catch {
-      // already gone; nothing to keep
-    }
-    this.fd = null;
-  }
-  private write(data: Uint8Array): void {
-    if (this.fd === null) return;
-    try {
-      let off = 0;
-      while (off < data.length) off += writeSync(this.fd, data, off, data.length - off);
-    } catch {
-      this.errors++;
-      this.close();
-    }
+    this.file.close();
   }
 }

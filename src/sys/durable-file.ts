@@ -86,3 +86,35 @@ export function moveAside(path: string, removeIfStuck = false): string | null {
     return null;
   }
 }
+
+/**
+ * replaceFileDurably for a file saved again and again (a state file): a
+ * failure is reported once per distinct error, not at every save, and a
+ * success clears it so the next failure is reported again.
+ */
+export class DurableSaver {
+  private lastError: string | null = null;
+
+  constructor(
+    private readonly path: string,
+    private readonly mode: number,
+    /** A new kind of write failure (the errno name), for the owner's event. */
+    private readonly onNewError: (code: string) => void,
+  ) {}
+
+  /** True when written; false after a failure (reported if it is a new one). */
+  save(data: string): boolean {
+    try {
+      replaceFileDurably(this.path, data, this.mode);
+      this.lastError = null;
+      return true;
+    } catch (err) {
+      const code = errorCode(err);
+      if (code !== this.lastError) {
+        this.lastError = code;
+        this.onNewError(code);
+      }
+      return false;
+    }
+  }
+}

@@ -15,7 +15,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { UsageStateFileEvent } from "../core/agent-events.ts";
-import { errorCode, moveAside, replaceFileDurably } from "../sys/durable-file.ts";
+import { DurableSaver, errorCode, moveAside } from "../sys/durable-file.ts";
 import { parseUsageState, type UsageState } from "./ledger.ts";
 
 /** usage.state_file, or usage.json in the directory of recovery.state_file. */
@@ -24,12 +24,17 @@ export function usageFilePath(config: { usage: { state_file?: string | undefined
 }
 
 export class UsageFile {
-  private lastWriteError: string | null = null;
+  // 0600: ICCIDs identify a subscriber.
+  private readonly saver: DurableSaver;
 
   constructor(
     readonly path: string,
     private readonly opts: { now: () => number; onEvent?: (e: UsageStateFileEvent) => void },
-  ) {}
+  ) {
+    this.saver = new DurableSaver(path, 0o600, (code) =>
+      this.report("write-failed", `cannot write the usage file (${code}); a restart now would lose the counts since the last save. Check usage.state_file and ReadWritePaths=`, null),
+    );
+  }
 
   /** The saved state, or null (first start, or a bad file that was reported and moved aside). Never throws. */
   load(): UsageState | null {
@@ -57,20 +62,9 @@ export class UsageFile {
 
   /** Write atomically; false (reported once per distinct error) on failure. */
   save(state: UsageState): boolean {
-    try {
-      // 0600: ICCIDs identify a subscriber.
-      replaceFileDurably(this.path, JSON.stringify(state, null, 1) + "\n", 0o600);
-      this.lastWriteError = null;
-      return true;
-    } catch (err) {
-      const code = errorCode(err);
-      if (code !== this.lastWriteError) {
-        this.lastWriteError = code;
-        this.report("write-failed", `cannot write the usage file (${code}); a restart now would lose the counts since the last save. Check usage.state_file and ReadWritePaths=`, null);
-      }
-      return false;
-    }
+    return this.saver.save(JSON.stringify(state, null, 1) + "\n");
   }
+
 
   private report(problem: UsageStateFileEvent["problem"], message: string, keptAs: string | null): void {
     this.opts.onEvent?.({ type: "usage.state-file", at: this.opts.now(), path: this.path, problem, message, keptAs });
