@@ -38,7 +38,7 @@ describe("cellkeep status: CMUX, radio, failover, time, SMS rows", () => {
     expect(rowOf(text, "Radio")).toMatch(/^Radio +policy applied 50 s ago, technologies written, 2 unchanged, 1 NVRAM writes since start, notes: operator left as the modem has it$/);
     expect(rowOf(text, "Failover")).toMatch(/^Failover +APN iot\.backup \(2 of 3\), 1 APN failovers, SIM slot 2, 1 SIM switches, last 30 s ago$/);
     expect(rowOf(text, "Time")).toMatch(/^Time +network 2025-02-20T11:59:38\.500Z \(nitz, read 20 s ago\), system clock 1\.5 s ahead, system clock set by cellkeep 19 s ago$/);
-    expect(rowOf(text, "SMS")).toMatch(/^SMS +2 commands, 3 rejected \(bad-secret 2, unknown-sender 1\), 1 replies sent, 1 failed, last: redial \(forced\) from \+4917\*{6}67: started — redialling \(10 s ago\)$/);
+    expect(rowOf(text, "SMS")).toMatch(/^SMS +2 commands, 3 rejected \(rate-limited 2, unknown-sender 1\), 1 replies sent, 1 failed, last: redial \(forced\) from \+4917\*{6}67: started — redialling \(10 s ago\)$/);
     // The sender an emitter forgot to mask is masked by the view itself.
     expect(text).not.toContain(RAW_SENDER);
   });
