@@ -14,6 +14,7 @@
 import { EXIT } from "./exit-codes.ts";
 import type { StatusSnapshot } from "../status/status-view.ts";
 import { formatByteSize } from "../config/byte-size.ts";
+import { maskId } from "../core/mask.ts";
 
 export const DEFAULT_STATUS_URL = "http://127.0.0.1:8080";
 
@@ -236,6 +237,81 @@ export function formatStatus(s: StatusSnapshot, now: number): string {
       ]),
     );
   }
+  // Issue 17's rows come last and only when they have something to say, so the lines
+  // above keep their order and padding (labels no longer than "Recovery") for scripts
+  // that parse them; an older agent's /status lacks these fields altogether.
+  const radio = radioRow(s.radio, now);
+  if (radio) row("Radio", radio);
+  const failover = failoverRow(s.failover, now);
+  if (failover) row("Failover", failover);
+  const time = timeRow(s.time, now);
+  if (time) row("Time", time);
+  const sms = smsRow(s.sms, now);
+  if (sms) row("SMS", sms);
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   return `cellkeep ${s.version}, up ${dur(s.uptime)}\n` + rows.map(([k, v]) => `${k.padEnd(width)}${v}`).join("\n") + "\n";
+}
+
+/** A duration in ms for a person: "250 ms", "1.5 s", "3 min". */
+function msText(ms: number): string {
+  const a = Math.abs(ms);
+  if (a < 1000) return `${a} ms`;
+  if (a < 90_000) return `${(a / 1000).toFixed(1)} s`;
+  return dur(a / 1000);
+}
+
+/** The radio policy the last bring-up applied; null before any policy (or from an older agent). */
+function radioRow(r: StatusSnapshot["radio"] | undefined, now: number): string | null {
+  if (!r || (r.policy === null && !r.roamingDenied)) return null;
+  const changed = r.settings.filter((x) => x.result !== "unchanged").map((x) => `${x.name} ${x.result}${x.detail ? ` (${x.detail})` : ""}`);
+  const unchanged = r.settings.length - changed.length;
+  return join([
+    r.policy === "applied" && `policy applied${r.at ? ` ${ago(r.at, now)}` : ""}`,
+    r.policy === "refused" && `policy REFUSED${r.at ? ` ${ago(r.at, now)}` : ""}`,
+    changed.length > 0 && changed.join(", "),
+    unchanged > 0 && `${unchanged} unchanged`,
+    `${r.writes} NVRAM writes since start`,
+    r.notes.length > 0 && `notes: ${r.notes.join("; ")}`,
+    r.roamingDenied && "ROAMING DENIED: waiting for the home network, no dialling",
+  ]);
+}
+
+/** APN and SIM slot failover; null while there is nothing to fail over to and nothing happened. */
+function failoverRow(f: StatusSnapshot["failover"] | undefined, now: number): string | null {
+  if (!f) return null;
+  const apnList = f.apnCount !== null && f.apnCount > 1;
+  if (!apnList && f.apnFailovers === 0 && f.simSwitches === 0 && f.dualSim === null) return null;
+  return join([
+    f.apn !== null && `APN ${f.apn}${apnList && f.apnIndex !== null ? ` (${f.apnIndex + 1} of ${f.apnCount})` : ""}`,
+    `${f.apnFailovers} APN failovers`,
+    f.simSlot !== null && `SIM slot ${f.simSlot}`,
+    f.dualSim === false && "one SIM slot (no SIM failover)",
+    f.dualSim !== false && (f.dualSim !== null || f.simSwitches > 0) && `${f.simSwitches} SIM switches${f.lastSimSwitchAt ? `, last ${ago(f.lastSimSwitchAt, now)}` : ""}`,
+  ]);
+}
+
+/** The network's time and the system clock; null until the network's time was read or the clock moved. */
+function timeRow(t: StatusSnapshot["time"] | undefined, now: number): string | null {
+  if (!t || (t.network === null && t.systemClockResult === null && !t.clockStepMs)) return null;
+  return join([
+    t.network !== null && `network ${t.network}${t.source || t.readAt ? ` (${join([t.source, t.readAt && `read ${ago(t.readAt, now)}`])})` : ""}`,
+    t.offsetMs !== null && (t.offsetMs === 0 ? "system clock in step" : `system clock ${msText(t.offsetMs)} ${t.offsetMs > 0 ? "ahead" : "behind"}`),
+    t.clockStepMs !== 0 && `clock stepped ${t.clockStepMs > 0 ? "+" : "-"}${msText(t.clockStepMs)} since start`,
+    t.systemClockResult === "set" && `system clock set by cellkeep ${ago(t.systemClockSetAt, now)}`,
+    t.systemClockResult === "failed" && `setting the system clock FAILED${t.systemClockCause ? ` (${t.systemClockCause.code})` : ""}`,
+  ]);
+}
+
+/** SMS control counts and the last command; null until an SMS was handled. */
+function smsRow(m: StatusSnapshot["sms"] | undefined, now: number): string | null {
+  if (!m || (m.commands === 0 && m.rejected === 0 && m.replies === 0 && m.replyFailures === 0 && m.last === null)) return null;
+  const by = Object.entries(m.rejectedBy).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`);
+  const l = m.last;
+  return join([
+    `${m.commands} commands`,
+    `${m.rejected} rejected${by.length > 0 ? ` (${by.join(", ")})` : ""}`,
+    `${m.replies} replies sent${m.replyFailures ? `, ${m.replyFailures} failed` : ""}`,
+    // The sender is masked by the agent already; masking again keeps a number out of the terminal whatever sent the document.
+    l && `last: ${l.command}${l.force ? " (forced)" : ""} from ${maskId(l.from) ?? "?"}: ${l.outcome}${l.message ? ` — ${l.message}` : ""}${l.at ? ` (${ago(l.at, now)})` : ""}`,
+  ]);
 }

@@ -7,6 +7,8 @@
  * peer's message cannot inject markup.
  *
  * Stable hooks for tests and scripts: #state, #cause, #ipv4, #timeline, #usage,
+ * #radio, #apn, #simslot, #ntime, #noffset, #clockset, #smscmds, #smslast,
+ * #muxcard (hidden while the port is plain) and #mux,
  * svg.plot[data-points] (#plot-rsrp, #plot-sinr, #plot-rtt), #live.
  */
 
@@ -25,7 +27,7 @@ h1{font-size:18px;margin:0 8px 0 0}h2{font-size:13px;text-transform:uppercase;le
 #live{font-size:12px;color:var(--mute)}#live.on::before{content:"● ";color:var(--ok)}#live.off::before{content:"● ";color:var(--bad)}
 main{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:14px;padding:14px 20px}
 section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px 14px;min-width:0}
-section.wide{grid-column:1/-1}
+section.wide{grid-column:1/-1}section[hidden]{display:none}
 #causebox{padding:10px 20px;background:#fdecea;color:#7a1d14;border-bottom:1px solid var(--line)}#causebox[hidden]{display:none}
 @media (prefers-color-scheme:dark){#causebox{background:#3a1e1b;color:#f3c1bb}}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0}dt{color:var(--mute)}dd{margin:0;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
@@ -84,9 +86,58 @@ function render(s){
   txt("next", rc.nextActionAt ? fmtTime(rc.nextActionAt) + " (" + fmtAgo(rc.nextActionAt) + ")" : null); txt("waiting", rc.waitingReason);
   txt("uptime", dur(s.uptime)); txt("version", s.version);
   renderUsage(s.usage);
+  renderMux(s.mux); renderRadio(s.radio, s.failover); renderTime(s.time); renderSms(s.sms);
   renderTimeline(s.timeline || {});
 }
-function dec(n){ if (n === null || n === undefined) return null; var u = [[1e12,"TB"],[1e9,"GB"],[1e6,"MB"],[1e3,"kB"]]; for (var i = 0; i < u.length; i++) if (n >= u[i][0]) return (n/u[i][0]).toFixed(2).replace(/\.?0+$/, "") + " " + u[i][1]; return n + " B"; }
+// As maskId (src/core/mask.ts): first 5 and last 2 kept. /status already masks; this keeps the page safe against an agent that did not.
+function mask(v){ if (v === null || v === undefined) return null; v = String(v); if (v.length <= 8) return new Array(v.length + 1).join("*"); return v.slice(0, 5) + new Array(v.length - 6).join("*") + v.slice(-2); }
+function msText(n){ var a = Math.abs(n); return a < 1000 ? a + " ms" : (a < 90000 ? (a/1000).toFixed(1) + " s" : dur(Math.round(a/1000))); }
+function renderMux(x){
+  // The card shows only while the port is multiplexed (modem.mux); "off" is a plain port.
+  var on = !!x && x.state !== "off";
+  $("muxcard").hidden = !on;
+  if (!on){ ["mux","muxdlcis","muxframes","muxfault","muxrec"].forEach(function(id){ txt(id, null); }); return; }
+  txt("mux", "CMUX " + x.state + (x.frameSize !== null ? ", N1 " + x.frameSize : "") + (x.since ? " since " + fmtTime(x.since) : ""));
+  txt("muxdlcis", x.dlcis.map(function(d){ return "DLCI " + d.dlci + " " + d.use + " " + d.state + (d.dcd === null ? "" : (d.dcd ? " DCD on" : " DCD off")); }).join(", "));
+  var c = x.counts;
+  var bad = c ? [["bad FCS", c.badFcs], ["malformed", c.malformed], ["oversize", c.oversize], ["garbage B", c.garbageBytes], ["retransmissions", c.retransmissions]].filter(function(b){ return b[1] > 0; }).map(function(b){ return b[0] + " " + b[1]; }) : [];
+  txt("muxframes", c ? "in " + c.framesIn + ", out " + c.framesOut + "; " + (bad.length ? bad.join(", ") : "no errors") : null);
+  txt("muxfault", x.lastFault ? x.lastFault.code + ": " + x.lastFault.hint + (x.lastFault.detail ? " (" + x.lastFault.detail + ")" : "") : "none");
+  txt("muxrec", x.recovered);
+}
+function renderRadio(r, f){
+  if (!r){ ["radio","rsettings","rnotes","roaming","rwrites"].forEach(function(id){ txt(id, null); }); }
+  else {
+    txt("radio", r.policy === null ? null : (r.policy === "applied" ? "applied" : "REFUSED") + (r.at ? " (" + fmtAgo(r.at) + ")" : ""));
+    txt("rsettings", r.settings.map(function(x){ return x.name + " " + x.result + (x.result === "written" && x.found !== null ? " (was " + x.found + ")" : "") + (x.detail ? ": " + x.detail : ""); }).join(", "));
+    txt("rnotes", r.notes.join("; "));
+    txt("roaming", r.roamingDenied ? "DENIED: waiting for the home network, no dialling" : "no");
+    txt("rwrites", r.writes);
+  }
+  if (!f){ ["apn","simslot"].forEach(function(id){ txt(id, null); }); return; }
+  txt("apn", f.apn === null ? null : f.apn + (f.apnCount !== null && f.apnCount > 1 && f.apnIndex !== null ? " (" + (f.apnIndex + 1) + " of " + f.apnCount + ")" : "") + (f.apnFailovers ? ", failovers " + f.apnFailovers : ""));
+  txt("simslot", f.simSlot !== null ? "slot " + f.simSlot + ", switches " + f.simSwitches + (f.lastSimSwitchAt ? ", last " + fmtAgo(f.lastSimSwitchAt) : "")
+    : (f.dualSim === false ? "one slot (no SIM failover)" : (f.dualSim ? "two slots, no switch yet" : null)));
+}
+function renderTime(t){
+  if (!t){ ["ntime","noffset","clockstep","clockset"].forEach(function(id){ txt(id, null); }); return; }
+  txt("ntime", t.network ? fmtTime(t.network) + " (" + [t.source, t.readAt ? "read " + fmtAgo(t.readAt) : null].filter(Boolean).join(", ") + ")" : null);
+  txt("noffset", t.offsetMs === null ? null : (t.offsetMs === 0 ? "in step with the network" : "system clock " + msText(t.offsetMs) + (t.offsetMs > 0 ? " ahead" : " behind")));
+  txt("clockstep", t.clockStepMs ? (t.clockStepMs > 0 ? "+" : "-") + msText(t.clockStepMs) + " since start (waits ignore it)" : "none");
+  txt("clockset", t.systemClockResult === "set" ? "set by cellkeep " + fmtAgo(t.systemClockSetAt)
+    : (t.systemClockResult === "failed" ? "FAILED" + (t.systemClockCause ? ": " + t.systemClockCause.code + " (" + t.systemClockCause.hint + ")" : "") : "not set by cellkeep"));
+}
+function renderSms(m){
+  if (!m){ ["smscmds","smsrej","smsreplies","smslast"].forEach(function(id){ txt(id, null); }); return; }
+  txt("smscmds", m.commands);
+  var by = Object.keys(m.rejectedBy).sort().map(function(k){ return k + " " + m.rejectedBy[k]; });
+  txt("smsrej", m.rejected + (by.length ? " (" + by.join(", ") + ")" : ""));
+  txt("smsreplies", m.replies + " sent" + (m.replyFailures ? ", " + m.replyFailures + " failed" : ""));
+  var l = m.last;
+  txt("smslast", l ? l.command + (l.force ? " (forced)" : "") + " from " + mask(l.from) + ": " + l.outcome + (l.message ? " — " + l.message : "") + (l.at ? " (" + fmtAgo(l.at) + ")" : "") : null);
+}
+// Number(...) drops trailing zeros as formatByteSize does (a regex here would need its backslash doubled in this template).
+function dec(n){ if (n === null || n === undefined) return null; var u = [[1e12,"TB"],[1e9,"GB"],[1e6,"MB"],[1e3,"kB"]]; for (var i = 0; i < u.length; i++) if (n >= u[i][0]) return Number((n/u[i][0]).toFixed(2)) + " " + u[i][1]; return n + " B"; }
 function renderUsage(u){
   if (!u){ ["usage","usim","ucycle","ucaps","uheld","uprev","uprobes"].forEach(function(id){ txt(id, null); }); return; }
   var c = u.cycle, caps = u.caps;
@@ -195,6 +246,16 @@ const BODY = `
 <section><h2>Data usage (this SIM, this cycle)</h2><dl>
 <dt>Used</dt><dd id="usage">—</dd><dt>SIM</dt><dd id="usim">—</dd><dt>Cycle</dt><dd id="ucycle">—</dd><dt>Caps</dt><dd id="ucaps">—</dd>
 <dt>Held</dt><dd id="uheld">—</dd><dt>Last cycle</dt><dd id="uprev">—</dd><dt>Probe traffic</dt><dd id="uprobes">—</dd></dl></section>
+<section><h2>Radio policy and failover</h2><dl>
+<dt>Policy</dt><dd id="radio">—</dd><dt>Settings</dt><dd id="rsettings">—</dd><dt>Notes</dt><dd id="rnotes">—</dd>
+<dt>Roaming hold</dt><dd id="roaming">—</dd><dt>NVRAM writes</dt><dd id="rwrites">—</dd><dt>APN</dt><dd id="apn">—</dd><dt>SIM slot</dt><dd id="simslot">—</dd></dl></section>
+<section><h2>Network time</h2><dl>
+<dt>Network</dt><dd id="ntime">—</dd><dt>Offset</dt><dd id="noffset">—</dd><dt>Clock steps</dt><dd id="clockstep">—</dd><dt>System clock</dt><dd id="clockset">—</dd></dl></section>
+<section><h2>SMS control</h2><dl>
+<dt>Commands</dt><dd id="smscmds">—</dd><dt>Rejected</dt><dd id="smsrej">—</dd><dt>Replies</dt><dd id="smsreplies">—</dd><dt>Last</dt><dd id="smslast">—</dd></dl></section>
+<section id="muxcard" hidden><h2>Multiplexer (CMUX)</h2><dl>
+<dt>Session</dt><dd id="mux">—</dd><dt>DLCIs</dt><dd id="muxdlcis">—</dd><dt>Frames</dt><dd id="muxframes">—</dd>
+<dt>Last fault</dt><dd id="muxfault">—</dd><dt>Recovered</dt><dd id="muxrec">—</dd></dl></section>
 <section class="wide"><h2>Signal, last 24 h</h2>
 <svg id="plot-rsrp" class="plot" viewBox="0 0 600 170" role="img" aria-label="RSRP"></svg>
 <svg id="plot-sinr" class="plot" viewBox="0 0 600 170" role="img" aria-label="SINR"></svg></section>
