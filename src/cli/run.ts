@@ -35,12 +35,21 @@ export async function runCommandWithConfig(
   reloadFrom: (() => LoadResult) | null = null,
 ): Promise<number> {
   const log = createLogger({ level: config.log.level, format: config.log.format });
-  for (const w of warnings) log.warn(w);
 
+  // A signal that arrives while the agent starts (TUN, state file, HTTP...) must not take its default
+  // action (SIGHUP would end the process, e.g. a `systemctl reload` right after a start): it is held
+  // and acted on as soon as the agent runs.
+  const early: NodeJS.Signals[] = [];
+  const hold = (sig: NodeJS.Signals) => () => void early.push(sig);
+  const holders = (["SIGHUP", "SIGTERM", "SIGINT"] as const).map((sig) => [sig, hold(sig)] as const);
+  for (const [sig, h] of holders) process.on(sig, h);
+  // After the holders: a test (or a person) that sees the first line may signal at once.
+  for (const w of warnings) log.warn(w);
   let agent;
   try {
     agent = await startAgent(config, { log, configFile: file, ...overrides });
   } catch (err) {
+    for (const [sig, h] of holders) process.off(sig, h);
     if (err instanceof CellkeepError) {
       log.error(`cannot start: ${err.causeInfo.code}${err.causeInfo.detail ? ` (${err.causeInfo.detail})` : ""}; hint: ${err.causeInfo.hint}`);
       // A bad config found at start (e.g. a token file too short) exits like any bad config: 2.
@@ -48,6 +57,7 @@ export async function runCommandWithConfig(
     }
     throw err;
   }
+  for (const [sig, h] of holders) process.off(sig, h);
 
   return await new Promise<number>((resolveExit) => {
     let stopping = false;
@@ -99,6 +109,10 @@ export async function runCommandWithConfig(
     process.on("SIGINT", onInt);
     process.on("SIGTERM", onTerm);
     process.on("SIGHUP", reload);
+    for (const sig of early) {
+      if (sig === "SIGHUP") reload();
+      else stop(sig);
+    }
     agent.stopped.then(() => {
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
