@@ -62,9 +62,9 @@ export interface PacketPumpOptions {
  * of the next link's packets. A stopped pump leaves its read here instead, and
  * the next pump on the same device takes it over.
  */
-const outstandingReads = new WeakMap<TunDevice, Promise<Uint8Array | null>>();
+const outstandingReads = new WeakMap<TunDevice, Promise<Uint8Array[] | null>>();
 
-function readTun(tun: TunDevice): Promise<Uint8Array | null> {
+function readTun(tun: TunDevice): Promise<Uint8Array[] | null> {
   let p = outstandingReads.get(tun);
   if (!p) {
     p = tun.read();
@@ -198,12 +198,12 @@ export class PacketPump {
         continue;
       }
       const read = readTun(this.tun);
-      const chunk = await Promise.race([read, this.stopSignal!]);
-      // Stopped: the read stays outstanding for the next pump on this device (chunk included, unconsumed).
-      if (chunk === STOPPED || !this.running) break;
+      const batch = await Promise.race([read, this.stopSignal!]);
+      // Stopped: the read stays outstanding for the next pump on this device (batch included, unconsumed).
+      if (batch === STOPPED || !this.running) break;
       if (outstandingReads.get(this.tun) === read) outstandingReads.delete(this.tun);
-      if (chunk === null) break;
-      this.acceptChunk(chunk);
+      if (batch === null) break;
+      for (const chunk of batch) this.acceptChunk(chunk);
       this.flush();
     }
     this.drainTimer?.();

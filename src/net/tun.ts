@@ -6,6 +6,8 @@
  * - TUNSETIFF = 0x400454ca; ifreq is 40 bytes, name at 0..15, u16 flags at 16.
  * - `Bun.file(fd).stream()` needs O_NONBLOCK, and one chunk can hold MANY
  *   packets; callers split chunks with splitPackets() (src/net/packet.ts).
+ * - The stream reads ahead until EAGAIN and queues what each read(2) got (one
+ *   packet) as a chunk of its own; readMany() takes them all at once.
  * - One packet per `fs.writeSync` works.
  * - The fd keeps working after `ip link set <if> netns <ns>`.
  */
@@ -24,10 +26,11 @@ export const IFNAMSIZ = 16;
 export interface TunDevice {
   readonly name: string;
   /**
-   * Next chunk read from the device: one or MORE whole packets back to back.
-   * Resolves null once the device is closed.
+   * Next batch read from the device: one or more chunks (never none), each
+   * one or MORE whole packets back to back, in the order read. Resolves null
+   * once the device is closed.
    */
-  read(): Promise<Uint8Array | null>;
+  read(): Promise<Uint8Array[] | null>;
   /** Write exactly one packet. false = dropped (device closed or kernel queue full). */
   write(packet: Uint8Array): boolean;
   readonly isOpen: boolean;
@@ -38,13 +41,17 @@ export interface TunDevice {
 export class MemoryTun implements TunDevice {
   readonly written: Uint8Array[] = [];
   private chunks: Uint8Array[] = [];
-  private waiter: ((c: Uint8Array | null) => void) | null = null;
+  private waiter: ((c: Uint8Array[] | null) => void) | null = null;
   private closed = false;
   /** Make write() refuse, as a full kernel queue would. */
   refuseWrites = false;
   reads = 0;
 
-  constructor(readonly name = "tun-mem") {}
+  constructor(
+    readonly name = "tun-mem",
+    /** Most chunks one read() returns (default 1: every read one chunk). */
+    private readonly batchChunks = 1,
+  ) {}
 
   get isOpen(): boolean {
     return !this.closed;
@@ -57,7 +64,7 @@ export class MemoryTun implements TunDevice {
     const w = this.waiter;
     if (w) {
       this.waiter = null;
-      w(copy);
+      w([copy]);
     } else this.chunks.push(copy);
   }
 
@@ -65,11 +72,14 @@ export class MemoryTun implements TunDevice {
     return this.chunks.length;
   }
 
-  read(): Promise<Uint8Array | null> {
+  /**
+   * Up to `batchChunks` injected chunks per read, oldest first (FdTun hands
+   * out whatever its stream had queued, up to READ_BATCH_BYTES).
+   */
+  read(): Promise<Uint8Array[] | null> {
     this.reads++;
     if (this.closed) return Promise.resolve(null);
-    const c = this.chunks.shift();
-    if (c) return Promise.resolve(c);
+    if (this.chunks.length > 0) return Promise.resolve(this.chunks.splice(0, this.batchChunks));
     return new Promise((resolve) => {
       this.waiter = resolve;
     });
@@ -118,6 +128,25 @@ export function hasNetAdmin(): boolean {
     // No /proc: fall back to the uid.
   }
   return process.getuid?.() === 0;
+}
+
+/**
+ * Most bytes one FdTun.read() hands out (when more are queued the rest waits
+ * for the next read): one batch is what the pump takes in one turn, and its
+ * queue cap (256 KiB) must hold it whole.
+ */
+export const READ_BATCH_BYTES = 64 * 1024;
+
+/**
+ * Take chunks off the front of `queue` (mutated) while their total fits in
+ * `maxBytes`; always at least one, so a chunk larger than the limit still
+ * goes out (alone).
+ */
+export function takeBatch(queue: Uint8Array[], maxBytes: number): Uint8Array[] {
+  let n = 0;
+  let bytes = 0;
+  while (n < queue.length && (n === 0 || bytes + queue[n]!.byteLength <= maxBytes)) bytes += queue[n++]!.byteLength;
+  return queue.splice(0, n);
 }
 
 /** The real device on /dev/net/tun. */
@@ -174,21 +203,43 @@ export class FdTun implements TunDevice {
     return !this.closed;
   }
 
-  async read(): Promise<Uint8Array | null> {
+  /**
+   * Packets the stream had queued that the last read() did not hand out yet
+   * (more than READ_BATCH_BYTES were queued).
+   */
+  private queued: Uint8Array[] = [];
+
+  /**
+   * Next batch: every chunk the stream has queued, up to READ_BATCH_BYTES.
+   * Bun's stream reads ahead until EAGAIN and queues each read(2) (one
+   * packet) as its own chunk; taking them one reader.read() at a time cost a
+   * promise, a pump turn and a writer wake-up per packet (dataplane bench:
+   * almost every chunk held a single packet), so readMany() takes the whole
+   * queue in one go. The chunks are handed on as they are: copying them into
+   * one array cost more than it saved.
+   */
+  async read(): Promise<Uint8Array[] | null> {
     if (this.closed) return null;
-    // ONE stream reader for the fd's life (bun-facts §1/§4).
-    this.reader ??= Bun.file(this.fd).stream().getReader();
-    for (;;) {
-      let r;
-      try {
-        r = await this.reader.read();
-      } catch (err) {
-        if (this.closed) return null;
-        throw err;
+    if (this.queued.length === 0) {
+      // ONE stream reader for the fd's life (bun-facts §1/§4).
+      this.reader ??= Bun.file(this.fd).stream().getReader();
+      for (;;) {
+        let r;
+        try {
+          r = await this.reader.readMany();
+        } catch (err) {
+          if (this.closed) return null;
+          throw err;
+        }
+        if (this.closed || r.done) return null;
+        const chunks = r.value.filter((c) => c.byteLength > 0);
+        if (chunks.length > 0) {
+          this.queued = chunks;
+          break;
+        }
       }
-      if (this.closed || r.done) return null;
-      if (r.value && r.value.byteLength > 0) return r.value;
     }
+    return takeBatch(this.queued, READ_BATCH_BYTES);
   }
 
   write(packet: Uint8Array): boolean {
@@ -208,6 +259,7 @@ export class FdTun implements TunDevice {
     this.closed = true;
     const reader = this.reader;
     this.reader = null;
+    this.queued = [];
     await cancelStreamReader(reader);
     // A non-persistent TUN disappears (with its addresses and routes) when its last fd closes.
     libc.close(this.fd);

@@ -47,17 +47,35 @@ describe("PacketPump", () => {
     await pump.done();
   });
 
+  test("a read that brings several chunks: every packet goes to the link, in order, in one turn", async () => {
+    const tun = new MemoryTun("tun-mem", 8);
+    const [link, far] = createIpLinkPair();
+    const got: number[] = [];
+    far.onIp((_v, p) => got.push(p[20]!));
+    const pump = new PacketPump({ tun, link });
+    for (let i = 0; i < 5; i++) tun.inject(ipv4OfLength(100, i));
+    tun.inject(concatBytes(ipv4OfLength(60, 5), ipv4OfLength(60, 6)));
+    pump.start();
+    await tick();
+    await tick();
+    expect(got).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(tun.reads).toBe(2); // the batch, then the read now waiting
+    await pump.stop();
+    await tun.close();
+    await pump.done();
+  });
+
   test("link flaps: a stopped pump's pending TUN read does not swallow the next link's packets", async () => {
     // The TUN device outlives the PPP link (the interface is kept across redials) and a real
     // TUN fd's stream serves concurrent reads first come, first served, as this stand-in does.
     class FifoTun extends MemoryTun {
-      private readers: Array<(c: Uint8Array | null) => void> = [];
-      override read(): Promise<Uint8Array | null> {
+      private readers: Array<(c: Uint8Array[] | null) => void> = [];
+      override read(): Promise<Uint8Array[] | null> {
         this.reads++;
         return new Promise((resolve) => this.readers.push(resolve));
       }
       override inject(chunk: Uint8Array): void {
-        this.readers.shift()?.(chunk.slice());
+        this.readers.shift()?.([chunk.slice()]);
       }
       override async close(): Promise<void> {
         for (const r of this.readers.splice(0)) r(null);
