@@ -166,15 +166,22 @@ describe("FdWriter (Worker writer over a non-blocking fd)", () => {
     // Nobody reads: the pty, then the ring, then the overflow list fill up, until a write is refused.
     const accepted: Uint8Array[] = [];
     let refusedChunk: Uint8Array | null = null;
+    // Read at the refusal itself: once the loop yields, a drain may move bytes from the list into the ring.
+    let overflowedAtRefusal = -1;
     for (let i = 0; i < 10_000 && refusedChunk === null; i++) {
       const chunk = pattern(1000, i);
       if (w.write(chunk)) accepted.push(chunk);
-      else refusedChunk = chunk;
+      else {
+        refusedChunk = chunk;
+        overflowedAtRefusal = w.overflowed;
+        break;
+      }
       if (i % 16 === 0) await Bun.sleep(1); // let the Worker fill the pty
     }
     expect(refusedChunk).not.toBeNull();
+    expect(overflowedAtRefusal).toBeLessThanOrEqual(limit);
+    expect(overflowedAtRefusal).toBeGreaterThan(limit - 1000);
     expect(w.overflowed).toBeLessThanOrEqual(limit);
-    expect(w.overflowed).toBeGreaterThan(limit - 1000);
     expect(overflows).toHaveLength(1);
     const e = overflows[0]!;
     expect(e).toBeInstanceOf(WriteOverflowError);
