@@ -182,5 +182,5 @@ function final(err: unknown): unknown {
 }
 
 function zeroCounts() {
-  return { framesIn: 0, framesOut: 0, badFcs: 0, garbageBytes: 0, malformed: 0, oversize: 0, retransmissions: 0 };
+  return { framesIn: 0, framesOut: 0, badFcs: 0, garbageBytes: 0, malformed: 0, oversize: 0, retransmissions: 0, unexpected: 0, badControl: 0 };
 }

@@ -222,7 +222,7 @@ export class CmuxSession {
 
   counts(): CmuxCountsView {
     const c = this.core.counters;
-    return { framesIn: c.frames, framesOut: c.framesOut, badFcs: c.badFcs, garbageBytes: c.garbageBytes, malformed: c.malformed, oversize: c.oversize, retransmissions: c.retransmissions };
+    return { framesIn: c.frames, framesOut: c.framesOut, badFcs: c.badFcs, garbageBytes: c.garbageBytes, malformed: c.malformed, oversize: c.oversize, retransmissions: c.retransmissions, unexpected: c.unexpected, badControl: c.badControl };
   }
 
   // ───────────────────────────── used by DlciPipe ─────────────────────────────

@@ -243,6 +243,10 @@ export interface CmuxCountsView {
   malformed: number;
   oversize: number;
   retransmissions: number;
+  /** Frames for a DLCI that was never opened (dropped, answered with nothing). */
+  unexpected: number;
+  /** Control-channel messages (MSC, FCon/FCoff, Test...) that could not be parsed. */
+  badControl: number;
 }
 
 /**

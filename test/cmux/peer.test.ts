@@ -137,6 +137,8 @@ describe("a CMUX session against a module that does not obey", () => {
     p.inject(p.uih(1, enc.encode("\r\nOK\r\n")));
     await p.settle(100);
     expect(p.session.core.counters.unexpected).toBe(4);
+    // The same count reaches /status (mux.counts) through the session's counts.
+    expect(p.session.counts().unexpected).toBe(4);
     expect(data.text).toBe("still here");
     expect(ctl.text).toBe("\r\nOK\r\n");
     expect(p.session.isOpen).toBe(true);
@@ -298,6 +300,7 @@ describe("a CMUX session against a module that does not obey", () => {
     p.inject(p.uih(0, encodeControl("MSC", true, Uint8Array.of(0x0b))));
     await p.settle(100);
     expect(p.session.core.counters.badControl).toBe(1);
+    expect(p.session.counts().badControl).toBe(1);
     pipes.get(2)!.write(enc.encode("free"));
     await p.settle(100);
     expect(p.got.get(2)).toBe("free");

@@ -14,7 +14,7 @@ export const RAW_SENDER = "+491701234567";
 
 /** The features' events ending at `now` (ms); `clockFailed` makes the system clock attempt fail. */
 export function featureEvents(now: number, opts: { clockFailed?: boolean; roamingDenied?: boolean } = {}): AgentEvent[] {
-  const counts = { framesIn: 5120, framesOut: 4800, badFcs: 2, garbageBytes: 0, malformed: 0, oversize: 0, retransmissions: 1 };
+  const counts = { framesIn: 5120, framesOut: 4800, badFcs: 2, garbageBytes: 0, malformed: 0, oversize: 0, retransmissions: 1, unexpected: 0, badControl: 0 };
   const dlcis = [
     { dlci: 1, use: "control", state: "open" as const, dcd: null },
     { dlci: 2, use: "data", state: "open" as const, dcd: true },
