@@ -8,7 +8,8 @@ Usage:
   cellkeep simulate --pty PATH [--scenario NAME]... [--time-scale X]
                                     run the virtual modem on a pseudo-terminal at PATH
   cellkeep demo                     run the agent against the built-in virtual modem (no root, no hardware)
-  cellkeep ports                    list serial ports that look like modems and which one "auto" picks
+  cellkeep ports [--config FILE]    list serial ports that look like modems and which one "auto" picks;
+                                    with a config, also the configured ports and what CMUX DLCIs carry
   cellkeep doctor [--config FILE] [--user NAME]
                                     check the host for what a run needs (port, permissions, ModemManager,
                                     locks, /dev/net/tun, CAP_NET_ADMIN, secrets, state dir, clock, QMI);

@@ -44,9 +44,9 @@ export async function main(argv: readonly string[], io: Output = stdio): Promise
         return await runSimulate([...rest]);
       }
       case "ports": {
-        const { portsCommand } = await import("../serial/discovery.ts");
-        io.out(portsCommand({}));
-        return EXIT.OK;
+        const args = parseArgs(rest, { options: ["config"] });
+        const { portsVerb } = await import("./ports.ts");
+        return portsVerb(lastOption(args, "config") ?? args.positionals[0], io);
       }
       case "doctor": {
         const { doctorCommand } = await import("./doctor.ts");
