@@ -19,7 +19,7 @@ import type { AtChannel } from "../at/channel.ts";
 import { parseModemTime, parseZone, type ModemTime } from "../at/time-text.ts";
 import type { NetworkTimeSource, TimeNetworkEvent, TimeSystemClockEvent } from "../core/agent-events.ts";
 import { cause, type Cause } from "../core/cause.ts";
-import type { CancelTimer, Scheduler, WallClock } from "../core/clock.ts";
+import { WakeTimer, type Scheduler, type WallClock } from "../core/clock.ts";
 import { nullLogger, type Logger } from "../core/log.ts";
 
 /** A system clock before this reads "unset" (the year is far behind), and network times before it are not believed. */
@@ -127,7 +127,8 @@ const RETRY_MS = 60_000;
 const COMMAND_MS = 3_000;
 
 export class NetworkTimeService {
-  private timer: CancelTimer | null = null;
+  /** The next read or round ("wake at T"). */
+  private readonly wake: WakeTimer;
   private running = false;
   private reading: Promise<void> | null = null;
   private readonly prepared = new WeakSet<AtChannel>();
@@ -137,6 +138,9 @@ export class NetworkTimeService {
 
   constructor(private readonly d: NetworkTimeDeps) {
     this.log = d.log ?? nullLogger;
+    this.wake = new WakeTimer(d.scheduler, () => {
+      void this.readNow();
+    });
   }
 
   start(): void {
@@ -147,8 +151,7 @@ export class NetworkTimeService {
 
   stop(): void {
     this.running = false;
-    this.timer?.();
-    this.timer = null;
+    this.wake.disarm();
   }
 
   /** A URC from either port (the agent forwards modem.urc events). */
@@ -168,11 +171,7 @@ export class NetworkTimeService {
 
   private arm(ms: number): void {
     if (!this.running) return;
-    this.timer?.();
-    this.timer = this.d.scheduler.setTimer(this.d.scheduler.now() + ms, () => {
-      this.timer = null;
-      void this.readNow();
-    });
+    this.wake.arm(this.d.scheduler.now() + ms);
   }
 
   private async read(): Promise<void> {

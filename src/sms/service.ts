@@ -15,7 +15,7 @@
  */
 import type { AtChannel } from "../at/channel.ts";
 import type { SmsCommand, SmsCommandEvent, SmsRejectedEvent, SmsReplyEvent } from "../core/agent-events.ts";
-import type { CancelTimer, Scheduler, WallClock } from "../core/clock.ts";
+import { WakeTimer, type Scheduler, type WallClock } from "../core/clock.ts";
 import { nullLogger, type Logger } from "../core/log.ts";
 import { maskNumber, type SmsControl } from "./control.ts";
 import { deleteSms, listSms, prepareSms, readSms, sendSms } from "./modem-sms.ts";
@@ -54,7 +54,8 @@ const URC_DELAY_MS = 200;
 const MAX_REMEMBERED = 200;
 
 export class SmsService {
-  private timer: CancelTimer | null = null;
+  /** The next read or round ("wake at T"). */
+  private readonly wake: WakeTimer;
   private running = false;
   private round: Promise<void> | null = null;
   private again = false;
@@ -66,6 +67,9 @@ export class SmsService {
 
   constructor(private readonly d: SmsServiceDeps) {
     this.log = d.log ?? nullLogger;
+    this.wake = new WakeTimer(d.scheduler, () => {
+      void this.runRound();
+    });
   }
 
   start(): void {
@@ -75,8 +79,7 @@ export class SmsService {
 
   stop(): void {
     this.running = false;
-    this.timer?.();
-    this.timer = null;
+    this.wake.disarm();
   }
 
   /** A URC from either port (the agent forwards modem.urc events): +CMTI starts a round. */
@@ -105,11 +108,7 @@ export class SmsService {
 
   private arm(ms: number): void {
     if (!this.running) return;
-    this.timer?.();
-    this.timer = this.d.scheduler.setTimer(this.d.scheduler.now() + ms, () => {
-      this.timer = null;
-      void this.runRound();
-    });
+    this.wake.arm(this.d.scheduler.now() + ms);
   }
 
   private async roundOnce(): Promise<void> {
