@@ -4,60 +4,10 @@
  * registration, as results of the command table on a fake clock.
  */
 import { describe, expect, test } from "bun:test";
-import { ChannelSettings } from "../../src/sim/at-responses.ts";
+import { Bench } from "./command-bench.ts";
 import type { CmdResult } from "../../src/sim/at-syntax.ts";
-import { QUECTEL_COMMANDS } from "../../src/sim/commands/index.ts";
-import { type AtContext, type CallControl, runCommand } from "../../src/sim/commands/table.ts";
-import type { SimMode } from "../../src/sim/events.ts";
-import { PdnModel } from "../../src/sim/pdn.ts";
-import { PdpContexts } from "../../src/sim/pdp.ts";
-import { ICCID, ICCID2, IMSI, IMSI2, MODEL_TEXT } from "../../src/sim/quectel-text.ts";
-import { RadioModel, type RadioTimer } from "../../src/sim/radio.ts";
-import { resolveBehaviour } from "../../src/sim/scenario.ts";
-import { TimerTable } from "../../src/sim/timers.ts";
-import { SimSms } from "../../src/sim/sms-store.ts";
+import { ICCID, ICCID2, IMSI, IMSI2 } from "../../src/sim/quectel-text.ts";
 
-const call: CallControl = { mode: "command" as SimMode, inCall: false, ipUp: false, hangUp() {}, resume() {} };
-
-class Bench {
-  now = 0;
-  readonly timers = new TimerTable<RadioTimer>();
-  readonly urcs: string[] = [];
-  readonly m: AtContext & { radio: RadioModel };
-  constructor(scenarios: string[]) {
-    const b = resolveBehaviour(scenarios, 1);
-    const radio = new RadioModel(
-      b,
-      { arm: (k, at) => this.timers.arm(k, at), disarm: (k) => this.timers.disarm(k), urc: (t) => this.urcs.push(t), emit: () => {}, attachRequested: () => false },
-      0,
-    );
-    radio.reset();
-    radio.radioOn(0);
-    this.m = { behaviour: b, model: MODEL_TEXT[b.model], settings: new ChannelSettings(), radio, contexts: new PdpContexts(), pdn: new PdnModel(b), call, sms: new SimSms() };
-  }
-  at(cmd: string): CmdResult {
-    return runCommand(QUECTEL_COMMANDS, cmd, this.m, this.now);
-  }
-  info(cmd: string): string[] {
-    const r = this.at(cmd);
-    if (r.kind !== "ok") throw new Error(`${cmd}: ${JSON.stringify(r)}`);
-    return r.info ?? [];
-  }
-  advance(ms: number): void {
-    const end = this.now + ms;
-    for (let due = this.timers.takeDue(end); due !== null; due = this.timers.takeDue(end)) {
-      this.now = due.at;
-      if (due.kind === "registration") this.m.radio.registrationStep(due.at);
-      else this.m.radio.setAttached(true, due.at);
-    }
-    this.now = end;
-  }
-  /** A module reset: NVRAM stays, the rest is power-on state. */
-  reboot(): void {
-    this.m.radio.reset();
-    this.m.radio.radioOn(this.now);
-  }
-}
 
 const OK: CmdResult = { kind: "ok" };
 
