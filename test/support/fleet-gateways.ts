@@ -10,7 +10,7 @@ import { RealScheduler } from "../../src/core/clock.ts";
 import { EventBus, type EventBase } from "../../src/core/events.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { MqttPublisher } from "../../src/mqtt/publisher.ts";
-import { QUEUE_FILE } from "../../src/mqtt/settings.ts";
+import { testSettings } from "../mqtt/helpers.ts";
 
 const [broker, dir, firstText, countText, secondsText, everyText] = process.argv.slice(2) as [string, string, string, string, string, string];
 const first = Number(firstText);
@@ -25,26 +25,15 @@ const gateways = Array.from({ length: count }, (_, i) => {
   let state = "connected";
   const since = new Date().toISOString();
   const publisher = new MqttPublisher({
-    settings: {
-      broker,
+    // The test settings, with a fleet member's id and a real gateway's slower timings.
+    settings: testSettings(broker, join(dir, id), {
       clientIdTemplate: id,
-      prefixTemplate: "cellkeep/{client_id}/",
-      username: null,
-      password: null,
-      caFile: null,
-      certFile: null,
-      keyFile: null,
       keepaliveMs: 60_000,
       metricsIntervalMs: 10_000,
-      statusIntervalMs: 3_600_000,
       statusHoldoffMs: 1_000,
       reconnectMinMs: 500,
       reconnectMaxMs: 5_000,
-      qos: 1,
-      commands: false,
-      queueMax: 10_000,
-      queuePath: join(dir, id, QUEUE_FILE),
-    },
+    }),
     scheduler,
     log,
     status: () => ({ state, since, cause: null, signal: { rssi: -70, rsrp: -95, rsrq: -10, sinr: 7, act: "LTE-M" }, ppp: { bytesIn: 1000, bytesOut: 2000 }, now: new Date().toISOString() }),
