@@ -20,6 +20,7 @@ import { nullLogger, type Logger } from "../core/log.ts";
 import { maskNumber, type SmsControl } from "./control.ts";
 import { deleteSms, listSms, prepareSms, readSms, sendSms } from "./modem-sms.ts";
 import { parseCmti, splitReply, type StoredSms } from "./text.ts";
+import { CellkeepError } from "../core/cause.ts";
 
 /** What the agent did with a command: the outcome, the reply text, and what to do once the reply is out (reboot). */
 export interface SmsActionReply {
@@ -126,7 +127,13 @@ export class SmsService {
       }
       await this.flushOutbox();
     } catch (err) {
-      this.log.warn("SMS round failed", { error: String(err) });
+      // An AT failure carries its cause and hint; anything else is named as a failed round. The next poll retries.
+      const c = err instanceof CellkeepError ? err.causeInfo : null;
+      this.log.warn(
+        c
+          ? `SMS round failed: ${c.code}${c.detail ? ` (${c.detail})` : ""}; hint: ${c.hint}`
+          : `SMS round failed: ${String(err)}; hint: the SMS store is read again at the next poll (sms.poll_interval)`,
+      );
     } finally {
       this.arm(this.d.settings.poll_interval);
     }
